@@ -1,0 +1,1 @@
+"""symnas.flows."""
