@@ -1,0 +1,86 @@
+"""Pareto utilities of NSGA-II (Deb, Pratap, Agarwal, Meyarivan, IEEE TEC 2002).
+
+All objectives are in *maximisation* form: a larger value is better in every column.
+Constraint violations are non-negative (0 means feasible) and follow Deb's constrained
+domination: a feasible point beats an infeasible one, and of two infeasible points the one with
+the smaller violation wins.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dominates(
+    a: np.ndarray, b: np.ndarray, violation_a: float = 0.0, violation_b: float = 0.0
+) -> bool:
+    """Whether point ``a`` constrained-dominates point ``b``."""
+    if violation_a > 0 or violation_b > 0:
+        if violation_a == 0:
+            return True
+        if violation_b == 0:
+            return False
+        return violation_a < violation_b
+    return bool(np.all(a >= b) and np.any(a > b))
+
+
+def domination_matrix(rewards: np.ndarray, violations: np.ndarray | None = None) -> np.ndarray:
+    """``D[i, j]`` is True when point ``i`` constrained-dominates point ``j``."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    n = rewards.shape[0]
+    if violations is None:
+        violations = np.zeros(n)
+    ge = np.all(rewards[:, None, :] >= rewards[None, :, :], axis=2)
+    gt = np.any(rewards[:, None, :] > rewards[None, :, :], axis=2)
+    pareto = ge & gt
+    feasible = violations == 0
+    both_feasible = feasible[:, None] & feasible[None, :]
+    feasible_beats = feasible[:, None] & ~feasible[None, :]
+    both_infeasible = ~feasible[:, None] & ~feasible[None, :]
+    less_violation = violations[:, None] < violations[None, :]
+    return (both_feasible & pareto) | feasible_beats | (both_infeasible & less_violation)
+
+
+def non_dominated_sort(
+    rewards: np.ndarray, violations: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """Fast non-dominated sorting: the list of fronts (index arrays), best front first."""
+    dom = domination_matrix(rewards, violations)
+    dominated_count = dom.sum(axis=0)
+    fronts = []
+    current = np.flatnonzero(dominated_count == 0)
+    remaining = dominated_count.copy()
+    while current.size:
+        fronts.append(current)
+        remaining = remaining - dom[current].sum(axis=0)
+        remaining[current] = -1
+        current = np.flatnonzero(remaining == 0)
+    return fronts
+
+
+def crowding_distance(rewards: np.ndarray) -> np.ndarray:
+    """Crowding distance of the points of one front (boundary points get infinity)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    n, m = rewards.shape
+    distance = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for k in range(m):
+        order = np.argsort(rewards[:, k], kind="stable")
+        values = rewards[order, k]
+        span = values[-1] - values[0]
+        distance[order[0]] = distance[order[-1]] = np.inf
+        if span > 0:
+            distance[order[1:-1]] += (values[2:] - values[:-2]) / span
+    return distance
+
+
+def pareto_front(rewards: np.ndarray, violations: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the non-dominated feasible points (the first front, feasible only)."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    if rewards.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    if violations is None:
+        violations = np.zeros(rewards.shape[0])
+    front = non_dominated_sort(rewards, violations)[0]
+    return front[violations[front] == 0]

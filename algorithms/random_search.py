@@ -1,0 +1,39 @@
+"""Random search: every decision drawn uniformly, without repeating an architecture."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyglove as pg
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.objectives import MODES, Objectives
+
+MAX_REDRAWS = 32
+
+
+@pg.members(
+    [
+        ("metric", pg.typing.Str().noneable(), "Metric to rank trials by."),
+        ("mode", pg.typing.Enum("max", list(MODES)), "Direction of the metric."),
+    ]
+)
+class RandomSearch(SearchAlgorithm):
+    """Uniform random sampling of a space; skips architectures it has already proposed
+    (while the space has unseen ones within a few redraws)."""
+
+    def objectives(self) -> Objectives:
+        return Objectives.create(self.metric, self.mode)
+
+    def _reset(self) -> None:
+        self._seen: set[bytes] = set()
+
+    def _propose_genomes(self, n: int) -> np.ndarray:
+        genomes = self._codec.random(n, self._rng)
+        for i in range(n):
+            for _ in range(MAX_REDRAWS):
+                key = self._codec.key(genomes[i])
+                if key not in self._seen:
+                    break
+                genomes[i] = self._codec.random(1, self._rng)[0]
+            self._seen.add(self._codec.key(genomes[i]))
+        return genomes

@@ -1,0 +1,67 @@
+"""Regularized (aging) evolution, Real, Aggarwal, Huang and Le, AAAI 2019.
+
+The population starts with ``population_size`` random architectures. Each cycle draws
+``tournament_size`` members uniformly without replacement, mutates the best one (one decision
+changed, PyGlove's uniform mutator) and adds the child as the youngest member; the oldest
+member dies. Failed trials never join the population.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyglove as pg
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.objectives import MODES, Objectives
+
+
+@pg.members(
+    [
+        ("population_size", pg.typing.Int(min_value=2), "Number of living members."),
+        ("tournament_size", pg.typing.Int(min_value=2), "Members drawn per tournament."),
+        ("metric", pg.typing.Str().noneable(), "Metric to optimise."),
+        ("mode", pg.typing.Enum("max", list(MODES)), "Direction of the metric."),
+        (
+            "mutation_rate",
+            pg.typing.Float(min_value=0.0, max_value=1.0).noneable(),
+            "Per-decision mutation probability; None mutates exactly one decision.",
+        ),
+    ]
+)
+class RegularizedEvolution(SearchAlgorithm):
+    """Aging evolution with tournament selection."""
+
+    def _on_bound(self) -> None:
+        super()._on_bound()
+        if self.population_size < self.tournament_size:
+            raise ValueError(
+                f"RegularizedEvolution: population_size ({self.population_size}) must be no "
+                f"less than tournament_size ({self.tournament_size})."
+            )
+
+    def objectives(self) -> Objectives:
+        return Objectives.create(self.metric, self.mode)
+
+    def _reset(self) -> None:
+        self._population: deque[tuple[np.ndarray, float]] = deque(maxlen=self.population_size)
+
+    def _propose_genomes(self, n: int) -> np.ndarray:
+        codec = self._codec
+        out = np.empty((n, codec.num_slots))
+        for i in range(n):
+            warm = self.num_proposals + i >= self.population_size
+            if not warm or len(self._population) < 2:
+                out[i] = codec.random(1, self._rng)[0]
+                continue
+            size = min(self.tournament_size, len(self._population))
+            picks = self._rng.choice(len(self._population), size=size, replace=False)
+            parent = max(picks, key=lambda j: self._population[j][1])
+            out[i] = codec.mutate(self._population[parent][0], self._rng, self.mutation_rate)[0]
+        return out
+
+    def _update(self, genomes, rewards, violations) -> None:
+        for genome, reward in zip(genomes, rewards, strict=True):
+            if reward is not None:
+                self._population.append((genome.copy(), float(reward[0])))
