@@ -43,6 +43,7 @@ class SearchAlgorithm(pg.DNAGenerator):
             self._codec = Codec.from_dna_spec(self.dna_spec)
         seed = self.seed if self.seed is not None else getattr(self, "_default_seed", None)
         self._rng = np.random.default_rng(seed)
+        self._objectives = self.objectives()
         self._reset()
 
     def _reset(self) -> None:
@@ -64,7 +65,7 @@ class SearchAlgorithm(pg.DNAGenerator):
         self, genomes: np.ndarray, metrics: Sequence[Mapping[str, float] | None]
     ) -> None:
         """Feeds back trial metrics (``None`` for a failed trial) in proposal order."""
-        objectives = self.objectives()
+        objectives = self._objectives
         rewards = []
         violations = []
         for m in metrics:

@@ -45,20 +45,24 @@ class RegularizedEvolution(SearchAlgorithm):
         return Objectives.create(self.metric, self.mode)
 
     def _reset(self) -> None:
-        self._population: deque[tuple[np.ndarray, float]] = deque(maxlen=self.population_size)
+        # Plain copies of the symbolic fields: attribute access on pg.Object is slow.
+        self._size = self.population_size
+        self._tournament = self.tournament_size
+        self._rate = self.mutation_rate
+        self._population: deque[tuple[np.ndarray, float]] = deque(maxlen=self._size)
 
     def _propose_genomes(self, n: int) -> np.ndarray:
         codec = self._codec
         out = np.empty((n, codec.num_slots))
         for i in range(n):
-            warm = self.num_proposals + i >= self.population_size
+            warm = self._num_proposals + i >= self._size
             if not warm or len(self._population) < 2:
                 out[i] = codec.random(1, self._rng)[0]
                 continue
-            size = min(self.tournament_size, len(self._population))
+            size = min(self._tournament, len(self._population))
             picks = self._rng.choice(len(self._population), size=size, replace=False)
             parent = max(picks, key=lambda j: self._population[j][1])
-            out[i] = codec.mutate(self._population[parent][0], self._rng, self.mutation_rate)[0]
+            out[i] = codec.mutate(self._population[parent][0], self._rng, self._rate)[0]
         return out
 
     def _update(self, genomes, rewards, violations) -> None:

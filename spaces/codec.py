@@ -184,6 +184,9 @@ class _TemplateBuilder:
             return self._many(value)
         if isinstance(value, pg.hyper.OneOf):
             index = self._take()
+            if all(_is_scalar(c) for c in value.candidates):
+                literals = [pg.to_json(c) for c in value.candidates]
+                return lambda g: literals[int(g[index])]
             options = [self.build(c) for c in value.candidates]
             return lambda g: options[int(g[index])](g)
         if isinstance(value, pg.hyper.Float):
@@ -197,7 +200,14 @@ class _TemplateBuilder:
         if isinstance(value, pg.Object):
             type_name = type(value).__type_name__
             fields = [(str(k), self.build(v)) for k, v in value.sym_items()]
-            return lambda g: {"_type": type_name, **{k: f(g) for k, f in fields}}
+
+            def decode_object(g: list) -> dict:
+                out = {"_type": type_name}
+                for k, f in fields:
+                    out[k] = f(g)
+                return out
+
+            return decode_object
         if isinstance(value, dict):
             items = value.sym_items() if isinstance(value, pg.Symbolic) else value.items()
             fields = [(str(k), self.build(v)) for k, v in items]
@@ -222,6 +232,10 @@ class _TemplateBuilder:
             options = [self.build(c) for c in value.candidates]
             parts.append((index, options))
         return lambda g: [options[int(g[index])](g) for index, options in parts]
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
 
 
 def _json_copy(value: Any) -> Any:
@@ -253,6 +267,7 @@ class Codec:
         self._parent = np.array([s.parent for s in self.slots], dtype=np.int64)
         self._parent_value = np.array([s.parent_value for s in self.slots], dtype=np.float64)
         self._conditional = [i for i in range(n) if self.slots[i].parent >= 0]
+        self._mutable = (self._num_candidates > 1) | self._is_float
         self._filler = np.where(self._is_float, np.nan, INACTIVE_CHOICE)
         # Every slot belongs to the top-level unit (a top-level decision with its sub-tree, or
         # a whole pg.manyof) that crossover exchanges as a whole.
@@ -341,27 +356,33 @@ class Codec:
         candidate; sub-spaces that a change activates are drawn at random.
         """
         genomes = np.array(np.atleast_2d(genomes), dtype=np.float64)
-        n = genomes.shape[0]
-        active = self.active_mask(genomes)
-        mutable = active & ((self._num_candidates > 1) | self._is_float)
+        n, width = genomes.shape
+        mutable = self.active_mask(genomes) & self._mutable
+        keys = rng.random((n, width))
         if rate is None:
-            pick = np.zeros_like(mutable)
+            pick = np.zeros((n, width), dtype=bool)
+            rows = np.flatnonzero(mutable.any(axis=1))
+            pick[rows, np.where(mutable[rows], keys[rows], -1.0).argmax(axis=1)] = True
         else:
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"mutate: 'rate' must be in [0, 1]; got {rate!r}.")
-            pick = mutable & (rng.random(mutable.shape) < rate)
-        # At least one change per genome that has anything to change.
-        none_picked = ~pick.any(axis=1) & mutable.any(axis=1)
-        for row in np.flatnonzero(none_picked):
-            pick[row, rng.choice(np.flatnonzero(mutable[row]))] = True
-        fresh = self._fresh(n, rng)
-        shift = 1 + np.floor(rng.random(genomes.shape) * np.maximum(self._num_candidates - 1, 1))
-        changed_choice = np.mod(genomes + shift, self._num_candidates)
-        new = np.where(self._is_float, fresh, changed_choice)
+            pick = mutable & (keys < rate)
+            # At least one change per genome that has anything to change.
+            for row in np.flatnonzero(~pick.any(axis=1) & mutable.any(axis=1)):
+                pick[row, rng.choice(np.flatnonzero(mutable[row]))] = True
+        u = rng.random((n, width))
+        new = np.where(
+            self._is_float,
+            self._low + u * (self._high - self._low),
+            np.mod(genomes + 1 + np.floor(u * (self._num_candidates - 1)), self._num_candidates),
+        )
         genomes = np.where(pick, new, genomes)
         for group in self.groups:
             self._repair_group(genomes, group, rng)
+        if not self._conditional:
+            return genomes
         # Draw what a change activated; reset what it deactivated.
+        fresh = self._fresh(n, rng)
         for _ in range(self._depth):
             missing = self.active_mask(genomes) & ((genomes == INACTIVE_CHOICE) | np.isnan(genomes))
             genomes = np.where(missing, fresh, genomes)
