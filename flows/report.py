@@ -76,10 +76,9 @@ def pareto_plot(result: SearchResult, path: str | Path, color_by: str | None = N
     points = ax.scatter(
         [t.metrics[x_name] for t in ok],
         [t.metrics[y_name] for t in ok],
-        c=colors if colors else "0.7",
         s=14,
-        cmap="viridis",
         label="trials",
+        **({"c": colors, "cmap": "viridis"} if colors else {"color": "0.7"}),
     )
     if colors:
         fig.colorbar(points, ax=ax, label=color_by)

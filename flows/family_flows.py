@@ -1,0 +1,138 @@
+"""Ready-made flows: search a few specs of one family, each trained briefly on its data.
+
+Each flow trains every proposed spec from scratch for a few epochs and reports its test
+accuracy, parameters and MACs; they are small enough to finish in minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.registry import create
+from symnas.flows.registry import register_flow
+from symnas.flows.result import SearchResult
+from symnas.flows.search import search
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def data_root(name: str) -> Path:
+    """Folder of a shared data set: ``$SYMNAS_DATA/<name>``, else ``../shared/data/<name>``."""
+    base = Path(os.environ.get("SYMNAS_DATA", SHARED_DATA))
+    return base / name
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, root: str | None):
+    from symnas.programs import data
+
+    if name == "digits":
+        return data.digits()
+    if name == "fsdd":
+        return data.fsdd(root)
+    raise ValueError(f"Unknown data set {name!r}; valid: ['digits', 'fsdd'].")
+
+
+def train_objective(
+    spec: dict, data_name: str, epochs: int, root: str | None = None, lr: float | None = None
+) -> dict[str, float]:
+    """Builds ``spec``, trains it for ``epochs`` and returns accuracy, params and MACs."""
+    from symnas import programs
+
+    dataset = _dataset(data_name, root)
+    model = programs.build(spec, num_classes=dataset.num_classes)
+    size = programs.count(model, dataset.input_shape)
+    metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=0)
+    return {
+        "accuracy": metrics["accuracy"],
+        "params": float(size["params"]),
+        "macs": float(size["macs"]),
+        "train_s": metrics["wall_s"],
+    }
+
+
+def _algorithm(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
+    if algorithm is None:
+        return create("random", metric="accuracy")
+    if isinstance(algorithm, str):
+        name = algorithm
+        if name in ("nsga2",):
+            return create(name, objectives={"accuracy": "max", "params": "min"})
+        return create(name, metric="accuracy")
+    return algorithm
+
+
+def _run(space: Any, objective, default_budget: int, **options: Any) -> SearchResult:
+    budget = options.pop("budget", None) or default_budget
+    algorithm = _algorithm(options.pop("algorithm", None))
+    return search(space, objective, algorithm, budget=budget, **options)
+
+
+@register_flow("nb201-digits", "NAS-Bench-201 cells (C=8, N=1) trained 4 epochs on 8x8 digits")
+def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> SearchResult:
+    """Searches NB201 cells on digits, each trained briefly from scratch."""
+    from symnas import spaces
+
+    space = spaces.nb201_cell(C=8, N=1, num_classes=10, in_chans=1)
+    objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
+    return _run(space, objective, 8, budget=budget, **options)
+
+
+@register_flow("vit-digits", "AutoFormer ViT (embed 16-32, depth 2-3) trained 6 epochs on digits")
+def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> SearchResult:
+    """Searches small AutoFormer ViTs (patch 2 on 8x8 digits)."""
+    from symnas.spaces.vit import vit_space
+
+    space = vit_space(
+        [16, 24, 32],
+        [2, 3],
+        [2.0, 4.0],
+        [1, 2],
+        head_dim=8,
+        image_size=8,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        relative_position=False,
+    )
+    objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=2e-3)
+    return _run(space, objective, 6, budget=budget, **options)
+
+
+@register_flow("pooling-digits", "ResNet20 with searched pooling positions, 3 epochs on digits")
+def pooling_digits(budget: int | None = None, epochs: int = 3, **options: Any) -> SearchResult:
+    """Searches where ResNet20 halves the resolution, on digits."""
+    from symnas import spaces
+
+    space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
+    return _run(space, objective, 6, budget=budget, **options)
+
+
+@register_flow("tdnn-fsdd", "EfficientTDNN (scaled down) speaker identification on FSDD")
+def tdnn_fsdd(
+    budget: int | None = None, epochs: int = 4, root: str | None = None, **options: Any
+) -> SearchResult:
+    """Searches small EfficientTDNN speaker models on the Free Spoken Digit Dataset."""
+    from symnas.spaces.tdnn import tdnn_space
+
+    root = str(root or data_root("fsdd"))
+    space = tdnn_space(
+        widths=[32, 64],
+        kernels=[1, 3, 5],
+        depths=[1, 2],
+        cat_channels=[64, 128],
+        in_feats=30,
+        num_classes=6,
+        embed_dim=32,
+        scale=4,
+        se_reduction=4,
+        attention_dim=16,
+    )
+    objective = functools.partial(train_objective, data_name="fsdd", epochs=epochs, root=root)
+    _dataset("fsdd", root)  # fails early, naming the folder, when the data is missing
+    return _run(space, objective, 4, budget=budget, **options)
