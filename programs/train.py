@@ -1,0 +1,227 @@
+"""Supervised training and evaluation of classifiers on a ``programs.data.Dataset``.
+
+Mini-batch training with Adam (Kingma & Ba, ICLR 2015), AdamW (Loshchilov & Hutter, ICLR 2019)
+or SGD with momentum, under a per-step cosine learning-rate decay to zero without restarts
+(SGDR, Loshchilov & Hutter, ICLR 2017), the schedule of the NAS-Bench-201 and DARTS trainers.
+
+One loop serves standalone models and weight-sharing supernets: ``forward(module, x)`` replaces
+``module(x)`` (``lambda m, x: m(x, spec)`` trains one sub-network of a supernet), and
+``step_fn(module, x, y, step) -> loss`` replaces the whole loss computation of a step (a
+one-shot trainer samples a sub-network per step there, or sums the losses of several).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from symnas.programs.data import SPLITS, Dataset
+
+Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+StepFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05}
+
+
+def _call_module(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return module(x)
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}.")
+
+
+def _check_inputs(module: Any, data: Any, split: str) -> None:
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a programs.data.Dataset; got {type(data).__name__}.")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    for tensor in module.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def make_optimizer(
+    parameters: Iterable[nn.Parameter],
+    name: str = "adam",
+    lr: float | None = None,
+    weight_decay: float = 0.0,
+    momentum: float = 0.9,
+) -> torch.optim.Optimizer:
+    """An optimizer by name: ``"adam"``, ``"adamw"`` or ``"sgd"`` (with ``momentum``).
+
+    ``lr=None`` takes the default of the optimizer (``DEFAULT_LR``: 1e-3 for Adam and AdamW,
+    0.05 for SGD).
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {name!r}.")
+    lr = DEFAULT_LR[name] if lr is None else lr
+    if not lr > 0:
+        raise ValueError(f"lr must be positive; got {lr!r}.")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0; got {weight_decay!r}.")
+    params = list(parameters)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
+def cosine_schedule(
+    optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Scales every learning rate by ``(1 + cos(pi * step / total_steps)) / 2``, per step."""
+    _positive_int("total_steps", total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)),
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    module: nn.Module,
+    data: Dataset,
+    split: str = "test",
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    forward: Forward | None = None,
+) -> dict[str, float]:
+    """Accuracy and mean cross-entropy of ``module`` on one split, in eval mode.
+
+    ``device=None`` uses the device of the module's parameters; ``forward(module, x)`` replaces
+    ``module(x)``. The module's train/eval mode is restored afterwards.
+    """
+    _check_inputs(module, data, split)
+    _positive_int("batch_size", batch_size)
+    forward = forward or _call_module
+    device = torch.device(device) if device is not None else _module_device(module)
+    was_training = module.training
+    module.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    try:
+        for x, y in data.loader(split, batch_size=batch_size):
+            x, y = x.to(device), y.to(device)
+            logits = forward(module, x)
+            total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(dim=-1) == y).sum())
+            seen += len(y)
+    finally:
+        module.train(was_training)
+    if seen == 0:
+        raise ValueError(f"evaluate: the {split!r} split of {data.name!r} is empty.")
+    return {"accuracy": correct / seen, "loss": total_loss / seen}
+
+
+def train(
+    module: nn.Module,
+    data: Dataset,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float | None = None,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    momentum: float = 0.9,
+    label_smoothing: float = 0.0,
+    grad_clip: float | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    max_steps: int | None = None,
+    forward: Forward | None = None,
+    step_fn: StepFn | None = None,
+    parameters: Iterable[nn.Parameter] | None = None,
+) -> dict[str, float]:
+    """Trains ``module`` on ``data.x_train`` and scores it on both splits.
+
+    Runs ``epochs`` passes of shuffled mini-batches (stopping early after ``max_steps`` steps if
+    given) with the named optimizer (``lr=None``: its default, see ``make_optimizer``), the
+    cosine schedule over all steps, cross-entropy with ``label_smoothing`` and optional gradient
+    norm clipping at ``grad_clip``. ``parameters`` (default: every parameter that requires a
+    gradient) are the ones optimized.
+
+    ``forward(module, x)`` replaces ``module(x)`` in training and evaluation. ``step_fn(module,
+    x, y, step)`` instead computes the training loss of a step itself (the loop then calls
+    ``backward``, clips and steps the optimizer); evaluation still uses ``forward``.
+
+    The run is deterministic for a ``seed``: it seeds torch's global generator (dropout,
+    sampling inside ``step_fn``) and the shuffling of every epoch.
+
+    Returns ``accuracy`` and ``loss`` on the test split, ``train_accuracy`` and ``train_loss``
+    of the final weights on the train split, ``epochs`` (passes run, fractional when
+    ``max_steps`` stopped the last one), ``steps`` and ``wall_s``.
+    """
+    _check_inputs(module, data, "train")
+    _positive_int("epochs", epochs)
+    _positive_int("batch_size", batch_size)
+    if max_steps is not None:
+        _positive_int("max_steps", max_steps)
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"train: label_smoothing must lie in [0, 1); got {label_smoothing!r}.")
+    if grad_clip is not None and not grad_clip > 0:
+        raise ValueError(f"train: grad_clip must be None or positive; got {grad_clip!r}.")
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    forward = forward or _call_module
+    device = torch.device(device)
+    module.to(device)
+    source = module.parameters() if parameters is None else parameters
+    params = [p for p in source if p.requires_grad]
+    opt = make_optimizer(params, optimizer, lr, weight_decay, momentum)
+    steps_per_epoch = len(data.loader("train", batch_size=batch_size))
+    if steps_per_epoch == 0:
+        raise ValueError(f"train: the train split of {data.name!r} is empty.")
+    total_steps = epochs * steps_per_epoch
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+    schedule = cosine_schedule(opt, total_steps)
+    step = 0
+    module.train()
+    with tqdm(total=total_steps, disable=not progress, desc="train") as bar:
+        for epoch in range(math.ceil(total_steps / steps_per_epoch)):
+            batches = data.loader("train", batch_size, shuffle=True, seed=seed + epoch)
+            for x, y in batches:
+                if step == total_steps:
+                    break
+                x, y = x.to(device), y.to(device)
+                opt.zero_grad(set_to_none=True)
+                if step_fn is None:
+                    logits = forward(module, x)
+                    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+                else:
+                    loss = step_fn(module, x, y, step)
+                loss.backward()
+                if grad_clip is not None:
+                    nn.utils.clip_grad_norm_(params, grad_clip)
+                opt.step()
+                schedule.step()
+                step += 1
+                if progress:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(loss):.4f}")
+    on_test = evaluate(module, data, "test", device=device, forward=forward)
+    on_train = evaluate(module, data, "train", device=device, forward=forward)
+    return {
+        "accuracy": on_test["accuracy"],
+        "loss": on_test["loss"],
+        "train_accuracy": on_train["accuracy"],
+        "train_loss": on_train["loss"],
+        "epochs": step / steps_per_epoch,
+        "steps": step,
+        "wall_s": time.perf_counter() - start,
+    }
