@@ -1,0 +1,176 @@
+"""Candidate operations of the NAS-Bench-201 and DARTS cell spaces, and the mixed edge.
+
+NAS-Bench-201 ops follow Dong & Yang (ICLR 2020) and their released code (ReLU-Conv-BN with
+affine BN and running statistics; 3x3 average pooling without padded zeros in the mean; ResNet
+basic block with an avg-pool + 1x1-conv shortcut between stages). DARTS ops follow Liu et al.
+(ICLR 2019): separable convolutions applied twice, dilated separable convolutions, factorized
+reduction for strided skips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def macro_args(
+    fields: Mapping[str, Any], task: Mapping[str, Any], names: Sequence[str], where: str
+) -> dict[str, int]:
+    """Positive-int macro arguments of a cell network: ``task`` values override ``fields``."""
+    unknown = sorted(set(task) - set(names))
+    if unknown:
+        raise TypeError(f"{where}: unknown task argument(s) {unknown}; allowed: {list(names)}.")
+    macro = {k: task.get(k, fields.get(k)) for k in names}
+    for k, v in macro.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{where}: {k} must be a positive int; got {v!r}.")
+    return macro
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU, bias-free convolution, BatchNorm."""
+
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int = 1
+    ) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise (dilated) convolution, pointwise convolution, BatchNorm."""
+
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int
+    ) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation, groups=c_in, bias=False),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class SepConv(nn.Sequential):
+    """DARTS separable convolution: two depthwise-separable blocks, the first one strided."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
+        super().__init__(
+            DilConv(c_in, c_in, kernel, stride, padding, 1),
+            DilConv(c_in, c_out, kernel, 1, padding, 1),
+        )
+
+
+class Zero(nn.Module):
+    """The ``none`` op: zeros of the (strided) input shape."""
+
+    def __init__(self, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Zeros shaped like ``x`` subsampled by the stride."""
+        if self.stride != 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        return x.mul(0.0)
+
+
+class FactorizedReduce(nn.Module):
+    """Halves the resolution with two 1x1 stride-2 convolutions on offset grids, concatenated."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        if c_out < 2:
+            raise ValueError(f"FactorizedReduce: c_out must be >= 2; got {c_out}.")
+        self.relu = nn.ReLU(inplace=False)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(c_in, c, 1, stride=2, bias=False) for c in (c_out // 2, c_out - c_out // 2)
+        )
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Concatenates the even-grid and the odd-grid projections (odd sizes padded)."""
+        x = self.relu(x)
+        shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+        return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
+
+
+class ResNetBasicBlock(nn.Module):
+    """NAS-Bench-201 reduction block: two ReLU-Conv-BN 3x3 (stride 2 first) plus a shortcut."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(kernel_size=2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual sum of the two-conv branch and the pooled projection of ``x``."""
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+def nb201_op(name: str, channels: int) -> nn.Module:
+    """A NAS-Bench-201 cell op on ``channels`` channels, stride 1 (all cell edges are C -> C)."""
+    factories: dict[str, Callable[[], nn.Module]] = {
+        "none": lambda: Zero(1),
+        "skip_connect": nn.Identity,
+        "nor_conv_1x1": lambda: ReLUConvBN(channels, channels, 1, 1, 0),
+        "nor_conv_3x3": lambda: ReLUConvBN(channels, channels, 3, 1, 1),
+        "avg_pool_3x3": lambda: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
+    }
+    if name not in factories:
+        raise ValueError(f"nb201_op: unknown op {name!r}; allowed ops: {sorted(factories)}.")
+    return factories[name]()
+
+
+def darts_op(name: str, channels: int, stride: int) -> nn.Module:
+    """A DARTS cell op on ``channels`` channels with stride 1 or 2 (reduction-cell inputs)."""
+    if stride not in (1, 2):
+        raise ValueError(f"darts_op: stride must be 1 or 2; got {stride}.")
+    c = channels
+    factories: dict[str, Callable[[], nn.Module]] = {
+        "none": lambda: Zero(stride),
+        "max_pool_3x3": lambda: nn.MaxPool2d(3, stride=stride, padding=1),
+        "avg_pool_3x3": lambda: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+        "skip_connect": lambda: nn.Identity() if stride == 1 else FactorizedReduce(c, c),
+        "sep_conv_3x3": lambda: SepConv(c, c, 3, stride, 1),
+        "sep_conv_5x5": lambda: SepConv(c, c, 5, stride, 2),
+        "dil_conv_3x3": lambda: DilConv(c, c, 3, stride, 2, 2),
+        "dil_conv_5x5": lambda: DilConv(c, c, 5, stride, 4, 2),
+    }
+    if name not in factories:
+        raise ValueError(f"darts_op: unknown op {name!r}; allowed ops: {sorted(factories)}.")
+    return factories[name]()
+
+
+class MixedEdge(nn.Module):
+    """One supernet edge holding every candidate op, ``ops[name]``.
+
+    ``forward(x, name)`` runs a single op (single-path sampling); ``weighted(x, weights)`` is the
+    DARTS mixed op, the sum of every op's output scaled by its weight.
+    """
+
+    def __init__(self, names: Sequence[str], make_op: Callable[[str], nn.Module]) -> None:
+        super().__init__()
+        self.ops = nn.ModuleDict({name: make_op(name) for name in names})
+
+    def forward(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """Output of the op ``name`` alone."""
+        return self.ops[name](x)
+
+    def weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Sum over ops of ``weights[k] * op_k(x)``, ops in ``self.ops`` order."""
+        if weights.shape != (len(self.ops),):
+            raise ValueError(
+                f"MixedEdge.weighted: weights must have shape ({len(self.ops)},) for ops "
+                f"{list(self.ops)}; got {tuple(weights.shape)}."
+            )
+        return sum(w * op(x) for w, op in zip(weights, self.ops.values(), strict=True))

@@ -1,0 +1,348 @@
+"""DARTS evaluation networks and single-path supernet (Liu, Simonyan & Yang, ICLR 2019).
+
+The network is the DARTS CIFAR evaluation network: a 3x3 conv + BN stem with ``3C`` channels,
+``layers`` cells, reduction cells (stride 2, doubled channels) at ``layers // 3`` and
+``2 * layers // 3``, every cell preprocessing its two inputs (the outputs of the two previous
+cells) to ``C`` channels and concatenating its 4 intermediate nodes, then global average pooling
+and a linear classifier. Drop path (``drop_path_prob``) is applied in training to non-identity
+ops, as in DARTS; the auxiliary head is not built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pyglove as pg
+import torch
+from torch import nn
+
+from symnas.programs import registry
+from symnas.programs.cell_ops import FactorizedReduce, MixedEdge, ReLUConvBN, darts_op, macro_args
+from symnas.programs.supernet_base import Supernet
+from symnas.spaces.cells import DARTS_NODES, DARTS_OPS, DARTSGenotype, darts_nodes
+
+_MACRO = ("C", "layers", "num_classes", "in_chans")
+_STEM_MULTIPLIER = 3
+NUM_EDGES = sum(2 + i for i in range(DARTS_NODES))  # 14 candidate edges per cell
+
+
+def edge_index(node: int, source: int) -> int:
+    """Position of the edge ``source -> node`` among a cell's 14 candidate edges (DARTS order)."""
+    if not 0 <= node < DARTS_NODES or not 0 <= source < 2 + node:
+        raise ValueError(
+            f"edge_index: node must be in 0..{DARTS_NODES - 1} and source in 0..node+1; "
+            f"got node={node}, source={source}."
+        )
+    return node * (node + 3) // 2 + source
+
+
+def _macro(fields: dict[str, Any], task: dict[str, Any], where: str) -> dict[str, int]:
+    macro = macro_args(fields, task, _MACRO, where)
+    if macro["layers"] < 3:
+        raise ValueError(
+            f"{where}: layers must be >= 3 (two reduction cells); got {macro['layers']}."
+        )
+    return macro
+
+
+def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
+    """Zeroes whole samples with probability ``prob`` and rescales the rest by ``1 / (1 - prob)``."""
+    keep = 1.0 - prob
+    mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
+    return x / keep * mask
+
+
+class _CellBase(nn.Module):
+    """Input preprocessing shared by evaluation and supernet cells."""
+
+    def __init__(self, c_pp: int, c_p: int, c: int, reduction_prev: bool) -> None:
+        super().__init__()
+        self.preprocess0 = (
+            FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0)
+        )
+        self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0)
+
+    def _run(
+        self,
+        s0: torch.Tensor,
+        s1: torch.Tensor,
+        node_fn: Callable[[int, list[torch.Tensor]], torch.Tensor],
+    ) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(DARTS_NODES):
+            states.append(node_fn(i, states))
+        return torch.cat(states[2:], dim=1)
+
+
+class DARTSCell(_CellBase):
+    """A DARTS evaluation cell built from 4 ``(inputs, ops)`` nodes; ``ops[2i + k]`` feeds node i."""
+
+    def __init__(
+        self,
+        nodes: Sequence[tuple[list[int], list[str]]],
+        c_pp: int,
+        c_p: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ) -> None:
+        super().__init__(c_pp, c_p, c, reduction_prev)
+        self.inputs = [j for inputs, _ in nodes for j in inputs]
+        self.op_names = [name for _, ops in nodes for name in ops]
+        self.ops = nn.ModuleList(
+            darts_op(name, c, 2 if reduction and j < 2 else 1)
+            for name, j in zip(self.op_names, self.inputs, strict=True)
+        )
+        self.drop_prob = 0.0
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        """Output of the cell: the 4 intermediate nodes concatenated on channels."""
+
+        def node(i: int, states: list[torch.Tensor]) -> torch.Tensor:
+            total = 0
+            for k in (2 * i, 2 * i + 1):
+                h = self.ops[k](states[self.inputs[k]])
+                if (
+                    self.training
+                    and self.drop_prob > 0
+                    and not isinstance(self.ops[k], nn.Identity)
+                ):
+                    h = drop_path(h, self.drop_prob)
+                total = total + h
+            return total
+
+        return self._run(s0, s1, node)
+
+
+class DARTSSearchCell(_CellBase):
+    """A supernet cell: ``edges[edge_index(i, j)]`` holds every op from node j to node i."""
+
+    def __init__(
+        self,
+        c_pp: int,
+        c_p: int,
+        c: int,
+        reduction: bool,
+        reduction_prev: bool,
+        op_names: Sequence[str] = DARTS_OPS,
+    ) -> None:
+        super().__init__(c_pp, c_p, c, reduction_prev)
+        self.edges = nn.ModuleList(
+            MixedEdge(
+                op_names, lambda name, s=2 if reduction and j < 2 else 1: darts_op(name, c, s)
+            )
+            for i in range(DARTS_NODES)
+            for j in range(2 + i)
+        )
+
+    def forward(
+        self, s0: torch.Tensor, s1: torch.Tensor, nodes: Sequence[tuple[list[int], list[str]]]
+    ) -> torch.Tensor:
+        """Single path: node i runs only its two chosen (input, op) edges."""
+
+        def node(i: int, states: list[torch.Tensor]) -> torch.Tensor:
+            inputs, ops = nodes[i]
+            return sum(
+                self.edges[edge_index(i, j)](states[j], op)
+                for j, op in zip(inputs, ops, strict=True)
+            )
+
+        return self._run(s0, s1, node)
+
+    def weighted(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """DARTS mixed ops: node i sums every input edge, each mixing its ops by ``weights[e]``."""
+
+        def node(i: int, states: list[torch.Tensor]) -> torch.Tensor:
+            return sum(
+                self.edges[edge_index(i, j)].weighted(states[j], weights[edge_index(i, j)])
+                for j in range(2 + i)
+            )
+
+        return self._run(s0, s1, node)
+
+
+class _DARTSSkeleton(nn.Module):
+    """Stem, ``layers`` cells (reductions at 1/3 and 2/3) and the classifier."""
+
+    def __init__(
+        self,
+        C: int,
+        layers: int,
+        num_classes: int,
+        in_chans: int,
+        make_cell: Callable[[int, int, int, bool, bool], nn.Module],
+    ) -> None:
+        super().__init__()
+        c_curr = _STEM_MULTIPLIER * C
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr)
+        )
+        c_pp, c_p, c_curr = c_curr, c_curr, C
+        self.reductions = [i in (layers // 3, 2 * layers // 3) for i in range(layers)]
+        cells = []
+        reduction_prev = False
+        for reduction in self.reductions:
+            c_curr = 2 * c_curr if reduction else c_curr
+            cells.append(make_cell(c_pp, c_p, c_curr, reduction, reduction_prev))
+            reduction_prev = reduction
+            c_pp, c_p = c_p, DARTS_NODES * c_curr
+        self.cells = nn.ModuleList(cells)
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_p, num_classes)
+
+    def _run(
+        self, x: torch.Tensor, cell_fn: Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        for k in range(len(self.cells)):
+            s0, s1 = s1, cell_fn(k, s0, s1)
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+
+class DARTSNetwork(_DARTSSkeleton):
+    """The DARTS evaluation network of one genotype; ``forward`` returns logits."""
+
+    def __init__(
+        self,
+        normal: Sequence[tuple[list[int], list[str]]],
+        reduce: Sequence[tuple[list[int], list[str]]],
+        C: int,
+        layers: int,
+        num_classes: int,
+        in_chans: int,
+    ) -> None:
+        def make_cell(c_pp: int, c_p: int, c: int, red: bool, red_prev: bool) -> DARTSCell:
+            return DARTSCell(reduce if red else normal, c_pp, c_p, c, red, red_prev)
+
+        super().__init__(C, layers, num_classes, in_chans, make_cell)
+
+    @property
+    def drop_path_prob(self) -> float:
+        """Drop-path probability applied in training (0 disables it)."""
+        return self.cells[0].drop_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, prob: float) -> None:
+        if not 0.0 <= prob < 1.0:
+            raise ValueError(f"DARTSNetwork.drop_path_prob must be in [0, 1); got {prob!r}.")
+        for cell in self.cells:
+            cell.drop_prob = float(prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images."""
+        return self._run(x, lambda k, s0, s1: self.cells[k](s0, s1))
+
+
+class DARTSSupernet(_DARTSSkeleton, Supernet):
+    """Single-path DARTS supernet: every cell has 14 mixed edges holding all ops of the space.
+
+    ``cells[k].edges[edge_index(i, j)].ops[name]`` is op ``name`` from node j to node i of cell k;
+    ``reductions[k]`` tells whether cell k is a reduction cell.
+    """
+
+    def __init__(
+        self,
+        C: int,
+        layers: int,
+        num_classes: int,
+        in_chans: int,
+        op_names: Sequence[str] = DARTS_OPS,
+    ) -> None:
+        names = list(op_names)
+
+        def make_cell(c_pp: int, c_p: int, c: int, red: bool, red_prev: bool) -> DARTSSearchCell:
+            return DARTSSearchCell(c_pp, c_p, c, red, red_prev, names)
+
+        super().__init__(C, layers, num_classes, in_chans, make_cell)
+        self.op_names = names
+        self.macro = {"C": C, "layers": layers, "num_classes": num_classes, "in_chans": in_chans}
+        self._active: dict[str, list[tuple[list[int], list[str]]]] = {}
+
+    def activate(self, spec: dict[str, Any]) -> None:
+        """Selects the genotype of ``spec``; its macro fields and ops must fit the supernet."""
+        if isinstance(spec, pg.Object):
+            spec = pg.to_json(spec)
+        cells = {cell: darts_nodes(spec, cell) for cell in ("normal", "reduce")}
+        for cell, nodes in cells.items():
+            for i, (_, ops) in enumerate(nodes):
+                missing = [op for op in ops if op not in self.op_names]
+                if missing:
+                    raise ValueError(
+                        f"DARTSSupernet: {cell}[{i}] uses ops {missing} that this supernet does "
+                        f"not hold; allowed ops: {self.op_names}."
+                    )
+        for k, v in self.macro.items():
+            if spec.get(k, v) != v:
+                raise ValueError(
+                    f"DARTSSupernet: spec field {k}={spec[k]!r} differs from the supernet's {v}."
+                )
+        self._active = cells
+        self.active_spec = spec
+
+    def forward_active(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the active single path."""
+
+        def cell_fn(k: int, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+            nodes = self._active["reduce" if self.reductions[k] else "normal"]
+            return self.cells[k](s0, s1, nodes)
+
+        return self._run(x, cell_fn)
+
+    def forward_weighted(
+        self, x: torch.Tensor, normal: torch.Tensor, reduce: torch.Tensor
+    ) -> torch.Tensor:
+        """DARTS forward: normal / reduction cells mix their edges' ops with ``normal`` /
+        ``reduce`` (each 14 edges x ops, rows in ``edge_index`` order, columns in ``op_names``)."""
+        expected = (NUM_EDGES, len(self.op_names))
+        for name, w in (("normal", normal), ("reduce", reduce)):
+            if w.shape != expected:
+                raise ValueError(
+                    f"DARTSSupernet.forward_weighted: {name} must have shape {expected} "
+                    f"(edges x ops {self.op_names}); got {tuple(w.shape)}."
+                )
+
+        def cell_fn(k: int, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+            return self.cells[k].weighted(s0, s1, reduce if self.reductions[k] else normal)
+
+        return self._run(x, cell_fn)
+
+    def extract(self, spec: dict[str, Any]) -> DARTSNetwork:
+        """The evaluation network of ``spec`` carrying this supernet's weights for it."""
+        self.activate(spec)
+        model = DARTSNetwork(self._active["normal"], self._active["reduce"], **self.macro)
+        model.stem.load_state_dict(self.stem.state_dict())
+        for k, (mine, theirs) in enumerate(zip(self.cells, model.cells, strict=True)):
+            theirs.preprocess0.load_state_dict(mine.preprocess0.state_dict())
+            theirs.preprocess1.load_state_dict(mine.preprocess1.state_dict())
+            nodes = self._active["reduce" if self.reductions[k] else "normal"]
+            for i, (inputs, ops) in enumerate(nodes):
+                for slot, (j, name) in enumerate(zip(inputs, ops, strict=True)):
+                    edge = mine.edges[edge_index(i, j)]
+                    theirs.ops[2 * i + slot].load_state_dict(edge.ops[name].state_dict())
+        model.classifier.load_state_dict(self.classifier.state_dict())
+        return model.train(self.training)
+
+
+def build(spec: dict[str, Any], **task: Any) -> DARTSNetwork:
+    """The DARTS evaluation network of a genotype spec.
+
+    ``task`` may override the spec's ``C``, ``layers``, ``num_classes`` and ``in_chans``.
+    """
+    normal, reduce = darts_nodes(spec, "normal"), darts_nodes(spec, "reduce")
+    return DARTSNetwork(normal, reduce, **_macro(spec, task, "programs.build(DARTSGenotype)"))
+
+
+def _space_ops(space: DARTSGenotype) -> list[str]:
+    choice = space.normal[0].ops[0]
+    return list(choice.candidates) if isinstance(choice, pg.hyper.OneOf) else list(DARTS_OPS)
+
+
+def supernet(space: DARTSGenotype, **task: Any) -> DARTSSupernet:
+    """The single-path supernet of ``spaces.darts_cell(...)`` over the space's ops."""
+    fields = {k: space.sym_getattr(k) for k in _MACRO}
+    macro = _macro(fields, task, "programs.supernet(DARTSGenotype)")
+    return DARTSSupernet(**macro, op_names=_space_ops(space))
+
+
+registry.register(DARTSGenotype, build=build, supernet=supernet)

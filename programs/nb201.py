@@ -1,0 +1,182 @@
+"""NAS-Bench-201 networks and single-path supernet (Dong & Yang, ICLR 2020).
+
+The network is the benchmark's macro skeleton: a 3x3 conv + BN stem with ``C`` channels, three
+stages of ``N`` identical cells at ``C``, ``2C`` and ``4C`` channels separated by ResNet basic
+blocks (stride 2, avg-pool + 1x1-conv shortcut), then BN + ReLU, global average pooling and a
+linear classifier. With C=16, N=5 and 10 classes its parameter count equals the benchmark's
+published count for every cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyglove as pg
+import torch
+from torch import nn
+
+from symnas.programs import registry
+from symnas.programs.cell_ops import MixedEdge, ResNetBasicBlock, macro_args, nb201_op
+from symnas.programs.supernet_base import Supernet
+from symnas.spaces.cells import NB201_EDGES, NB201_OPS, NB201Cell, nb201_edges
+
+_MACRO = ("C", "N", "num_classes", "in_chans")
+
+
+def _macro(fields: dict[str, Any], task: dict[str, Any], where: str) -> dict[str, int]:
+    return macro_args(fields, task, _MACRO, where)
+
+
+class NB201InferCell(nn.Module):
+    """A fixed NAS-Bench-201 cell: node j sums ``edges[k](node_i)`` over its input edges."""
+
+    def __init__(self, ops: list[str], channels: int) -> None:
+        super().__init__()
+        self.op_names = list(ops)
+        self.edges = nn.ModuleList(nb201_op(name, channels) for name in ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Runs the cell DAG and returns its last node."""
+        return _run_dag(x, lambda k, h: self.edges[k](h))
+
+
+class NB201SearchCell(nn.Module):
+    """A supernet cell: every edge is a ``MixedEdge`` holding all candidate ops."""
+
+    def __init__(self, channels: int, op_names: tuple[str, ...] = NB201_OPS) -> None:
+        super().__init__()
+        self.edges = nn.ModuleList(
+            MixedEdge(op_names, lambda name: nb201_op(name, channels)) for _ in NB201_EDGES
+        )
+
+    def forward(self, x: torch.Tensor, ops: list[str]) -> torch.Tensor:
+        """Single path: edge k runs only ``ops[k]``."""
+        return _run_dag(x, lambda k, h: self.edges[k](h, ops[k]))
+
+    def weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """DARTS mixed ops: edge k outputs the ``weights[k]``-weighted sum of its ops."""
+        return _run_dag(x, lambda k, h: self.edges[k].weighted(h, weights[k]))
+
+
+def _run_dag(x: torch.Tensor, edge: Callable[[int, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    nodes = [x]
+    for dst in (1, 2, 3):
+        nodes.append(sum(edge(k, nodes[src]) for k, (d, src) in enumerate(NB201_EDGES) if d == dst))
+    return nodes[-1]
+
+
+class _NB201Skeleton(nn.Module):
+    """Stem, three stages of cells with ResNet reductions between them, and the head."""
+
+    def __init__(
+        self, C: int, N: int, num_classes: int, in_chans: int, make_cell: Callable[[int], nn.Module]
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)
+        )
+        cells: list[nn.Module] = []
+        for stage, channels in enumerate((C, 2 * C, 4 * C)):
+            if stage > 0:
+                cells.append(ResNetBasicBlock(channels // 2, channels))
+            cells.extend(make_cell(channels) for _ in range(N))
+        self.cells = nn.ModuleList(cells)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU(inplace=False))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(4 * C, num_classes)
+
+    def _run(
+        self, x: torch.Tensor, cell: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        feature = self.stem(x)
+        for module in self.cells:
+            is_block = isinstance(module, ResNetBasicBlock)
+            feature = module(feature) if is_block else cell(module, feature)
+        feature = self.global_pooling(self.lastact(feature)).flatten(1)
+        return self.classifier(feature)
+
+
+class NB201Network(_NB201Skeleton):
+    """The standalone NAS-Bench-201 network of one cell; ``forward`` returns logits."""
+
+    def __init__(self, ops: list[str], C: int, N: int, num_classes: int, in_chans: int) -> None:
+        super().__init__(C, N, num_classes, in_chans, lambda c: NB201InferCell(ops, c))
+        self.op_names = list(ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images."""
+        return self._run(x, lambda cell, h: cell(h))
+
+
+class NB201Supernet(_NB201Skeleton, Supernet):
+    """Single-path NAS-Bench-201 supernet: every cell edge holds all 5 ops, ``none`` gives zeros.
+
+    Cell weights are not shared across the 15 cells; ``cells[k].edges[e].ops[name]`` is the op
+    ``name`` on edge ``e`` of cell ``k`` (``cells`` also holds the two ResNet reduction blocks).
+    """
+
+    def __init__(self, C: int, N: int, num_classes: int, in_chans: int) -> None:
+        super().__init__(C, N, num_classes, in_chans, NB201SearchCell)
+        self.macro = {"C": C, "N": N, "num_classes": num_classes, "in_chans": in_chans}
+        self._active_ops: list[str] = []
+
+    def activate(self, spec: dict[str, Any]) -> None:
+        """Selects the cell of ``spec``; its macro fields must match the supernet's."""
+        if isinstance(spec, pg.Object):
+            spec = pg.to_json(spec)
+        ops = nb201_edges(spec)
+        for k, v in self.macro.items():
+            if spec.get(k, v) != v:
+                raise ValueError(
+                    f"NB201Supernet: spec field {k}={spec[k]!r} differs from the supernet's {v}."
+                )
+        self._active_ops = ops
+        self.active_spec = spec
+
+    def forward_active(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the active single path."""
+        return self._run(x, lambda cell, h: cell(h, self._active_ops))
+
+    def forward_weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """DARTS forward: every cell mixes its edges' ops with ``weights`` (6 x 5, shared)."""
+        expected = (len(NB201_EDGES), len(NB201_OPS))
+        if weights.shape != expected:
+            raise ValueError(
+                f"NB201Supernet.forward_weighted: weights must have shape {expected} "
+                f"(edges x ops {list(NB201_OPS)}); got {tuple(weights.shape)}."
+            )
+        return self._run(x, lambda cell, h: cell.weighted(h, weights))
+
+    def extract(self, spec: dict[str, Any]) -> NB201Network:
+        """The standalone network of ``spec`` carrying this supernet's weights for it."""
+        self.activate(spec)
+        model = NB201Network(self._active_ops, **self.macro)
+        model.stem.load_state_dict(self.stem.state_dict())
+        for mine, theirs in zip(self.cells, model.cells, strict=True):
+            if isinstance(mine, ResNetBasicBlock):
+                theirs.load_state_dict(mine.state_dict())
+                continue
+            for edge, op, name in zip(mine.edges, theirs.edges, self._active_ops, strict=True):
+                op.load_state_dict(edge.ops[name].state_dict())
+        model.lastact.load_state_dict(self.lastact.state_dict())
+        model.classifier.load_state_dict(self.classifier.state_dict())
+        return model.train(self.training)
+
+
+def build(spec: dict[str, Any], **task: Any) -> NB201Network:
+    """The standalone network of a NAS-Bench-201 spec.
+
+    ``task`` may override the spec's ``C``, ``N``, ``num_classes`` and ``in_chans``.
+    """
+    ops = nb201_edges(spec)
+    return NB201Network(ops, **_macro(spec, task, "programs.build(NB201Cell)"))
+
+
+def supernet(space: NB201Cell, **task: Any) -> NB201Supernet:
+    """The single-path supernet of ``spaces.nb201_cell(...)``; ``task`` may override its macro."""
+    fields = {k: space.sym_getattr(k) for k in _MACRO}
+    return NB201Supernet(**_macro(fields, task, "programs.supernet(NB201Cell)"))
+
+
+registry.register(NB201Cell, build=build, supernet=supernet)
