@@ -1,6 +1,7 @@
 """symnas.flows: search loops that compose spaces, algorithms and programs."""
 
+from symnas.flows.nested import NestedResult, joint_search, nested
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.search import search
 
-__all__ = ["SearchResult", "Trial", "search"]
+__all__ = ["NestedResult", "SearchResult", "Trial", "joint_search", "nested", "search"]

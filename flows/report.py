@@ -82,13 +82,18 @@ def pareto_plot(result: SearchResult, path: str | Path, color_by: str | None = N
     )
     if colors:
         fig.colorbar(points, ax=ax, label=color_by)
-    front = sorted(result.pareto_front(), key=lambda t: t.metrics[x_name])
+    # The front of the two plotted objectives (constraints still apply).
+    plotted = SearchResult(
+        result.trials,
+        Objectives(names[:2], result.objectives.modes[:2], result.objectives.constraints),
+    )
+    front = sorted(plotted.pareto_front(), key=lambda t: t.metrics[x_name])
     ax.plot(
         [t.metrics[x_name] for t in front],
         [t.metrics[y_name] for t in front],
         "o-",
         color="crimson",
-        label="Pareto front",
+        label=f"Pareto front ({y_name} vs {x_name})",
     )
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)

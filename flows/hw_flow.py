@@ -1,0 +1,272 @@
+"""The ``hw-nested`` flow: ResNet20 pooling architectures x systolic accelerators on digits.
+
+Accuracy comes from one weight-sharing pooling supernet trained once on digits with uniform
+path sampling (every architecture then reads its accuracy with inherited weights, cached);
+latency, energy and utilisation come from the analytical systolic-array model
+(``programs.hardware``), with each architecture's layer table extracted once. The inner search
+optimises a MnasNet-style reward ``accuracy * (latency / target) ** w`` (Tan et al., CVPR 2019:
+``w = -0.07``); the outer search is NSGA-II over accuracy, latency and area, with the area cap as a
+constraint.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.registry import create
+from symnas.flows.nested import NestedResult, joint_search, nested
+from symnas.flows.registry import register_flow
+from symnas.flows.report import pareto_plot, table
+from symnas.flows.result import SearchResult
+from symnas.flows.trial_log import write_json_atomic
+
+MNAS_W = -0.07
+OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
+
+
+def _arch_key(arch: Any) -> str:
+    return json.dumps(arch, sort_keys=True)
+
+
+def supernet_accuracy_table(
+    space: Any, data: Any, epochs: int = 8, seed: int = 0, lr: float = 3e-3
+) -> dict[str, float]:
+    """Trains one pooling supernet (uniform single-path sampling) and returns the inherited test
+    accuracy of every architecture of ``space``, keyed by the architecture's JSON."""
+    from symnas import programs, spaces
+    from symnas.programs.train import evaluate, train
+
+    codec = spaces.compile(space)
+    every = _enumerate(codec)
+    supernet = programs.supernet(space)
+    rng = np.random.default_rng(seed)
+
+    def step(module, x, y, step):
+        spec = every[int(rng.integers(len(every)))]
+        return torch.nn.functional.cross_entropy(module(x, spec), y)
+
+    train(supernet, data, epochs=epochs, lr=lr, seed=seed, step_fn=step)
+    accuracy = {}
+    for spec in every:
+        metrics = evaluate(supernet, data, forward=lambda m, x, s=spec: m(x, s))
+        accuracy[_arch_key(spec)] = metrics["accuracy"]
+    return accuracy
+
+
+def _enumerate(codec: Any) -> list[Any]:
+    """Every architecture of a small space (found by sampling until all are seen)."""
+    rng = np.random.default_rng(0)
+    seen: dict[bytes, Any] = {}
+    while len(seen) < codec.size:
+        for genome in codec.random(max(64, 4 * int(codec.size)), rng):
+            seen.setdefault(codec.key(genome), codec.decode(genome))
+    return list(seen.values())
+
+
+class CoDesignObjective:
+    """Metrics of a (hardware, architecture) pair from an accuracy table and the cost model."""
+
+    def __init__(
+        self,
+        accuracy: dict[str, float],
+        input_shape: tuple[int, ...],
+        target_latency_ms: float,
+        max_area_mm2: float,
+    ) -> None:
+        self.accuracy = accuracy
+        self.input_shape = tuple(input_shape)
+        self.target_latency_ms = target_latency_ms
+        self.max_area_mm2 = max_area_mm2
+        self._tables: dict[str, Any] = {}
+
+    def layer_table(self, arch: Any):
+        """The GEMM layer table of an architecture (built once per process)."""
+        from symnas import programs
+        from symnas.programs import hardware
+
+        key = _arch_key(arch)
+        if key not in self._tables:
+            self._tables[key] = hardware.layers(programs.build(arch), self.input_shape)
+        return self._tables[key]
+
+    def __call__(self, hw: Any, arch: Any) -> dict[str, float]:
+        from symnas.programs import hardware
+        from symnas.spaces.hardware import area_mm2
+
+        costs = hardware.cost_table(self.layer_table(arch), [hw])
+        latency = float(costs["total_latency_ms"][0])
+        accuracy = self.accuracy[_arch_key(arch)]
+        return {
+            "accuracy": accuracy,
+            "latency_ms": latency,
+            "energy": float(costs["total_energy"][0]),
+            "utilization": float(costs["total_utilization"][0]),
+            "area_mm2": area_mm2(hw),
+            "reward": accuracy * (latency / self.target_latency_ms) ** MNAS_W,
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Layer tables are rebuilt in each worker process rather than shipped.
+        return {**self.__dict__, "_tables": {}}
+
+
+def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAlgorithm:
+    constraints = {"area_mm2": ("<=", max_area)}
+    if algorithm is None or algorithm == "nsga2":
+        return create(
+            "nsga2", population_size=8, objectives=OUTER_OBJECTIVES, constraints=constraints
+        )
+    if isinstance(algorithm, str):
+        return create(algorithm, metric="reward")
+    return algorithm
+
+
+def _inner(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
+    if algorithm is None:
+        return create(
+            "regularized_evolution", population_size=8, tournament_size=3, metric="reward"
+        )
+    if isinstance(algorithm, str):
+        if algorithm == "nsga2":
+            return create(algorithm, population_size=8, objectives={"reward": "max"})
+        return create(algorithm, metric="reward")
+    return algorithm
+
+
+def hypervolume_2d(points: np.ndarray, reference: tuple[float, float]) -> float:
+    """Area dominated by ``points`` (maximisation in both columns) above ``reference``."""
+    pts = np.asarray(points, dtype=np.float64)
+    pts = pts[(pts[:, 0] > reference[0]) & (pts[:, 1] > reference[1])]
+    if len(pts) == 0:
+        return 0.0
+    pts = pts[np.argsort(-pts[:, 0])]
+    area, best_y = 0.0, reference[1]
+    for x, y in pts:
+        if y > best_y:
+            area += (x - reference[0]) * (y - best_y)
+            best_y = y
+    return area
+
+
+@register_flow(
+    "hw-nested",
+    "nested accelerator (NSGA-II) x ResNet20-pooling (evolution) search on digits",
+)
+def hw_nested(
+    algorithm: SearchAlgorithm | str | None = None,
+    budget: int | None = None,
+    out: str | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    workers: int = 1,
+    verbose: bool = True,
+    inner_algorithm: SearchAlgorithm | str | None = None,
+    inner_budget: int = 12,
+    max_area_mm2: float = 2.0,
+    target_latency_ms: float = 0.05,
+    supernet_epochs: int = 8,
+) -> NestedResult:
+    """Runs the nested co-design search and writes ``pareto.png`` and ``report.txt`` in ``out``.
+
+    ``algorithm`` is the outer (hardware) algorithm, ``budget`` the number of configurations.
+    """
+    from symnas import programs, spaces
+
+    data = programs.data.digits()
+    arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
+    out_dir = Path(out) if out is not None else None
+    accuracy = _accuracy_table(arch_space, data, supernet_epochs, seed, out_dir)
+    objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
+    result = nested(
+        hw_space,
+        arch_space,
+        _outer(algorithm, max_area_mm2),
+        _inner(inner_algorithm),
+        objective,
+        outer_budget=budget or 16,
+        inner_budget=inner_budget,
+        out=out_dir,
+        seed=seed,
+        resume=resume,
+        workers=workers,
+        verbose=verbose,
+    )
+    if out_dir is not None:
+        _write_report(result, out_dir)
+    return result
+
+
+def _accuracy_table(space, data, epochs: int, seed: int, out_dir: Path | None) -> dict:
+    path = out_dir / "supernet_accuracy.json" if out_dir is not None else None
+    if path is not None and path.exists():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: corrupt accuracy table ({e.msg}).") from None
+    table_ = supernet_accuracy_table(space, data, epochs=epochs, seed=seed)
+    if path is not None:
+        write_json_atomic(path, table_)
+    return table_
+
+
+def _write_report(result: NestedResult, out_dir: Path) -> None:
+    front = result.pareto_front()
+    lines = [table(result.outer), "", "Pareto front of (hardware, architecture) pairs:"]
+    lines.append(
+        f"{'accuracy':>9} {'latency_ms':>11} {'area_mm2':>9} {'energy':>10}  hardware / pool_at"
+    )
+    for p in front:
+        hw = {k: p.hw[k] for k in ("rows", "cols", "dataflow", "bandwidth")}
+        lines.append(
+            f"{p.metrics['accuracy']:9.4f} {p.metrics['latency_ms']:11.5f} "
+            f"{p.metrics['area_mm2']:9.3f} {p.metrics['energy']:10.3f}  {hw} / {p.arch['pool_at']}"
+        )
+    (out_dir / "report.txt").write_text("\n".join(lines) + "\n")
+    pair_result = SearchResult(
+        [_pair_trial(i, p) for i, p in enumerate(result.pairs())],
+        result.objectives,
+        out_dir,
+    )
+    pareto_plot(pair_result, out_dir / "pareto.png", color_by="area_mm2")
+
+
+def _pair_trial(index: int, pair):
+    from symnas.flows.result import Trial
+
+    return Trial(index, np.zeros(0), [], {"hw": pair.hw, "arch": pair.arch}, pair.metrics, "ok")
+
+
+def joint_baseline(
+    budget: int,
+    seed: int = 0,
+    max_area_mm2: float = 2.0,
+    target_latency_ms: float = 0.05,
+    supernet_epochs: int = 8,
+    out: str | None = None,
+    accuracy: dict | None = None,
+) -> SearchResult:
+    """The flat joint search over (hardware, architecture) with the outer objectives."""
+    from symnas import programs, spaces
+
+    data = programs.data.digits()
+    arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
+    if accuracy is None:
+        accuracy = supernet_accuracy_table(arch_space, data, epochs=supernet_epochs, seed=seed)
+    objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
+    algorithm = create(
+        "nsga2",
+        population_size=16,
+        objectives=OUTER_OBJECTIVES,
+        constraints={"area_mm2": ("<=", max_area_mm2)},
+    )
+    return joint_search(
+        hw_space, arch_space, algorithm, objective, budget, out=out, seed=seed, verbose=False
+    )

@@ -1,0 +1,239 @@
+"""Nested search: architectures searched inside a loop that searches hardware configurations.
+
+PyGlove's motivating complex flow (Peng et al., "PyGlove: Symbolic Programming for Automated
+Machine Learning", NeurIPS 2020): an outer algorithm proposes a hardware configuration; for each
+one an inner algorithm searches architectures on it; the inner best is fed back to the outer
+algorithm. Both levels are ordinary ``flows.search`` runs, so either algorithm is swapped by one
+argument and both levels log and resume: the outer log is ``out/trials.jsonl`` and the inner
+search of a configuration lives in ``out/inner/<key>/`` (``key`` is a hash of the
+configuration, so a configuration proposed twice reuses its inner search).
+
+``joint_search`` is the baseline of NAHAS (Zhou et al., 2021): one search over the product
+space ``pg.Dict(hw=..., arch=...)`` with the same number of evaluations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyglove as pg
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.objectives import Objectives
+from symnas.algorithms.pareto import pareto_front
+from symnas.flows.report import load_result
+from symnas.flows.result import SearchResult
+from symnas.flows.search import search
+
+PairObjectiveFn = Callable[[Any, Any], float | Mapping[str, float]]
+
+
+def hardware_key(hw: Any) -> str:
+    """A short stable name of a hardware spec (its inner search folder)."""
+    return hashlib.sha1(json.dumps(hw, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class PairObjective:
+    """``objective(hw, arch)`` with the hardware fixed: the inner search's objective."""
+
+    objective: PairObjectiveFn
+    hw: Any
+
+    def __call__(self, arch: Any) -> float | Mapping[str, float]:
+        return self.objective(self.hw, arch)
+
+
+class InnerSearch:
+    """The outer objective: runs (or resumes) the inner search of one configuration and returns
+    the metrics of its best architecture."""
+
+    def __init__(
+        self,
+        inner_space: Any,
+        inner_algorithm: SearchAlgorithm,
+        objective: PairObjectiveFn,
+        inner_budget: int,
+        out: Path | None,
+        seed: int,
+    ) -> None:
+        self.inner_space = inner_space
+        self.inner_algorithm = inner_algorithm
+        self.objective = objective
+        self.inner_budget = inner_budget
+        self.out = out
+        self.seed = seed
+        self.results: dict[str, SearchResult] = {}
+
+    def folder(self, hw: Any) -> Path | None:
+        """Where the inner search of ``hw`` is logged."""
+        return None if self.out is None else self.out / "inner" / hardware_key(hw)
+
+    def __call__(self, hw: Any) -> dict[str, float]:
+        key = hardware_key(hw)
+        if key not in self.results:
+            algorithm = self.inner_algorithm.clone(deep=True)
+            self.results[key] = search(
+                self.inner_space,
+                PairObjective(self.objective, hw),
+                algorithm,
+                self.inner_budget,
+                out=self.folder(hw),
+                seed=(self.seed * 1_000_003 + int(key[:8], 16)) % 2**31,
+                resume=True,
+                verbose=False,
+            )
+        best = self.results[key].best
+        if best is None:
+            raise RuntimeError(f"every inner trial failed on hardware {hw}")
+        return dict(best.metrics)
+
+    def result(self, hw: Any) -> SearchResult:
+        """The inner search result of ``hw`` (from memory or its log)."""
+        key = hardware_key(hw)
+        if key not in self.results:
+            folder = self.folder(hw)
+            if folder is None or not (folder / "trials.jsonl").exists():
+                raise KeyError(f"no inner search for hardware {hw}")
+            self.results[key] = load_result(folder)
+        return self.results[key]
+
+
+@dataclass
+class Pair:
+    """One evaluated (hardware, architecture) pair."""
+
+    hw: Any
+    arch: Any
+    metrics: dict[str, float]
+    outer_id: int
+    inner_id: int
+
+
+class NestedResult:
+    """Outer trials, inner searches and the Pareto front over every evaluated pair."""
+
+    def __init__(self, outer: SearchResult, inner: InnerSearch, objectives: Objectives) -> None:
+        self.outer = outer
+        self.inner = inner
+        self.objectives = objectives
+        self.out = outer.out
+
+    @property
+    def best(self):
+        """The best outer trial (its metrics are those of its inner best)."""
+        return self.outer.best
+
+    def pairs(self) -> list[Pair]:
+        """Every successfully evaluated pair of every inner search (one per configuration)."""
+        pairs: list[Pair] = []
+        seen: set[str] = set()
+        for trial in self.outer.trials:
+            key = hardware_key(trial.spec)
+            if not trial.ok or key in seen:
+                continue
+            seen.add(key)
+            for inner in self.inner.result(trial.spec).trials:
+                if inner.ok:
+                    pairs.append(Pair(trial.spec, inner.spec, inner.metrics, trial.id, inner.id))
+        return pairs
+
+    def pareto_front(self) -> list[Pair]:
+        """The non-dominated feasible pairs under the outer algorithm's objectives."""
+        pairs = self.pairs()
+        if not pairs:
+            return []
+        rewards = np.stack([self.objectives.reward(p.metrics) for p in pairs])
+        violations = np.array([self.objectives.violation(p.metrics) for p in pairs])
+        front = pareto_front(rewards, violations)
+        front = front[np.argsort(-rewards[front, 0], kind="stable")]
+        return [pairs[i] for i in front]
+
+
+def nested(
+    outer_space: Any,
+    inner_space: Any,
+    outer_algorithm: SearchAlgorithm | str,
+    inner_algorithm: SearchAlgorithm | str,
+    objective: PairObjectiveFn,
+    outer_budget: int,
+    inner_budget: int,
+    out: str | os.PathLike | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    workers: int = 1,
+    verbose: bool = True,
+) -> NestedResult:
+    """Searches hardware (outer) and, for each configuration, architectures (inner).
+
+    ``objective(hw, arch)`` returns the metrics of one pair; the inner algorithm picks the best
+    architecture for a configuration, whose metrics become the outer trial's metrics.
+    ``workers`` runs that many inner searches in parallel processes.
+    """
+    if isinstance(inner_algorithm, str):
+        from symnas.algorithms.registry import create
+
+        inner_algorithm = create(inner_algorithm)
+    if not isinstance(inner_algorithm, SearchAlgorithm):
+        raise TypeError(
+            "nested: 'inner_algorithm' must be a symnas algorithm or its name; got "
+            f"{type(inner_algorithm).__name__}."
+        )
+    if not isinstance(inner_budget, int) or inner_budget < 1:
+        raise ValueError(
+            f"nested: 'inner_budget' must be a positive integer; got {inner_budget!r}."
+        )
+    if workers > 1 and out is None:
+        raise ValueError(
+            "nested: workers > 1 runs inner searches in other processes; give 'out' so that "
+            "their logs can be read back."
+        )
+    out_dir = Path(out) if out is not None else None
+    inner = InnerSearch(inner_space, inner_algorithm, objective, inner_budget, out_dir, seed)
+    outer = search(
+        outer_space,
+        inner,
+        outer_algorithm,
+        outer_budget,
+        out=out_dir,
+        seed=seed,
+        resume=resume,
+        workers=workers,
+        verbose=verbose,
+    )
+    objectives = (
+        outer_algorithm.objectives()
+        if isinstance(outer_algorithm, SearchAlgorithm)
+        else (outer.objectives)
+    )
+    return NestedResult(outer, inner, objectives)
+
+
+@dataclass
+class JointObjective:
+    """The pair objective on a spec of the product space ``{"hw": ..., "arch": ...}``."""
+
+    objective: PairObjectiveFn
+
+    def __call__(self, spec: Any) -> float | Mapping[str, float]:
+        return self.objective(spec["hw"], spec["arch"])
+
+
+def joint_search(
+    outer_space: Any,
+    inner_space: Any,
+    algorithm: SearchAlgorithm | str,
+    objective: PairObjectiveFn,
+    budget: int,
+    **options: Any,
+) -> SearchResult:
+    """One search over the product space (the joint baseline of a nested search)."""
+    space = pg.Dict(hw=outer_space, arch=inner_space)
+    return search(space, JointObjective(objective), algorithm, budget, **options)
