@@ -44,6 +44,7 @@ def supernet_accuracy_table(
 
     codec = spaces.compile(space)
     every = _enumerate(codec)
+    torch.manual_seed(seed)
     supernet = programs.supernet(space)
     rng = np.random.default_rng(seed)
 

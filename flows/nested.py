@@ -31,6 +31,8 @@ from symnas.algorithms.pareto import pareto_front
 from symnas.flows.report import load_result
 from symnas.flows.result import SearchResult
 from symnas.flows.search import search
+from symnas.spaces.codec import Codec
+from symnas.spaces.codec import compile as compile_space
 
 PairObjectiveFn = Callable[[Any, Any], float | Mapping[str, float]]
 
@@ -71,6 +73,11 @@ class InnerSearch:
         self.out = out
         self.seed = seed
         self.results: dict[str, SearchResult] = {}
+        self._codec: Codec | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled codec holds closures; each worker process compiles its own.
+        return {**self.__dict__, "_codec": None}
 
     def folder(self, hw: Any) -> Path | None:
         """Where the inner search of ``hw`` is logged."""
@@ -80,8 +87,10 @@ class InnerSearch:
         key = hardware_key(hw)
         if key not in self.results:
             algorithm = self.inner_algorithm.clone(deep=True)
+            if self._codec is None:
+                self._codec = compile_space(self.inner_space)
             self.results[key] = search(
-                self.inner_space,
+                self._codec,
                 PairObjective(self.objective, hw),
                 algorithm,
                 self.inner_budget,
