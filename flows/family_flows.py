@@ -72,12 +72,60 @@ def _run(space: Any, objective, default_budget: int, **options: Any) -> SearchRe
     return search(space, objective, algorithm, budget=budget, **options)
 
 
+def nb201_digits_space() -> Any:
+    """NB201 cells in a scaled macro skeleton (C=8, N=1) for 8x8 digits."""
+    from symnas import spaces
+
+    return spaces.nb201_cell(C=8, N=1, num_classes=10, in_chans=1)
+
+
+def vit_digits_space() -> Any:
+    """A small AutoFormer space for 8x8 digits (patch 2): 240 architectures."""
+    from symnas.spaces.vit import vit_space
+
+    return vit_space(
+        [16, 24, 32],
+        [2, 3],
+        [2.0, 4.0],
+        [1, 2],
+        head_dim=8,
+        image_size=8,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        relative_position=False,
+    )
+
+
+def pooling_digits_space() -> Any:
+    """ResNet20 pooling positions for 8x8 digits: 36 architectures."""
+    from symnas import spaces
+
+    return spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+
+
+def tdnn_fsdd_space() -> Any:
+    """A scaled-down EfficientTDNN space for 30 log-mel bands and 6 FSDD speakers."""
+    from symnas.spaces.tdnn import tdnn_space
+
+    return tdnn_space(
+        widths=[32, 64],
+        kernels=[1, 3, 5],
+        depths=[1, 2],
+        cat_channels=[64, 128],
+        in_feats=30,
+        num_classes=6,
+        embed_dim=32,
+        scale=4,
+        se_reduction=4,
+        attention_dim=16,
+    )
+
+
 @register_flow("nb201-digits", "NAS-Bench-201 cells (C=8, N=1) trained 4 epochs on 8x8 digits")
 def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> SearchResult:
     """Searches NB201 cells on digits, each trained briefly from scratch."""
-    from symnas import spaces
-
-    space = spaces.nb201_cell(C=8, N=1, num_classes=10, in_chans=1)
+    space = nb201_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 8, budget=budget, **options)
 
@@ -106,9 +154,7 @@ def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> Se
 @register_flow("pooling-digits", "ResNet20 with searched pooling positions, 3 epochs on digits")
 def pooling_digits(budget: int | None = None, epochs: int = 3, **options: Any) -> SearchResult:
     """Searches where ResNet20 halves the resolution, on digits."""
-    from symnas import spaces
-
-    space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    space = pooling_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 6, budget=budget, **options)
 

@@ -43,7 +43,7 @@ def supernet_accuracy_table(
     from symnas.programs.train import evaluate, train
 
     codec = spaces.compile(space)
-    every = _enumerate(codec)
+    every = [codec.decode(g) for g in codec.distinct(int(codec.size), np.random.default_rng(0))]
     torch.manual_seed(seed)
     supernet = programs.supernet(space)
     rng = np.random.default_rng(seed)
@@ -58,16 +58,6 @@ def supernet_accuracy_table(
         metrics = evaluate(supernet, data, forward=lambda m, x, s=spec: m(x, s))
         accuracy[_arch_key(spec)] = metrics["accuracy"]
     return accuracy
-
-
-def _enumerate(codec: Any) -> list[Any]:
-    """Every architecture of a small space (found by sampling until all are seen)."""
-    rng = np.random.default_rng(0)
-    seen: dict[bytes, Any] = {}
-    while len(seen) < codec.size:
-        for genome in codec.random(max(64, 4 * int(codec.size)), rng):
-            seen.setdefault(codec.key(genome), codec.decode(genome))
-    return list(seen.values())
 
 
 class CoDesignObjective:

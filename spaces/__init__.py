@@ -1,7 +1,6 @@
 """symnas.spaces: search spaces as PyGlove hyper-values, and their compiled codecs."""
 
-from symnas.spaces.codec import Codec, compile  # noqa: A004 - spaces.compile is the public API
-
+from symnas.spaces import hardware
 from symnas.spaces.cells import (
     DARTS_OPS,
     NB201_OPS,
@@ -17,6 +16,8 @@ from symnas.spaces.cells import (
     nb201_cell,
     nb201_edges,
 )
+from symnas.spaces.codec import Codec, compile  # noqa: A004 - spaces.compile is the public API
+from symnas.spaces.hardware import SystolicAccelerator, systolic_accelerator
 from symnas.spaces.pooling import (
     PoolingSpace,
     pool_positions,
@@ -25,3 +26,53 @@ from symnas.spaces.pooling import (
     stage_depths,
 )
 from symnas.spaces.tdnn import TDNNLayer, TDNNSpace, tdnn, tdnn_space
+from symnas.spaces.vit import ViTSpace, vit_base, vit_small, vit_space, vit_tiny
+from symnas.spaces.vit_resnas import (
+    ViTResNASSpace,
+    ViTResNASStage,
+    vit_resnas,
+    vit_resnas_small,
+    vit_resnas_space,
+    vit_resnas_tiny,
+)
+
+__all__ = [
+    "DARTS_OPS",
+    "NB201_OPS",
+    "Codec",
+    "DARTSGenotype",
+    "DARTSNode",
+    "NB201Cell",
+    "PoolingSpace",
+    "SystolicAccelerator",
+    "TDNNLayer",
+    "TDNNSpace",
+    "ViTResNASSpace",
+    "ViTResNASStage",
+    "ViTSpace",
+    "compile",
+    "darts_cell",
+    "darts_cell_size",
+    "darts_genotype",
+    "darts_nodes",
+    "hardware",
+    "nb201_arch",
+    "nb201_arch_str",
+    "nb201_cell",
+    "nb201_edges",
+    "pool_positions",
+    "resnet20_pooling",
+    "resnet_pooling",
+    "stage_depths",
+    "systolic_accelerator",
+    "tdnn",
+    "tdnn_space",
+    "vit_base",
+    "vit_resnas",
+    "vit_resnas_small",
+    "vit_resnas_space",
+    "vit_resnas_tiny",
+    "vit_small",
+    "vit_space",
+    "vit_tiny",
+]

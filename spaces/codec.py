@@ -311,6 +311,21 @@ class Codec:
         genomes = self._fresh(n, rng)
         return self._canonical(genomes)
 
+    def distinct(self, n: int, rng: np.random.Generator, max_draws: int = 1_000_000) -> np.ndarray:
+        """Up to ``n`` distinct random genomes: every architecture when the space has at most
+        ``n`` (found by drawing, at most ``max_draws`` draws)."""
+        target = min(n, self.size)
+        seen: dict[bytes, np.ndarray] = {}
+        draws = 0
+        while len(seen) < target and draws < max_draws:
+            batch = self.random(max(64, 2 * (target - len(seen))), rng)
+            draws += len(batch)
+            for genome in batch:
+                seen.setdefault(self.key(genome), genome)
+                if len(seen) == target:
+                    break
+        return np.stack(list(seen.values()))
+
     def _fresh(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Random values for every slot (active or not), honouring pg.manyof constraints."""
         u = rng.random((n, self.num_slots))
@@ -335,7 +350,7 @@ class Codec:
             else:
                 for row in genomes:
                     used = row[cols].tolist()
-                    if len(set(used)) == len(cols):
+                    if INACTIVE_CHOICE in used or len(set(used)) == len(cols):
                         continue
                     free = [float(v) for v in rng.permutation(num) if float(v) not in used]
                     seen: set[float] = set()

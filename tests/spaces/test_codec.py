@@ -145,3 +145,14 @@ def test_validate_names_the_decision_point_and_allowed_values():
 def test_compile_rejects_fixed_values():
     with pytest.raises(TypeError, match="hyper-value"):
         spaces.compile(pg.Dict(a=1))
+
+
+def test_distinct_enumerates_small_spaces_and_samples_large_ones():
+    small = spaces.compile(pg.Dict(m=pg.manyof(2, list(range(9)), distinct=True, sorted=True)))
+    rng = np.random.default_rng(0)
+    every = small.distinct(100, rng)
+    assert len(every) == 36 == small.size
+    assert len({small.key(g) for g in every}) == 36
+    large = spaces.compile(pg.Dict(x=[pg.oneof(list(range(10))) for _ in range(8)]))
+    some = large.distinct(50, rng)
+    assert len({large.key(g) for g in some}) == 50

@@ -1,0 +1,110 @@
+"""Standalone accuracy of the smallest and largest spec of every family on its data.
+
+For each family's scaled space (the spaces of the ``symnas run`` flows), the smallest and the
+largest architecture by parameter count (over every architecture of small spaces, else over
+``--samples`` random ones) are trained from scratch with the project's trainer and scored on the
+fixed test split; mean and spread over ``--seeds`` training seeds.
+
+    python benchmarks/family_accuracy.py [--epochs 15] [--seeds 2] [--families nb201,vit,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from symnas import programs, spaces
+from symnas.flows.family_flows import (
+    data_root,
+    nb201_digits_space,
+    pooling_digits_space,
+    tdnn_fsdd_space,
+    vit_digits_space,
+)
+
+
+def vit_resnas_digits_space():
+    """A two-stage ViT-ResNAS space for 8x8 digits (4x4 tokens, one residual reduction)."""
+    from symnas.spaces.vit_resnas import vit_resnas_space
+
+    return vit_resnas_space(
+        [[16, 24], [32, 48]],
+        [8, 8],
+        [[1, 2], [2, 4]],
+        [[32, 64], [64, 128]],
+        [2, 2],
+        image_size=8,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        conv_stem=False,
+    )
+
+
+def darts_digits_space():
+    """DARTS cells in a 3-layer evaluation network (C=8) for 8x8 digits."""
+    return spaces.darts_cell(C=8, layers=3, num_classes=10, in_chans=1)
+
+
+FAMILIES = {
+    "nb201": (nb201_digits_space, "digits"),
+    "darts": (darts_digits_space, "digits"),
+    "vit": (vit_digits_space, "digits"),
+    "vit_resnas": (vit_resnas_digits_space, "digits"),
+    "pooling": (pooling_digits_space, "digits"),
+    "tdnn": (tdnn_fsdd_space, "fsdd"),
+}
+
+
+def extremes(space, samples: int) -> tuple[dict, dict]:
+    """The specs with the fewest and the most parameters."""
+    codec = spaces.compile(space)
+    specs = [codec.decode(g) for g in codec.distinct(samples, np.random.default_rng(0))]
+    sized = [
+        (sum(p.numel() for p in programs.build(s).parameters()), i, s) for i, s in enumerate(specs)
+    ]
+    sized.sort(key=lambda t: (t[0], t[1]))
+    return sized[0][2], sized[-1][2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    datasets = {"digits": programs.data.digits()}
+    print(
+        f"{'family':11s} {'which':8s} {'params':>9s} {'MACs':>11s} {'accuracy':>17s} {'s/run':>6s}"
+    )
+    for name in args.families.split(","):
+        make_space, data_name = FAMILIES[name]
+        if data_name not in datasets:
+            datasets[data_name] = programs.data.fsdd(data_root("fsdd"))
+        data = datasets[data_name]
+        small, large = extremes(make_space(), args.samples)
+        for which, spec in (("smallest", small), ("largest", large)):
+            accuracies, start = [], time.perf_counter()
+            for seed in range(args.seeds):
+                torch.manual_seed(seed)
+                model = programs.build(spec)
+                accuracies.append(
+                    programs.train(model, data, epochs=args.epochs, seed=seed)["accuracy"]
+                )
+            size = programs.count(programs.build(spec), data.input_shape)
+            wall = (time.perf_counter() - start) / args.seeds
+            acc = np.array(accuracies)
+            print(
+                f"{name:11s} {which:8s} {size['params']:9d} {size['macs']:11d} "
+                f"{acc.mean():8.4f} ± {acc.std():.4f} {wall:6.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Analytical systolic-array cost model: cycles, latency, energy, utilisation, DRAM traffic.
+
+Implements the compute model of SCALE-Sim v2 (Samajdar et al., "A Systematic Methodology for
+Characterizing Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020;
+``scalesim/compute/systolic_compute_{os,ws,is}.py``) in closed form, vectorised with numpy over
+layers x hardware configurations. A layer is a GEMM (``M x K`` times ``K x N``, ``count`` times;
+see ``hardware_layers``). The dataflow decides which GEMM dimensions are spread over the array
+rows (``Sr``) and columns (``Sc``) and which one streams in time (``T``):
+
+====  ===  ===  ===
+flow  Sr   Sc   T
+====  ===  ===  ===
+os    M    N    K
+ws    K    N    M
+is    K    M    N
+====  ===  ===  ===
+
+``compute_cycles = ceil(Sr/rows) * ceil(Sc/cols) * (fill + rows + cols + T - 2)`` per GEMM: each
+fold streams ``T`` vectors through the skewed array and drains it (``rows + cols - 2``); ``ws`` and
+``is`` first load the stationary operand (``fill = rows``), ``os`` accumulates in place
+(``fill = 0``). These are the lengths of SCALE-Sim's per-fold demand matrices (its report counts
+one cycle less per layer: the index of the last cycle).
+
+Off-chip traffic (double-buffered SRAMs, so half of each SRAM holds the working set): the
+stationary operand is read once; the streamed input is read again for every fold along the other
+array dimension unless it fits its SRAM; partial sums of ``ws``/``is`` spill to DRAM and come
+back (two transfers per extra reduction fold) unless the output fits its SRAM.
+``mem_cycles = dram_bytes / bandwidth``; with double buffering compute and transfers overlap,
+so ``cycles = max(compute_cycles, mem_cycles)`` and ``latency = cycles / clock``.
+
+Energy (Horowitz, "Computing's Energy Problem", ISSCC 2014, 45 nm): a MAC of ``w``-byte words
+costs ``0.2 * w**2 + 0.03 * w`` pJ (8-bit multiply 0.2 pJ, 8-bit add 0.03 pJ; multiplier energy
+grows with the square of the width), an SRAM access 1.25 pJ per byte (5 pJ per 32-bit read of an
+8 KB SRAM) and DRAM 160 pJ per byte (640 pJ per 32-bit access). ``energy`` is in microjoules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from symnas.programs.hardware_layers import LayerTable, layers
+from symnas.spaces.hardware import DATAFLOWS, area_mm2, fields
+
+MUL_PJ_PER_BYTE2 = 0.2
+ADD_PJ_PER_BYTE = 0.03
+SRAM_PJ_PER_BYTE = 1.25
+DRAM_PJ_PER_BYTE = 160.0
+
+_HW_KEYS = (
+    "rows",
+    "cols",
+    "ifmap_sram_kb",
+    "filter_sram_kb",
+    "ofmap_sram_kb",
+    "bandwidth",
+    "clock_mhz",
+    "word_bytes",
+)
+
+__all__ = ["LayerTable", "cost", "cost_table", "hardware_arrays", "layers"]
+
+
+def hardware_arrays(hw_specs: Iterable[Any]) -> dict[str, np.ndarray]:
+    """Checked configurations as column arrays (``dataflow`` as an index into ``DATAFLOWS``)."""
+    checked = [fields(spec) for spec in hw_specs]
+    if not checked:
+        raise ValueError("hw_specs must hold at least one hardware configuration.")
+    out = {key: np.array([f[key] for f in checked], dtype=np.float64) for key in _HW_KEYS}
+    out["dataflow"] = np.array([DATAFLOWS.index(f["dataflow"]) for f in checked])
+    return out
+
+
+def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.ceil(a / b)
+
+
+def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray]) -> dict:
+    """Costs of every layer of ``table`` on every configuration, vectorised.
+
+    ``hw_specs`` is an iterable of decoded specs or the output of ``hardware_arrays``. Returns
+    arrays of shape ``(H, L)`` (``cycles``, ``compute_cycles``, ``mem_cycles``, ``latency_ms``,
+    ``energy``, ``dram_bytes``, ``sram_bytes``, ``utilization``) and totals of shape ``(H,)``
+    under ``total_<name>``.
+    """
+    if not isinstance(table, LayerTable):
+        raise TypeError(
+            f"table must be a LayerTable (programs.hardware.layers); got {type(table).__name__}."
+        )
+    hw = hw_specs if isinstance(hw_specs, dict) else hardware_arrays(hw_specs)
+    col = {key: value[:, None] for key, value in hw.items()}
+    m, k, n, count = (
+        getattr(table, f)[None, :].astype(np.float64) for f in ("m", "k", "n", "count")
+    )
+    rows, cols, flow = col["rows"], col["cols"], col["dataflow"]
+    is_os, is_ws = flow == DATAFLOWS.index("os"), flow == DATAFLOWS.index("ws")
+    sr = np.where(is_os, m, k)
+    sc = np.where(is_os | is_ws, n, m)
+    t = np.where(is_os, k, np.where(is_ws, m, n))
+    row_folds, col_folds = _ceil_div(sr, rows), _ceil_div(sc, cols)
+    fill = np.where(is_os, 0.0, rows)
+    compute = count * row_folds * col_folds * (fill + rows + cols + t - 2)
+
+    word = col["word_bytes"]
+    cap = {key: col[f"{key}_sram_kb"] * 512.0 / word for key in ("ifmap", "filter", "ofmap")}
+    a_words, w_words, o_words = (
+        getattr(table, f)[None, :] / table.count[None, :]
+        for f in ("in_words", "w_words", "out_words")
+    )
+    refetch_in = np.where(is_os | is_ws, col_folds, 1.0)
+    refetch_w = np.where(is_os, row_folds, np.where(is_ws, 1.0, col_folds))
+    spills = np.where(is_os, 0.0, row_folds - 1)
+    dram_words = (
+        a_words * np.where(a_words > cap["ifmap"], refetch_in, 1.0)
+        + w_words * np.where(w_words > cap["filter"], refetch_w, 1.0)
+        + o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))
+    )
+    dram_bytes = count * dram_words * word
+    sram_words = m * k * refetch_in + k * n * refetch_w + m * n * (1 + spills)
+    sram_bytes = count * sram_words * word
+    mem = dram_bytes / col["bandwidth"]
+    cycles = np.maximum(compute, mem)
+
+    macs = (m * k * n * count).repeat(len(rows), axis=0)
+    e_mac = MUL_PJ_PER_BYTE2 * word**2 + ADD_PJ_PER_BYTE * word
+    energy = (macs * e_mac + sram_bytes * SRAM_PJ_PER_BYTE + dram_bytes * DRAM_PJ_PER_BYTE) * 1e-6
+    out = {
+        "macs": macs,
+        "cycles": cycles,
+        "compute_cycles": compute,
+        "mem_cycles": mem,
+        "latency_ms": cycles / (col["clock_mhz"] * 1e3),
+        "energy": energy,
+        "dram_bytes": dram_bytes,
+        "sram_bytes": sram_bytes,
+    }
+    out["utilization"] = _safe_div(macs, rows * cols * cycles)
+    for key in list(out):
+        out[f"total_{key}"] = out[key].sum(axis=1)
+    out["total_utilization"] = _safe_div(
+        out["total_macs"], hw["rows"] * hw["cols"] * out["total_cycles"]
+    )
+    return out
+
+
+def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
+
+
+def cost(
+    module: nn.Module, input_shape: Sequence[int], hw: Any, batch_size: int = 1
+) -> dict[str, Any]:
+    """Cost of one batch through ``module`` on one configuration, with a per-layer breakdown.
+
+    ``input_shape`` is one sample's shape (as in ``programs.count``); ``hw`` a decoded spec of
+    ``spaces.systolic_accelerator()`` or a dict with at least ``rows``, ``cols``, ``dataflow``.
+
+    Keys: ``cycles``, ``compute_cycles``, ``mem_cycles``, ``latency_ms``, ``energy`` (uJ),
+    ``utilization``, ``dram_bytes``, ``sram_bytes``, ``macs``, ``area_mm2`` and ``layers`` (one
+    dict per layer with its name, kind, GEMM shape and the same metrics).
+    """
+    table = layers(module, input_shape, batch_size)
+    res = cost_table(table, [hw])
+    metrics = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
+    metrics += ("dram_bytes", "sram_bytes", "utilization")
+    per_layer = [
+        {
+            "name": table.names[i],
+            "kind": table.kinds[i],
+            **{f: int(getattr(table, f)[i]) for f in ("m", "k", "n", "count")},
+            **{key: float(res[key][0, i]) for key in metrics},
+        }
+        for i in range(len(table))
+    ]
+    out: dict[str, Any] = {key: float(res[f"total_{key}"][0]) for key in metrics}
+    out["area_mm2"] = area_mm2(hw)
+    out["layers"] = per_layer
+    return out

@@ -1,0 +1,171 @@
+"""Systolic-array DNN accelerator configurations, with an area model to bound them.
+
+The knobs follow the SCALE-Sim accelerator description (Samajdar et al., "A Systematic Methodology
+for Characterizing Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020): a ``rows`` x
+``cols`` array of multiply-accumulate PEs, three double-buffered on-chip SRAMs (ifmap, filter,
+ofmap), an off-chip interface of ``bandwidth`` bytes per cycle, a dataflow (weight, output or input
+stationary) and a clock. The default choices are the hardware space of a nested
+architecture x accelerator search as in PyGlove (Peng et al., NeurIPS 2020) and NAHAS (Zhou et
+al., 2021): rows and cols in {4, 8, 16, 32, 64}, each SRAM in {16, ..., 256} KB, bandwidth in
+{4, 8, 16} B/cycle, three dataflows.
+
+Area model (``area_mm2``): ``rows * cols * PE_AREA_MM2 * word_bytes**2 + total_sram_kb *
+SRAM_AREA_MM2_PER_KB``. Both constants come from the TPU v1 floorplan (Jouppi et al., ISCA 2017,
+28 nm): the 256 x 256 8-bit MAC array takes about 24% of a die of at most 331 mm2 (about
+0.0012 mm2 per PE) and the 24 MiB unified buffer about 29% (about 0.004 mm2 per KB). A
+multiplier's area grows with the square of its operand width, hence ``word_bytes**2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyglove as pg
+
+DATAFLOWS = ("ws", "os", "is")
+PE_AREA_MM2 = 0.0012
+SRAM_AREA_MM2_PER_KB = 0.004
+
+DEFAULTS: dict[str, Any] = {
+    "ifmap_sram_kb": 64,
+    "filter_sram_kb": 64,
+    "ofmap_sram_kb": 64,
+    "bandwidth": 16,
+    "clock_mhz": 500,
+    "word_bytes": 1,
+    "max_area_mm2": None,
+}
+_INT_FIELDS = (
+    "rows",
+    "cols",
+    "ifmap_sram_kb",
+    "filter_sram_kb",
+    "ofmap_sram_kb",
+    "bandwidth",
+    "word_bytes",
+)
+
+
+@pg.members(
+    [
+        ("rows", pg.typing.Int(min_value=1), "PE array rows."),
+        ("cols", pg.typing.Int(min_value=1), "PE array columns."),
+        ("ifmap_sram_kb", pg.typing.Int(min_value=1, default=64), "Input SRAM (KB)."),
+        ("filter_sram_kb", pg.typing.Int(min_value=1, default=64), "Weight SRAM (KB)."),
+        ("ofmap_sram_kb", pg.typing.Int(min_value=1, default=64), "Output SRAM (KB)."),
+        ("bandwidth", pg.typing.Int(min_value=1, default=16), "Off-chip bytes per cycle."),
+        ("dataflow", pg.typing.Enum("ws", list(DATAFLOWS)), "ws, os or is stationary."),
+        ("clock_mhz", pg.typing.Float(min_value=1.0, default=500.0), "Clock (MHz)."),
+        ("word_bytes", pg.typing.Int(min_value=1, default=1), "Bytes per operand word."),
+        (
+            "max_area_mm2",
+            pg.typing.Float(min_value=0.0).noneable(),
+            "Area cap the configuration must meet (None: no cap).",
+        ),
+    ]
+)
+class SystolicAccelerator(pg.Object):
+    """A systolic-array accelerator configuration (concrete, or a space when fields are oneofs)."""
+
+
+def _choice(name: str, values: Sequence[Any]) -> Any:
+    """A fixed value for one candidate, a ``pg.oneof`` for several."""
+    values = list(values)
+    if not values:
+        raise ValueError(f"systolic_accelerator: {name} needs at least one value; got {values}.")
+    return values[0] if len(values) == 1 else pg.oneof(values)
+
+
+def systolic_accelerator(
+    max_area_mm2: float | None = None,
+    rows: Sequence[int] = (4, 8, 16, 32, 64),
+    cols: Sequence[int] = (4, 8, 16, 32, 64),
+    sram_kb: Sequence[int] = (16, 32, 64, 128, 256),
+    bandwidth: Sequence[int] = (4, 8, 16),
+    dataflow: Sequence[str] = DATAFLOWS,
+    clock_mhz: Sequence[float] = (500.0,),
+    word_bytes: int = 1,
+) -> SystolicAccelerator:
+    """The accelerator space: 5 x 5 x 5**3 x 3 x 3 = 28,125 configurations with the defaults.
+
+    Each of the three SRAMs chooses its size from ``sram_kb``. With ``max_area_mm2`` the space
+    keeps only array sizes whose smallest configuration meets the cap and records the cap in
+    every spec, so that ``feasible(spec)`` tells whether a configuration meets it.
+    """
+    bad = [d for d in dataflow if d not in DATAFLOWS]
+    if bad:
+        raise ValueError(f"systolic_accelerator: dataflow must be in {DATAFLOWS}; got {bad}.")
+    if max_area_mm2 is not None and max_area_mm2 <= 0:
+        raise ValueError(f"systolic_accelerator: max_area_mm2 must be > 0; got {max_area_mm2}.")
+    if max_area_mm2 is not None:
+        smallest_sram = 3 * min(sram_kb) * SRAM_AREA_MM2_PER_KB
+        pe_area = PE_AREA_MM2 * word_bytes**2
+
+        def fits(r: int, c: int) -> bool:
+            return r * c * pe_area + smallest_sram <= max_area_mm2
+
+        rows = [r for r in rows if any(fits(r, c) for c in cols)]
+        cols = [c for c in cols if any(fits(r, c) for r in rows)]
+        if not rows or not cols:
+            raise ValueError(
+                f"systolic_accelerator: no array size meets max_area_mm2={max_area_mm2}."
+            )
+    return SystolicAccelerator(
+        rows=_choice("rows", rows),
+        cols=_choice("cols", cols),
+        ifmap_sram_kb=_choice("sram_kb", sram_kb),
+        filter_sram_kb=_choice("sram_kb", sram_kb),
+        ofmap_sram_kb=_choice("sram_kb", sram_kb),
+        bandwidth=_choice("bandwidth", bandwidth),
+        dataflow=_choice("dataflow", dataflow),
+        clock_mhz=_choice("clock_mhz", [float(c) for c in clock_mhz]),
+        word_bytes=word_bytes,
+        max_area_mm2=max_area_mm2,
+    )
+
+
+def fields(spec: Any) -> dict[str, Any]:
+    """The checked fields of a configuration, defaults filled in.
+
+    ``spec`` is a decoded spec (a dict, with or without ``"_type"``) or a concrete
+    ``SystolicAccelerator``; it needs at least ``rows``, ``cols`` and ``dataflow``.
+    """
+    if isinstance(spec, pg.Object):
+        spec = pg.to_json(spec)
+    if not isinstance(spec, Mapping):
+        raise TypeError(
+            f"hardware spec must be a dict or a SystolicAccelerator; got {type(spec).__name__}."
+        )
+    for key in ("rows", "cols", "dataflow"):
+        if key not in spec:
+            raise ValueError(f"hardware spec: missing field {key!r}.")
+    out = {**DEFAULTS, **{k: v for k, v in spec.items() if k != "_type"}}
+    unknown = sorted(set(out) - set(DEFAULTS) - {"rows", "cols", "dataflow"})
+    if unknown:
+        raise ValueError(f"hardware spec: unknown fields {unknown}.")
+    if out["dataflow"] not in DATAFLOWS:
+        raise ValueError(
+            f"hardware spec: dataflow must be one of {DATAFLOWS}; got {out['dataflow']!r}."
+        )
+    for key in _INT_FIELDS:
+        value = out[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"hardware spec: {key} must be a positive int; got {value!r}.")
+    if not isinstance(out["clock_mhz"], (int, float)) or out["clock_mhz"] <= 0:
+        raise ValueError(f"hardware spec: clock_mhz must be > 0; got {out['clock_mhz']!r}.")
+    return out
+
+
+def area_mm2(spec: Any) -> float:
+    """Silicon area (mm2) of a configuration under the module's area model."""
+    f = fields(spec)
+    sram_kb = f["ifmap_sram_kb"] + f["filter_sram_kb"] + f["ofmap_sram_kb"]
+    pe = f["rows"] * f["cols"] * PE_AREA_MM2 * f["word_bytes"] ** 2
+    return pe + sram_kb * SRAM_AREA_MM2_PER_KB
+
+
+def feasible(spec: Any, max_area_mm2: float | None = None) -> bool:
+    """Whether ``spec`` meets ``max_area_mm2`` (default: the cap recorded in the spec, if any)."""
+    cap = fields(spec)["max_area_mm2"] if max_area_mm2 is None else max_area_mm2
+    return cap is None or area_mm2(spec) <= cap
