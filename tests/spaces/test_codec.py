@@ -66,7 +66,7 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(space=nested_spaces(), seed=st.integers(0, 2**16))
 def test_decode_matches_materialize_and_round_trips(space, seed):
     codec = spaces.compile(space)
