@@ -133,20 +133,7 @@ def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> 
 @register_flow("vit-digits", "AutoFormer ViT (embed 16-32, depth 2-3) trained 6 epochs on digits")
 def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> SearchResult:
     """Searches small AutoFormer ViTs (patch 2 on 8x8 digits)."""
-    from symnas.spaces.vit import vit_space
-
-    space = vit_space(
-        [16, 24, 32],
-        [2, 3],
-        [2.0, 4.0],
-        [1, 2],
-        head_dim=8,
-        image_size=8,
-        patch_size=2,
-        in_chans=1,
-        num_classes=10,
-        relative_position=False,
-    )
+    space = vit_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=2e-3)
     return _run(space, objective, 6, budget=budget, **options)
 
@@ -164,21 +151,8 @@ def tdnn_fsdd(
     budget: int | None = None, epochs: int = 4, root: str | None = None, **options: Any
 ) -> SearchResult:
     """Searches small EfficientTDNN speaker models on the Free Spoken Digit Dataset."""
-    from symnas.spaces.tdnn import tdnn_space
-
     root = str(root or data_root("fsdd"))
-    space = tdnn_space(
-        widths=[32, 64],
-        kernels=[1, 3, 5],
-        depths=[1, 2],
-        cat_channels=[64, 128],
-        in_feats=30,
-        num_classes=6,
-        embed_dim=32,
-        scale=4,
-        se_reduction=4,
-        attention_dim=16,
-    )
+    space = tdnn_fsdd_space()
     objective = functools.partial(train_objective, data_name="fsdd", epochs=epochs, root=root)
     _dataset("fsdd", root)  # fails early, naming the folder, when the data is missing
     return _run(space, objective, 4, budget=budget, **options)

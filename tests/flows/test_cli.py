@@ -89,3 +89,15 @@ def test_report_of_a_folder_without_search(tmp_path, capsys):
 def test_bad_set_option(argv):
     with pytest.raises(SystemExit):
         cli.main(argv)
+
+
+@pytest.mark.parametrize("flow", ["nb201-digits", "vit-digits", "pooling-digits", "tdnn-fsdd"])
+def test_family_flows_train_real_models(flow, tmp_path, shared_data, monkeypatch):
+    monkeypatch.setenv("SYMNAS_DATA", str(shared_data))
+    out = tmp_path / flow
+    assert cli.main(["run", flow, "--budget", "1", "--out", str(out), "--set", "epochs=1"]) == 0
+    record = json.loads((out / "trials.jsonl").read_text().splitlines()[0])
+    assert record["status"] == "ok", record["error"]
+    metrics = record["metrics"]
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["train_s"] > 0
+    assert metrics["params"] > 0 and metrics["macs"] > 0
