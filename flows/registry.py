@@ -39,7 +39,7 @@ def register_flow(
 
 def _load() -> None:
     # Flow modules register themselves on import.
-    from symnas.flows import family_flows, hw_flow  # noqa: F401
+    from symnas.flows import family_flows, hw_flow, prenas_flow  # noqa: F401
 
 
 def flows() -> dict[str, FlowEntry]:
