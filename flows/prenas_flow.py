@@ -170,28 +170,22 @@ def prenas_vit(
     ``budget`` is the number of supernet training epochs (default ``epochs``); ``algorithm`` may
     be a ``PreNASSelector`` (default: ``buckets`` x ``per_bucket`` by the Taylor score).
     ``baseline`` also trains a uniform-sampling supernet for comparison. ``workers`` is unused
-    (one process). Torch runs single-threaded meanwhile (the fastest setting for models this
-    small); the previous thread count is restored.
+    (one process).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(
-            algorithm,
-            budget,
-            out,
-            resume,
-            seed,
-            verbose,
-            epochs,
-            buckets,
-            per_bucket,
-            lr,
-            baseline,
-            data,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    return _run(
+        algorithm,
+        budget,
+        out,
+        resume,
+        seed,
+        verbose,
+        epochs,
+        buckets,
+        per_bucket,
+        lr,
+        baseline,
+        data,
+    )
 
 
 def _run(

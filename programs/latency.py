@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from symnas.programs.threads import torch_threads
+
 
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -50,20 +52,17 @@ def cpu_latency(
         raise ValueError("cpu_latency: module parameters must be on the CPU.")
 
     x = torch.randn((batch_size, *shape), generator=torch.Generator().manual_seed(0))
-    previous_threads = torch.get_num_threads()
     modes = {m: m.training for m in module.modules()}
     times = []
     try:
-        torch.set_num_threads(threads)
         module.eval()
-        with torch.inference_mode():
+        with torch_threads(threads), torch.inference_mode():
             for i in range(warmup + repeats):
                 start = time.perf_counter()
                 module(x)
                 if i >= warmup:
                     times.append(time.perf_counter() - start)
     finally:
-        torch.set_num_threads(previous_threads)
         for sub, mode in modes.items():
             sub.training = mode
     return 1e3 * statistics.median(times)
