@@ -224,3 +224,28 @@ def test_bad_arguments():
         flows.search(SPACE, score, object(), budget=3)
     with pytest.raises(ValueError, match="Unknown algorithm"):
         flows.search(SPACE, score, "annealing", budget=3)
+
+
+def test_keyboard_interrupt_flushes_the_log_and_summary(tmp_path):
+    calls = []
+
+    def interrupted(spec):
+        calls.append(spec)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return float(sum(spec["x"]))
+
+    with pytest.raises(KeyboardInterrupt):
+        flows.search(SPACE, interrupted, algorithms.RandomSearch(), budget=20, out=tmp_path)
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 4
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"]["total"] == 4
+    resumed = flows.search(
+        SPACE,
+        lambda s: float(sum(s["x"])),
+        algorithms.RandomSearch(),
+        budget=6,
+        out=tmp_path,
+        resume=True,
+    )
+    assert [t.id for t in resumed.trials] == list(range(6))
