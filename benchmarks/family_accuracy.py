@@ -18,36 +18,14 @@ import torch
 
 from symnas import programs, spaces
 from symnas.flows.family_flows import (
+    darts_digits_space,
     data_root,
     nb201_digits_space,
     pooling_digits_space,
     tdnn_fsdd_space,
     vit_digits_space,
+    vit_resnas_digits_space,
 )
-
-
-def vit_resnas_digits_space():
-    """A two-stage ViT-ResNAS space for 8x8 digits (4x4 tokens, one residual reduction)."""
-    from symnas.spaces.vit_resnas import vit_resnas_space
-
-    return vit_resnas_space(
-        [[16, 24], [32, 48]],
-        [8, 8],
-        [[1, 2], [2, 4]],
-        [[32, 64], [64, 128]],
-        [2, 2],
-        image_size=8,
-        patch_size=2,
-        in_chans=1,
-        num_classes=10,
-        conv_stem=False,
-    )
-
-
-def darts_digits_space():
-    """DARTS cells in a 3-layer evaluation network (C=8) for 8x8 digits."""
-    return spaces.darts_cell(C=8, layers=3, num_classes=10, in_chans=1)
-
 
 FAMILIES = {
     "nb201": (nb201_digits_space, "digits"),

@@ -97,6 +97,31 @@ def vit_digits_space() -> Any:
     )
 
 
+def vit_resnas_digits_space() -> Any:
+    """A two-stage ViT-ResNAS space for 8x8 digits (4x4 tokens, one residual reduction)."""
+    from symnas.spaces.vit_resnas import vit_resnas_space
+
+    return vit_resnas_space(
+        [[16, 24], [32, 48]],
+        [8, 8],
+        [[1, 2], [2, 4]],
+        [[32, 64], [64, 128]],
+        [2, 2],
+        image_size=8,
+        patch_size=2,
+        in_chans=1,
+        num_classes=10,
+        conv_stem=False,
+    )
+
+
+def darts_digits_space() -> Any:
+    """DARTS cells in a 3-layer evaluation network (C=8) for 8x8 digits."""
+    from symnas import spaces
+
+    return spaces.darts_cell(C=8, layers=3, num_classes=10, in_chans=1)
+
+
 def pooling_digits_space() -> Any:
     """ResNet20 pooling positions for 8x8 digits: 36 architectures."""
     from symnas import spaces
