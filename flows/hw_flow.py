@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
-from symnas.flows.nested import NestedResult, joint_search, nested
+from symnas.flows.nested import NestedResult, nested
 from symnas.flows.registry import register_flow
 from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult
@@ -190,7 +191,7 @@ def hw_nested(
         verbose=verbose,
     )
     if out_dir is not None:
-        _write_report(result, out_dir)
+        _write_report(result, out_dir, max_area_mm2)
     return result
 
 
@@ -207,8 +208,10 @@ def _accuracy_table(space, data, epochs: int, seed: int, out_dir: Path | None) -
     return table_
 
 
-def _write_report(result: NestedResult, out_dir: Path) -> None:
-    front = result.pareto_front()
+def _write_report(result: NestedResult, out_dir: Path, max_area_mm2: float) -> None:
+    # Whatever the outer algorithm optimised, the report ranks pairs by the co-design objectives.
+    codesign = Objectives.create(OUTER_OBJECTIVES, constraints={"area_mm2": ("<=", max_area_mm2)})
+    front = result.pareto_front(codesign)
     lines = [table(result.outer), "", "Pareto front of (hardware, architecture) pairs:"]
     lines.append(
         f"{'accuracy':>9} {'latency_ms':>11} {'area_mm2':>9} {'energy':>10}  hardware / pool_at"
@@ -221,9 +224,7 @@ def _write_report(result: NestedResult, out_dir: Path) -> None:
         )
     (out_dir / "report.txt").write_text("\n".join(lines) + "\n")
     pair_result = SearchResult(
-        [_pair_trial(i, p) for i, p in enumerate(result.pairs())],
-        result.objectives,
-        out_dir,
+        [_pair_trial(i, p) for i, p in enumerate(result.pairs())], codesign, out_dir
     )
     pareto_plot(pair_result, out_dir / "pareto.png", color_by="area_mm2")
 
@@ -232,32 +233,3 @@ def _pair_trial(index: int, pair):
     from symnas.flows.result import Trial
 
     return Trial(index, np.zeros(0), [], {"hw": pair.hw, "arch": pair.arch}, pair.metrics, "ok")
-
-
-def joint_baseline(
-    budget: int,
-    seed: int = 0,
-    max_area_mm2: float = 2.0,
-    target_latency_ms: float = 0.05,
-    supernet_epochs: int = 8,
-    out: str | None = None,
-    accuracy: dict | None = None,
-) -> SearchResult:
-    """The flat joint search over (hardware, architecture) with the outer objectives."""
-    from symnas import programs, spaces
-
-    data = programs.data.digits()
-    arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
-    hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
-    if accuracy is None:
-        accuracy = supernet_accuracy_table(arch_space, data, epochs=supernet_epochs, seed=seed)
-    objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
-    algorithm = create(
-        "nsga2",
-        population_size=16,
-        objectives=OUTER_OBJECTIVES,
-        constraints={"area_mm2": ("<=", max_area_mm2)},
-    )
-    return joint_search(
-        hw_space, arch_space, algorithm, objective, budget, out=out, seed=seed, verbose=False
-    )

@@ -154,13 +154,15 @@ class NestedResult:
                     pairs.append(Pair(trial.spec, inner.spec, inner.metrics, trial.id, inner.id))
         return pairs
 
-    def pareto_front(self) -> list[Pair]:
-        """The non-dominated feasible pairs under the outer algorithm's objectives."""
+    def pareto_front(self, objectives: Objectives | None = None) -> list[Pair]:
+        """The non-dominated feasible pairs under ``objectives`` (default: the outer
+        algorithm's)."""
+        objectives = objectives or self.objectives
         pairs = self.pairs()
         if not pairs:
             return []
-        rewards = np.stack([self.objectives.reward(p.metrics) for p in pairs])
-        violations = np.array([self.objectives.violation(p.metrics) for p in pairs])
+        rewards = np.stack([objectives.reward(p.metrics) for p in pairs])
+        violations = np.array([objectives.violation(p.metrics) for p in pairs])
         front = pareto_front(rewards, violations)
         front = front[np.argsort(-rewards[front, 0], kind="stable")]
         return [pairs[i] for i in front]

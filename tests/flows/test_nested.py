@@ -238,3 +238,20 @@ def test_hw_nested_flow_writes_front_table_and_plot(tmp_path):
     assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
     accuracy = json.loads((out / "supernet_accuracy.json").read_text())
     assert len(accuracy) == 36  # every pooling configuration scored with inherited weights
+
+
+def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path):
+    from symnas.flows.hw_flow import hw_nested
+
+    out = tmp_path / "hw"
+    hw_nested(
+        algorithm="random",
+        inner_algorithm="random",
+        budget=2,
+        inner_budget=3,
+        supernet_epochs=1,
+        out=str(out),
+        verbose=False,
+    )
+    assert (out / "pareto.png").stat().st_size > 1000
+    assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
