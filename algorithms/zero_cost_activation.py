@@ -136,10 +136,11 @@ def _normalised_output(
 def _epsinas(module: nn.Module, x: torch.Tensor, weights: Sequence[float], drop_inf: bool) -> float:
     preds = np.stack([_normalised_output(module, x, float(w), drop_inf) for w in weights])
     preds[preds == 0.0] = np.nan
-    if np.all(np.isnan(preds)):
+    gaps = np.abs(preds[0] - preds[1])
+    if np.all(np.isnan(gaps)):  # no output defined under both initialisations
         return float("nan")
     with np.errstate(all="ignore"):
-        return float(np.nanmean(np.abs(preds[0] - preds[1])) / np.nanmean(preds))
+        return float(np.nanmean(gaps) / np.nanmean(preds))
 
 
 def epsinas(
