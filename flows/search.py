@@ -11,6 +11,7 @@ trials the log lacks.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import math
 import multiprocessing as mp
 import os
@@ -250,8 +251,6 @@ def _check_config(out_dir: Path, config: dict) -> None:
     path = out_dir / "config.json"
     if not path.exists():
         return
-    import json
-
     try:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as e:
