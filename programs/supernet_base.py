@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -39,3 +40,22 @@ class Supernet(nn.Module):
         if self.active_spec is None:
             raise RuntimeError("Supernet: call activate(spec) or pass a spec before forward.")
         return self.forward_active(x)
+
+
+class ParsedSupernet(Supernet):
+    """A supernet that parses a spec once (``arch_of``) and re-activates the same spec for free.
+
+    ``activate`` keeps a copy of the spec, so a spec dict changed in place and passed again is
+    parsed again.
+    """
+
+    def arch_of(self, spec: dict[str, Any]) -> Any:
+        """The checked, parsed architecture of ``spec`` (raises ``ValueError`` if it does not fit)."""
+        raise NotImplementedError
+
+    def activate(self, spec: dict[str, Any]) -> None:
+        """Selects the sub-network of ``spec``."""
+        if spec == self.active_spec:
+            return
+        self.active_arch = self.arch_of(spec)
+        self.active_spec = copy.deepcopy(spec)

@@ -14,7 +14,6 @@ weight entanglement): sub-networks take leading slices of each tensor and skip l
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import Supernet
+from symnas.programs.supernet_base import ParsedSupernet
 from symnas.programs.vit_layers import (
     LayerNormSuper,
     LinearSuper,
@@ -300,7 +299,7 @@ class SuperBlock(nn.Module):
         return {f"{module}.{key}": t for module, ts in parts.items() for key, t in ts.items()}
 
 
-class ViTSupernet(Supernet):
+class ViTSupernet(ParsedSupernet):
     """AutoFormer weight-entangled supernet of a ``ViTSpace``.
 
     Sized by the largest choice of every dimension; ``activate(spec)`` selects a sub-network
@@ -367,13 +366,6 @@ class ViTSupernet(Supernet):
                         f"{self.choices[name][layer]}."
                     )
         return arch
-
-    def activate(self, spec: dict[str, Any]) -> None:
-        """Selects the sub-network of ``spec``."""
-        if spec == self.active_spec:
-            return
-        self.active_arch = self.arch_of(spec)
-        self.active_spec = copy.deepcopy(spec)
 
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Runs the active sub-network on images ``(B, in_chans, H, W)``."""

@@ -16,7 +16,6 @@ dropped blocks are skipped.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import Supernet
+from symnas.programs.supernet_base import ParsedSupernet
 from symnas.programs.vit import Block, SuperBlock
 from symnas.programs.vit_layers import stochastic_depth_rates, trunc_normal_
 from symnas.spaces.vit import check_task, choices_of
@@ -292,7 +291,7 @@ def build(spec: Any, drop_path_rate: float = 0.0, **task: Any) -> ViTResNAS:
     return ViTResNAS(parse_spec(spec, **task), drop_path_rate)
 
 
-class ViTResNASSupernet(Supernet):
+class ViTResNASSupernet(ParsedSupernet):
     """Weight-sharing supernet of a ``ViTResNASSpace``.
 
     Holds every stage at its widest choice and every block; a sub-network takes leading slices
@@ -403,13 +402,6 @@ class ViTResNASSupernet(Supernet):
                             f"{choices[field][b]}."
                         )
         return arch
-
-    def activate(self, spec: dict[str, Any]) -> None:
-        """Selects the sub-network of ``spec``."""
-        if spec == self.active_spec:
-            return
-        self.active_arch = self.arch_of(spec)
-        self.active_spec = copy.deepcopy(spec)
 
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Runs the active sub-network on images ``(B, in_chans, H, W)``."""
