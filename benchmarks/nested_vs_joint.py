@@ -58,34 +58,53 @@ def main() -> None:
     hw_space = spaces.systolic_accelerator(max_area_mm2=MAX_AREA)
     start = time.perf_counter()
     accuracy = supernet_accuracy_table(arch_space, data, epochs=args.supernet_epochs)
-    print(f"supernet accuracy table: 36 archs in {time.perf_counter() - start:.1f} s, "
-          f"accuracy {min(accuracy.values()):.3f}-{max(accuracy.values()):.3f}")
+    print(
+        f"supernet accuracy table: 36 archs in {time.perf_counter() - start:.1f} s, "
+        f"accuracy {min(accuracy.values()):.3f}-{max(accuracy.values()):.3f}"
+    )
     objective = CoDesignObjective(accuracy, data.input_shape, TARGET_MS, MAX_AREA)
     budget = args.outer * args.inner
     rows: dict[str, list[tuple[float, float, float]]] = {"nested": [], "joint": [], "random": []}
     for seed in range(args.seeds):
         start = time.perf_counter()
-        result = nested(hw_space, arch_space, _outer(None, MAX_AREA), _inner(None), objective,
-                        outer_budget=args.outer, inner_budget=args.inner, seed=seed,
-                        verbose=False)
+        result = nested(
+            hw_space,
+            arch_space,
+            _outer(None, MAX_AREA),
+            _inner(None),
+            objective,
+            outer_budget=args.outer,
+            inner_budget=args.inner,
+            seed=seed,
+            verbose=False,
+        )
         metrics = [p.metrics for p in result.pairs()]
         rows["nested"].append((*front_stats(metrics), time.perf_counter() - start))
         for name, algo in (
-            ("joint", algorithms.NSGA2(population_size=16, objectives=OUTER_OBJECTIVES,
-                                       constraints={"area_mm2": ("<=", MAX_AREA)})),
+            (
+                "joint",
+                algorithms.NSGA2(
+                    population_size=16,
+                    objectives=OUTER_OBJECTIVES,
+                    constraints={"area_mm2": ("<=", MAX_AREA)},
+                ),
+            ),
             ("random", algorithms.RandomSearch(metric="reward")),
         ):
             start = time.perf_counter()
-            flat = joint_search(hw_space, arch_space, algo, objective, budget, seed=seed,
-                                verbose=False)
+            flat = joint_search(
+                hw_space, arch_space, algo, objective, budget, seed=seed, verbose=False
+            )
             metrics = [t.metrics for t in flat.trials if t.ok]
             rows[name].append((*front_stats(metrics), time.perf_counter() - start))
     print(f"{budget} pair evaluations per method, {args.seeds} seeds, area <= {MAX_AREA} mm2")
     print(f"{'method':8s} {'hypervolume':>18s} {'best reward':>18s} {'wall s':>8s}")
     for name, values in rows.items():
         v = np.array(values)
-        print(f"{name:8s} {v[:, 0].mean():10.5f} ± {v[:, 0].std():.5f} "
-              f"{v[:, 1].mean():10.4f} ± {v[:, 1].std():.4f} {v[:, 2].mean():8.2f}")
+        print(
+            f"{name:8s} {v[:, 0].mean():10.5f} ± {v[:, 0].std():.5f} "
+            f"{v[:, 1].mean():10.4f} ± {v[:, 1].std():.4f} {v[:, 2].mean():8.2f}"
+        )
 
 
 if __name__ == "__main__":
