@@ -16,6 +16,7 @@ dropped blocks are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,6 +229,40 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def _stages(
+    arch: ResNASArch,
+    block: type[nn.Module],
+    blocks_of: Callable[[StageArch], Sequence[int]],
+    drop_path_rate: float,
+) -> tuple[nn.ModuleList, nn.ModuleList]:
+    """The transformer blocks of every stage (``blocks_of`` picks their indices) and the
+    residual spatial reductions between stages; drop-path rates grow linearly over all blocks."""
+    rates = iter(
+        stochastic_depth_rates(drop_path_rate, sum(len(blocks_of(s)) for s in arch.stages))
+    )
+    stages, reductions = nn.ModuleList(), nn.ModuleList()
+    grid = arch.grid
+    for s, stage in enumerate(arch.stages):
+        if s:
+            reductions.append(SpatialReduction(arch.stages[s - 1].embed_dim, stage.embed_dim, grid))
+            grid //= 2
+        stages.append(
+            nn.ModuleList(
+                block(
+                    stage.embed_dim,
+                    stage.num_heads[b],
+                    stage.head_dim,
+                    stage.mlp_hidden[b],
+                    None,
+                    next(rates),
+                    eps=_EPS,
+                )
+                for b in blocks_of(stage)
+            )
+        )
+    return stages, reductions
+
+
 class ViTResNAS(nn.Module):
     """A standalone multi-stage ViT-ResNAS network built from a ``ResNASArch``."""
 
@@ -240,32 +275,7 @@ class ViTResNAS(nn.Module):
         )
         self.cls_token = nn.Parameter(trunc_normal_(torch.zeros(1, 1, first)))
         self.pos_embed = nn.Parameter(trunc_normal_(torch.zeros(1, arch.grid**2 + 1, first)))
-        rates = iter(
-            stochastic_depth_rates(drop_path_rate, sum(len(s.kept()) for s in arch.stages))
-        )
-        self.stages = nn.ModuleList()
-        self.reductions = nn.ModuleList()
-        grid = arch.grid
-        for s, stage in enumerate(arch.stages):
-            if s:
-                self.reductions.append(
-                    SpatialReduction(arch.stages[s - 1].embed_dim, stage.embed_dim, grid)
-                )
-                grid //= 2
-            self.stages.append(
-                nn.ModuleList(
-                    Block(
-                        stage.embed_dim,
-                        stage.num_heads[b],
-                        stage.head_dim,
-                        stage.mlp_hidden[b],
-                        None,
-                        next(rates),
-                        eps=_EPS,
-                    )
-                    for b in stage.kept()
-                )
-            )
+        self.stages, self.reductions = _stages(arch, Block, StageArch.kept, drop_path_rate)
         self.norm = nn.LayerNorm(arch.stages[-1].embed_dim, eps=_EPS)
         self.head = nn.Linear(arch.stages[-1].embed_dim, arch.num_classes)
         self.apply(_init_weights)
@@ -338,30 +348,9 @@ class ViTResNASSupernet(ParsedSupernet):
         )
         self.cls_token = nn.Parameter(trunc_normal_(torch.zeros(1, 1, first)))
         self.pos_embed = nn.Parameter(trunc_normal_(torch.zeros(1, arch.grid**2 + 1, first)))
-        rates = iter(stochastic_depth_rates(drop_path_rate, sum(len(s.keep) for s in arch.stages)))
-        self.stages = nn.ModuleList()
-        self.reductions = nn.ModuleList()
-        grid = arch.grid
-        for s, stage in enumerate(arch.stages):
-            if s:
-                self.reductions.append(
-                    SpatialReduction(arch.stages[s - 1].embed_dim, stage.embed_dim, grid)
-                )
-                grid //= 2
-            self.stages.append(
-                nn.ModuleList(
-                    SuperBlock(
-                        stage.embed_dim,
-                        stage.num_heads[b],
-                        stage.head_dim,
-                        stage.mlp_hidden[b],
-                        None,
-                        next(rates),
-                        eps=_EPS,
-                    )
-                    for b in range(len(stage.keep))
-                )
-            )
+        self.stages, self.reductions = _stages(
+            arch, SuperBlock, lambda stage: range(len(stage.keep)), drop_path_rate
+        )
         self.norm = nn.LayerNorm(arch.stages[-1].embed_dim, eps=_EPS)
         self.head = nn.Linear(arch.stages[-1].embed_dim, arch.num_classes)
         self.apply(_init_weights)
