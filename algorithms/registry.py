@@ -37,3 +37,15 @@ def create(name: str, **overrides: Any) -> SearchAlgorithm:
         )
     factory, defaults, _ = _FACTORIES[key]
     return factory(**{**defaults, **overrides})
+
+
+def resolve(algorithm: SearchAlgorithm | str, argument: str = "algorithm") -> SearchAlgorithm:
+    """An algorithm object from an object or a name; ``argument`` names it in the error."""
+    if isinstance(algorithm, str):
+        algorithm = create(algorithm)
+    if not isinstance(algorithm, SearchAlgorithm):
+        raise TypeError(
+            f"'{argument}' must be a symnas algorithm (e.g. algorithms.RandomSearch()) or its "
+            f"name; got {type(algorithm).__name__}."
+        )
+    return algorithm

@@ -28,6 +28,7 @@ import pyglove as pg
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.pareto import pareto_front
+from symnas.algorithms.registry import resolve
 from symnas.flows.report import load_result
 from symnas.flows.result import SearchResult
 from symnas.flows.search import search
@@ -188,15 +189,7 @@ def nested(
     architecture for a configuration, whose metrics become the outer trial's metrics.
     ``workers`` runs that many inner searches in parallel processes.
     """
-    if isinstance(inner_algorithm, str):
-        from symnas.algorithms.registry import create
-
-        inner_algorithm = create(inner_algorithm)
-    if not isinstance(inner_algorithm, SearchAlgorithm):
-        raise TypeError(
-            "nested: 'inner_algorithm' must be a symnas algorithm or its name; got "
-            f"{type(inner_algorithm).__name__}."
-        )
+    inner_algorithm = resolve(inner_algorithm, "inner_algorithm")
     if not isinstance(inner_budget, int) or inner_budget < 1:
         raise ValueError(
             f"nested: 'inner_budget' must be a positive integer; got {inner_budget!r}."
@@ -219,12 +212,7 @@ def nested(
         workers=workers,
         verbose=verbose,
     )
-    objectives = (
-        outer_algorithm.objectives()
-        if isinstance(outer_algorithm, SearchAlgorithm)
-        else (outer.objectives)
-    )
-    return NestedResult(outer, inner, objectives)
+    return NestedResult(outer, inner, outer.objectives)
 
 
 @dataclass

@@ -28,6 +28,7 @@ import pyglove as pg
 from tqdm.auto import tqdm
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.registry import resolve
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.trial_log import TrialLog, read_trials, write_json_atomic
 from symnas.spaces.codec import Codec
@@ -152,15 +153,7 @@ def search(
     Returns:
       A ``SearchResult`` with every trial, ``best`` and ``pareto_front()``.
     """
-    if isinstance(algorithm, str):
-        from symnas.algorithms.registry import create
-
-        algorithm = create(algorithm)
-    if not isinstance(algorithm, SearchAlgorithm):
-        raise TypeError(
-            "search: 'algorithm' must be a symnas algorithm (e.g. algorithms.RandomSearch()) or "
-            f"its name; got {type(algorithm).__name__}."
-        )
+    algorithm = resolve(algorithm)
     if not isinstance(budget, int) or budget < 1:
         raise ValueError(f"search: 'budget' must be a positive integer; got {budget!r}.")
     if not isinstance(workers, int) or workers < 1:
