@@ -25,6 +25,7 @@ from torch import nn
 from symnas.programs import registry
 from symnas.programs.supernet_base import ParsedSupernet
 from symnas.programs.vit_layers import (
+    TASK_FIELDS,
     LayerNormSuper,
     LinearSuper,
     QKVSuper,
@@ -33,18 +34,14 @@ from symnas.programs.vit_layers import (
     count_linear,
     count_relative_positions,
     drop_path,
+    field_defaults,
     stochastic_depth_rates,
     trunc_normal_,
 )
 from symnas.spaces.vit import ViTSpace, check_task, choices_of
 
-_TASK_FIELDS = ("num_classes", "image_size", "patch_size", "in_chans")
 _FIELDS = [str(key) for key in ViTSpace.__schema__.fields]
-_DEFAULTS = {
-    str(key): field.default_value
-    for key, field in ViTSpace.__schema__.fields.items()
-    if field.default_value != pg.MISSING_VALUE
-}
+_DEFAULTS = field_defaults(ViTSpace)
 
 
 @dataclass(frozen=True)
@@ -93,9 +90,9 @@ def parse_spec(spec: Any, **task: Any) -> ViTArch:
         spec = pg.to_json(spec)
     if not isinstance(spec, dict):
         raise TypeError(f"a ViT spec must be a dict; got {type(spec).__name__}.")
-    unknown = sorted(set(task) - set(_TASK_FIELDS))
+    unknown = sorted(set(task) - set(TASK_FIELDS))
     if unknown:
-        raise TypeError(f"unknown task arguments {unknown}; allowed: {list(_TASK_FIELDS)}.")
+        raise TypeError(f"unknown task arguments {unknown}; allowed: {list(TASK_FIELDS)}.")
     spec = {**_DEFAULTS, **spec, **task}
     embed_dim = _int_field(spec, "embed_dim")
     depth = _int_field(spec, "depth")
@@ -327,7 +324,7 @@ class ViTSupernet(ParsedSupernet):
             "num_heads": [max(h) for h in self.choices["num_heads"]],
         }
         self.max_arch = parse_spec(max_spec, **task)
-        self.task = {name: getattr(self.max_arch, name) for name in _TASK_FIELDS}
+        self.task = {name: getattr(self.max_arch, name) for name in TASK_FIELDS}
         arch, e = self.max_arch, self.max_arch.embed_dim
         max_rel = arch.max_relative_position if arch.relative_position else None
         self.patch_embed = nn.Conv2d(arch.in_chans, e, arch.patch_size, arch.patch_size)

@@ -10,9 +10,23 @@ interleaved, ``W[i::3]``).
 
 from __future__ import annotations
 
+from typing import Any
+
+import pyglove as pg
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+TASK_FIELDS = ("num_classes", "image_size", "patch_size", "in_chans")
+
+
+def field_defaults(space_cls: type[pg.Object]) -> dict[str, Any]:
+    """The default values of a space class's fields that have one."""
+    return {
+        str(key): field.default_value
+        for key, field in space_cls.__schema__.fields.items()
+        if field.default_value != pg.MISSING_VALUE
+    }
 
 
 def trunc_normal_(tensor: torch.Tensor, std: float = 0.02) -> torch.Tensor:

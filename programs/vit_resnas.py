@@ -28,17 +28,17 @@ from torch import nn
 from symnas.programs import registry
 from symnas.programs.supernet_base import ParsedSupernet
 from symnas.programs.vit import Block, SuperBlock
-from symnas.programs.vit_layers import stochastic_depth_rates, trunc_normal_
+from symnas.programs.vit_layers import (
+    TASK_FIELDS,
+    field_defaults,
+    stochastic_depth_rates,
+    trunc_normal_,
+)
 from symnas.spaces.vit import check_task, choices_of
 from symnas.spaces.vit_resnas import ViTResNASSpace, ViTResNASStage
 
 _EPS = 1e-6  # the reference's MaskedLayerNorm
-_TASK_FIELDS = ("num_classes", "image_size", "patch_size", "in_chans")
-_DEFAULTS = {
-    str(key): field.default_value
-    for key, field in ViTResNASSpace.__schema__.fields.items()
-    if field.default_value != pg.MISSING_VALUE
-}
+_DEFAULTS = field_defaults(ViTResNASSpace)
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,9 @@ def parse_spec(spec: Any, **task: Any) -> ResNASArch:
         spec = pg.to_json(spec)
     if not isinstance(spec, dict):
         raise TypeError(f"a ViT-ResNAS spec must be a dict; got {type(spec).__name__}.")
-    unknown = sorted(set(task) - set(_TASK_FIELDS))
+    unknown = sorted(set(task) - set(TASK_FIELDS))
     if unknown:
-        raise TypeError(f"unknown task arguments {unknown}; allowed: {list(_TASK_FIELDS)}.")
+        raise TypeError(f"unknown task arguments {unknown}; allowed: {list(TASK_FIELDS)}.")
     spec = {**_DEFAULTS, **spec, **task}
     raw = spec.get("stages")
     if not isinstance(raw, (list, tuple)) or not raw:
@@ -341,7 +341,7 @@ class ViTResNASSupernet(ParsedSupernet):
             ],
         }
         self.max_arch = arch = parse_spec(widest, **task)
-        self.task = {name: getattr(arch, name) for name in _TASK_FIELDS}
+        self.task = {name: getattr(arch, name) for name in TASK_FIELDS}
         first = arch.stages[0].embed_dim
         self.stem = PatchStem(
             arch.in_chans, first, arch.patch_size, arch.conv_stem, arch.stem_channels
