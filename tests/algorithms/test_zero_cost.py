@@ -14,7 +14,7 @@ from torch import nn
 
 from symnas import programs, spaces
 from symnas.algorithms import zero_cost
-from symnas.algorithms.zero_cost_cost import flops, macs
+from symnas.algorithms.zero_cost.cost import flops, macs
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -18,7 +18,7 @@ jacov       Mellor et al., "Neural Architecture Search without Training", ICML 2
 nwot        Mellor et al., ICML 2021 (v2, NASWOT)
 l2_norm     NASLib (Krishnakumar et al., NAS-Bench-Suite-Zero, NeurIPS 2022)
 params      NASLib: millions of parameters
-flops       NASLib: millions of FLOPs, torchstat counting (see ``zero_cost_cost``)
+flops       NASLib: millions of FLOPs, torchstat counting (see ``zero_cost.cost``)
 macs        millions of multiply-accumulates, attention included
 ==========  ==========================================================================
 
@@ -40,9 +40,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from symnas.algorithms import zero_cost_activation as activation
-from symnas.algorithms import zero_cost_cost as cost
-from symnas.algorithms import zero_cost_saliency as saliency_mod
+from symnas.algorithms.zero_cost import activation
+from symnas.algorithms.zero_cost import cost
+from symnas.algorithms.zero_cost import saliency as saliency_mod
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from symnas.algorithms.zero_cost_common import first_output, param_names, run, train_mode
+from symnas.algorithms.zero_cost.common import first_output, param_names, run, train_mode
 
 #: Rectifier-like activations whose inputs give NASWOT's binary codes, caught as calls (module
 #: or functional, in-place or not). The reference hooks ``nn.ReLU`` modules; GELU, SiLU and ELU

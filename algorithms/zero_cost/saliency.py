@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from symnas.algorithms.zero_cost_common import (
+from symnas.algorithms.zero_cost.common import (
     first_output,
     layers,
     leaf_weights,

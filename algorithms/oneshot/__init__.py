@@ -1,0 +1,1 @@
+"""One-shot searchers: algorithms that train a supernet, then propose derived architectures."""

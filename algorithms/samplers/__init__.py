@@ -1,0 +1,1 @@
+"""Path samplers: which sub-networks of a supernet a training step runs."""
