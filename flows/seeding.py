@@ -1,0 +1,50 @@
+"""Per-trial seeds: every trial's randomness derives from (search seed, trial id).
+
+``search`` seeds Python's ``random``, numpy's global generator and torch before it calls the
+objective, so model construction (weight initialisation) and training are reproducible for a
+trial whatever ran before it in the process; an objective that draws its own generators reads
+the seed with :func:`current_trial_seed`. The seed is recorded in the trial log.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+_current_seed: int | None = None
+
+
+def trial_seed(search_seed: int, trial_id: int) -> int:
+    """The seed of trial ``trial_id`` in a search seeded ``search_seed`` (0 <= seed < 2**31)."""
+    state = np.random.SeedSequence([search_seed, trial_id]).generate_state(1, np.uint32)
+    return int(state[0] >> 1)
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds ``random``, numpy's global generator and torch (CPU and CUDA)."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def current_trial_seed() -> int | None:
+    """The seed of the trial being evaluated in this process (None outside a trial)."""
+    return _current_seed
+
+
+@contextmanager
+def seeded_trial(seed: int) -> Iterator[None]:
+    """Seeds every global generator with ``seed`` and exposes it to the objective."""
+    global _current_seed
+    previous = _current_seed
+    seed_everything(seed)
+    _current_seed = seed
+    try:
+        yield
+    finally:
+        _current_seed = previous
