@@ -2,6 +2,9 @@
 
 Each flow trains every proposed spec from scratch for a few epochs and reports its test
 accuracy, parameters and MACs; they are small enough to finish in minutes on two CPU cores.
+Weight initialisation and training use the trial's seed (``flows.seeding``), so a repeated or
+resumed run gives the same metrics; the tiny models train single-threaded (``threads=1``), which
+is fastest for them and insensitive to other load on the machine.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from symnas.algorithms.registry import create
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
 from symnas.flows.search import search
+from symnas.flows.seeding import current_trial_seed
+
+TRIAL_THREADS = 1
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -40,13 +46,19 @@ def _dataset(name: str, root: str | None):
 def train_objective(
     spec: dict, data_name: str, epochs: int, root: str | None = None, lr: float | None = None
 ) -> dict[str, float]:
-    """Builds ``spec``, trains it for ``epochs`` and returns accuracy, params and MACs."""
+    """Builds ``spec`` and trains it for ``epochs`` under the trial's seed (0 outside a search);
+    returns accuracy, params and MACs."""
+    import torch
+
     from symnas import programs
 
     dataset = _dataset(data_name, root)
+    seed = current_trial_seed()
+    seed = 0 if seed is None else seed
+    torch.manual_seed(seed)
     model = programs.build(spec, num_classes=dataset.num_classes)
     size = programs.count(model, dataset.input_shape)
-    metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=0)
+    metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=seed)
     return {
         "accuracy": metrics["accuracy"],
         "params": float(size["params"]),
@@ -66,10 +78,16 @@ def _algorithm(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
     return algorithm
 
 
-def _run(space: Any, objective, default_budget: int, **options: Any) -> SearchResult:
-    budget = options.pop("budget", None) or default_budget
+def _run(
+    space: Any, objective: functools.partial, default_budget: int, **options: Any
+) -> SearchResult:
+    """Runs ``search`` with the flow's defaults; the objective's settings are fingerprinted."""
+    budget = options.pop("budget", None)
+    budget = default_budget if budget is None else budget
     algorithm = _algorithm(options.pop("algorithm", None))
-    return search(space, objective, algorithm, budget=budget, **options)
+    settings = {k: v for k, v in objective.keywords.items() if k != "root"}
+    options.setdefault("threads", TRIAL_THREADS)
+    return search(space, objective, algorithm, budget=budget, options=settings, **options)
 
 
 def nb201_digits_space() -> Any:

@@ -231,7 +231,7 @@ def search(
 
     logged: dict[int, Trial] = {}
     if out_dir is not None:
-        records = read_trials(out_dir / "trials.jsonl")
+        records = read_trials(out_dir / "trials.jsonl", repair=True)
         if records and not resume:
             raise ValueError(
                 f"{out_dir} already holds {len(records)} trials; pass resume=True to continue "

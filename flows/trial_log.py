@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
+STATUSES = ("ok", "failed")
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
@@ -68,12 +69,13 @@ class TrialLog:
             self._file.close()
 
 
-def read_trials(path: str | os.PathLike) -> list[dict[str, Any]]:
+def read_trials(path: str | os.PathLike, repair: bool = False) -> list[dict[str, Any]]:
     """Reads a trial log, checking every line.
 
-    A last line without its newline (a write cut short by a kill) is dropped and the file is
-    truncated to the last complete trial; any other malformed line is an error that names the
-    file and the line number.
+    A last line without its newline (a write cut short by a kill) is dropped; with
+    ``repair=True`` (what a resuming search does before appending) the file is also truncated
+    to the last complete trial, otherwise it is never written. Any other malformed line is a
+    ``ValueError`` that names the file and the line number.
     """
     path = Path(path)
     if not path.exists():
@@ -82,20 +84,52 @@ def read_trials(path: str | os.PathLike) -> list[dict[str, Any]]:
     records = []
     complete_end = raw.rfind(b"\n") + 1
     if complete_end < len(raw):
-        with open(path, "r+b") as f:
-            f.truncate(complete_end)
+        if repair:
+            with open(path, "r+b") as f:
+                f.truncate(complete_end)
         raw = raw[:complete_end]
-    for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}:{number}: corrupt trial record (not UTF-8 text).") from None
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}:{number}: corrupt trial record ({e.msg}).") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{path}:{number}: a trial record must be a JSON object.")
-        missing = [k for k in REQUIRED_FIELDS if k not in record]
-        if missing:
-            raise ValueError(f"{path}:{number}: trial record lacks fields {missing}.")
+        problem = record_problem(record)
+        if problem:
+            raise ValueError(f"{path}:{number}: {problem}.")
         records.append(record)
     return records
+
+
+def record_problem(record: Any) -> str | None:
+    """What is wrong with a parsed trial record (None when it is well formed)."""
+    if not isinstance(record, dict):
+        return "a trial record must be a JSON object"
+    missing = [k for k in REQUIRED_FIELDS if k not in record]
+    if missing:
+        return f"trial record lacks fields {missing}"
+    trial_id = record["id"]
+    if isinstance(trial_id, bool) or not isinstance(trial_id, int) or trial_id < 0:
+        return f"trial record 'id' must be a non-negative integer; got {trial_id!r}"
+    if record["status"] not in STATUSES:
+        return f"trial record 'status' must be one of {list(STATUSES)}; got {record['status']!r}"
+    for key in ("genome", "dna"):
+        if not isinstance(record[key], list) or not all(_is_number(v) for v in record[key]):
+            return f"trial record '{key}' must be a list of numbers"
+    metrics = record["metrics"]
+    ok = record["status"] == "ok"
+    if ok and not (
+        isinstance(metrics, dict)
+        and all(_is_number(v, null=False) and math.isfinite(v) for v in metrics.values())
+    ):
+        return "trial record 'metrics' of an ok trial must map names to finite numbers"
+    return None
+
+
+def _is_number(value: Any, null: bool = True) -> bool:
+    if value is None:
+        return null
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
