@@ -1,14 +1,54 @@
-"""symnas.algorithms: what to try next (sampling algorithms, proxies, selectors)."""
+"""symnas.algorithms: what to try next.
 
-from symnas.algorithms import prenas, zero_cost
+Four kinds, each in its place:
+
+- multi-trial generators (this package: ``RandomSearch``, ``RegularizedEvolution``, ``NSGA2``),
+  imported eagerly; they need numpy and pyglove only, so a black-box search never imports torch;
+- path samplers (``algorithms.samplers``): which sub-networks a supernet training step runs;
+- one-shot searchers (``algorithms.oneshot``): train a supernet, then propose derived specs;
+- zero-cost proxies (``algorithms.zero_cost``): score untrained networks.
+
+The last three need torch and are imported on first use (``algorithms.zero_cost``,
+``algorithms.PreNAS``...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.nsga2 import NSGA2
 from symnas.algorithms.objectives import Objectives
-from symnas.algorithms.prenas import PreNASSelector
-from symnas.algorithms.prenas_deploy import PreNAS
 from symnas.algorithms.random_search import RandomSearch
-from symnas.algorithms.registry import create, names
+from symnas.algorithms.registry import create, names, register_algorithm, resolve
 from symnas.algorithms.regularized_evolution import RegularizedEvolution
+
+# Names imported on first access: {attribute: module that defines it}. A module name that equals
+# the attribute's full name is a sub-module or sub-package.
+_LAZY = {
+    "oneshot": "symnas.algorithms.oneshot",
+    "samplers": "symnas.algorithms.samplers",
+    "zero_cost": "symnas.algorithms.zero_cost",
+    "prenas": "symnas.algorithms.prenas",
+    "PreNASSelector": "symnas.algorithms.prenas",
+    "PreNAS": "symnas.algorithms.prenas_deploy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'symnas.algorithms' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "NSGA2",
@@ -20,6 +60,10 @@ __all__ = [
     "SearchAlgorithm",
     "create",
     "names",
+    "oneshot",
     "prenas",
+    "register_algorithm",
+    "resolve",
+    "samplers",
     "zero_cost",
 ]

@@ -17,8 +17,12 @@ import pyglove as pg
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import CONSTRAINT_OPS, MODES, Objectives
 from symnas.algorithms.pareto import crowding_distance, non_dominated_sort
+from symnas.algorithms.registry import register_algorithm
 
 
+@register_algorithm(
+    "nsga2", "multi-objective NSGA-II (Deb et al. 2002)", defaults={"population_size": 16}
+)
 @pg.members(
     [
         ("population_size", pg.typing.Int(min_value=2), "Parents per generation."),

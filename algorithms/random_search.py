@@ -7,10 +7,12 @@ import pyglove as pg
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import MODES, Objectives
+from symnas.algorithms.registry import register_algorithm
 
 MAX_REDRAWS = 32
 
 
+@register_algorithm("random", "uniform random search without repeats")
 @pg.members(
     [
         ("metric", pg.typing.Str().noneable(), "Metric to rank trials by."),

@@ -1,42 +1,56 @@
-"""Algorithms by name, for the command line and for ``flows.search(algorithm="name")``."""
+"""Algorithms by name, for the command line and for ``flows.search(algorithm="name")``.
+
+Each algorithm class registers itself with :func:`register_algorithm` (name, one-line
+description, constructor defaults, aliases). The black-box samplers are imported by
+``symnas.algorithms``; the one-shot searchers (``symnas.algorithms.oneshot``, which need torch)
+register when that package is imported, which the registry does on the first lookup of a name it
+does not know yet and before listing every algorithm.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from symnas.algorithms.base import SearchAlgorithm
-from symnas.algorithms.nsga2 import NSGA2
-from symnas.algorithms.random_search import RandomSearch
-from symnas.algorithms.regularized_evolution import RegularizedEvolution
+from symnas.spaces.registry import Registry
 
-_FACTORIES: dict[str, tuple[Callable[..., SearchAlgorithm], dict[str, Any], str]] = {
-    "random": (RandomSearch, {}, "uniform random search without repeats"),
-    "regularized_evolution": (
-        RegularizedEvolution,
-        {"population_size": 20, "tournament_size": 5},
-        "aging evolution with tournament selection (Real et al. 2019)",
-    ),
-    "nsga2": (NSGA2, {"population_size": 16}, "multi-objective NSGA-II (Deb et al. 2002)"),
-}
-_ALIASES = {"re": "regularized_evolution", "evolution": "regularized_evolution"}
+A = TypeVar("A", bound=type)
+
+ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.oneshot"])
+
+
+def register_algorithm(
+    name: str,
+    description: str,
+    defaults: Mapping[str, Any] | None = None,
+    aliases: Iterable[str] = (),
+) -> Callable[[A], A]:
+    """Class decorator: registers a :class:`SearchAlgorithm` under ``name``.
+
+    ``defaults`` are the constructor arguments that ``create(name)`` passes unless overridden.
+    """
+
+    def decorate(cls: A) -> A:
+        if not (isinstance(cls, type) and issubclass(cls, SearchAlgorithm)):
+            raise TypeError(
+                f"register_algorithm({name!r}) decorates a SearchAlgorithm subclass; got {cls!r}."
+            )
+        ALGORITHMS.register(name, description, cls, aliases=aliases, defaults=dict(defaults or {}))
+        return cls
+
+    return decorate
 
 
 def names() -> dict[str, str]:
     """Algorithm names with a one-line description each."""
-    return {name: entry[2] for name, entry in _FACTORIES.items()}
+    return {name: entry.description for name, entry in ALGORITHMS.entries().items()}
 
 
 def create(name: str, **overrides: Any) -> SearchAlgorithm:
     """A new algorithm by name, with its defaults updated by ``overrides``."""
-    key = _ALIASES.get(name, name)
-    if key not in _FACTORIES:
-        raise ValueError(
-            f"Unknown algorithm {name!r}; valid names: {sorted(_FACTORIES)} "
-            f"(aliases: {sorted(_ALIASES)})."
-        )
-    factory, defaults, _ = _FACTORIES[key]
-    return factory(**{**defaults, **overrides})
+    entry = ALGORITHMS.get(name)
+    return entry.obj(**{**entry.meta["defaults"], **overrides})
 
 
 def resolve(algorithm: SearchAlgorithm | str, argument: str = "algorithm") -> SearchAlgorithm:

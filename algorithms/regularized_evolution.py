@@ -15,8 +15,15 @@ import pyglove as pg
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import MODES, Objectives
+from symnas.algorithms.registry import register_algorithm
 
 
+@register_algorithm(
+    "regularized_evolution",
+    "aging evolution with tournament selection (Real et al. 2019)",
+    defaults={"population_size": 20, "tournament_size": 5},
+    aliases=("re", "evolution"),
+)
 @pg.members(
     [
         ("population_size", pg.typing.Int(min_value=2), "Number of living members."),
