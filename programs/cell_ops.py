@@ -9,6 +9,7 @@ reduction for strided skips.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -174,3 +175,27 @@ class MixedEdge(nn.Module):
                 f"{list(self.ops)}; got {tuple(weights.shape)}."
             )
         return sum(w * op(x) for w, op in zip(weights, self.ops.values(), strict=True))
+
+
+_EDGE_OP_KEY = re.compile(r"^cells\.(\d+)\.edges\.(\d+)\.ops\.([^.]+)\.(.+)$")
+
+
+def single_path_state(
+    supernet: nn.Module, route: Callable[[int, int, str], str | None]
+) -> dict[str, torch.Tensor]:
+    """A single-path sub-network's state from a cell supernet's ``state_dict``.
+
+    Keys ``cells.<k>.edges.<e>.ops.<op>.<rest>`` are kept as ``<route(k, e, op)>.<rest>``, or
+    dropped where ``route`` returns None; every other key (stem, reduction blocks, head) is kept
+    as it is. Tensors are the supernet's own (``keep_vars``), not copies.
+    """
+    state = {}
+    for key, tensor in supernet.state_dict(keep_vars=True).items():
+        match = _EDGE_OP_KEY.match(key)
+        if match is None:
+            state[key] = tensor
+            continue
+        prefix = route(int(match[1]), int(match[2]), match[3])
+        if prefix is not None:
+            state[f"{prefix}.{match[4]}"] = tensor
+    return state

@@ -10,7 +10,7 @@ ops, as in DARTS; the auxiliary head is not built.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyglove as pg
@@ -18,9 +18,17 @@ import torch
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.cell_ops import FactorizedReduce, MixedEdge, ReLUConvBN, darts_op, macro_args
-from symnas.programs.supernet_base import Supernet
-from symnas.spaces.cells import DARTS_NODES, DARTS_OPS, DARTSGenotype, darts_nodes
+from symnas.programs.cell_ops import (
+    FactorizedReduce,
+    MixedEdge,
+    ReLUConvBN,
+    darts_op,
+    macro_args,
+    single_path_state,
+)
+from symnas.programs.supernet_base import DifferentiableSupernet, SlicedSupernet
+from symnas.spaces.cells import DARTS_NODES, DARTS_OPS, DARTSGenotype, darts_cell, darts_nodes
+from symnas.spaces.relaxation import op_decisions
 
 _MACRO = ("C", "layers", "num_classes", "in_chans")
 _STEM_MULTIPLIER = 3
@@ -234,11 +242,12 @@ class DARTSNetwork(_DARTSSkeleton):
         return self._run(x, lambda k, s0, s1: self.cells[k](s0, s1))
 
 
-class DARTSSupernet(_DARTSSkeleton, Supernet):
+class DARTSSupernet(_DARTSSkeleton, SlicedSupernet, DifferentiableSupernet):
     """Single-path DARTS supernet: every cell has 14 mixed edges holding all ops of the space.
 
     ``cells[k].edges[edge_index(i, j)].ops[name]`` is op ``name`` from node j to node i of cell k;
-    ``reductions[k]`` tells whether cell k is a reduction cell.
+    ``reductions[k]`` tells whether cell k is a reduction cell. Its op decisions are the space's
+    edges ``normal[i]<-j`` and ``reduce[i]<-j``, shared by every cell of that type.
     """
 
     def __init__(
@@ -257,10 +266,11 @@ class DARTSSupernet(_DARTSSkeleton, Supernet):
         super().__init__(C, layers, num_classes, in_chans, make_cell)
         self.op_names = names
         self.macro = {"C": C, "layers": layers, "num_classes": num_classes, "in_chans": in_chans}
-        self._active: dict[str, list[tuple[list[int], list[str]]]] = {}
+        self.relaxation = op_decisions(darts_cell(**self.macro, ops=names))
+        self.decisions = self.relaxation.decisions
 
-    def activate(self, spec: dict[str, Any]) -> None:
-        """Selects the genotype of ``spec``; its macro fields and ops must fit the supernet."""
+    def arch_of(self, spec: dict[str, Any]) -> dict[str, list[tuple[list[int], list[str]]]]:
+        """The normal and reduction nodes of ``spec``; its macro fields and ops must fit."""
         if isinstance(spec, pg.Object):
             spec = pg.to_json(spec)
         cells = {cell: darts_nodes(spec, cell) for cell in ("normal", "reduce")}
@@ -277,51 +287,51 @@ class DARTSSupernet(_DARTSSkeleton, Supernet):
                 raise ValueError(
                     f"DARTSSupernet: spec field {k}={spec[k]!r} differs from the supernet's {v}."
                 )
-        self._active = cells
-        self.active_spec = spec
+        return cells
 
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the active single path."""
 
         def cell_fn(k: int, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-            nodes = self._active["reduce" if self.reductions[k] else "normal"]
+            nodes = self.active_arch["reduce" if self.reductions[k] else "normal"]
             return self.cells[k](s0, s1, nodes)
 
         return self._run(x, cell_fn)
 
-    def forward_weighted(
-        self, x: torch.Tensor, normal: torch.Tensor, reduce: torch.Tensor
-    ) -> torch.Tensor:
-        """DARTS forward: normal / reduction cells mix their edges' ops with ``normal`` /
-        ``reduce`` (each 14 edges x ops, rows in ``edge_index`` order, columns in ``op_names``)."""
-        expected = (NUM_EDGES, len(self.op_names))
-        for name, w in (("normal", normal), ("reduce", reduce)):
-            if w.shape != expected:
-                raise ValueError(
-                    f"DARTSSupernet.forward_weighted: {name} must have shape {expected} "
-                    f"(edges x ops {self.op_names}); got {tuple(w.shape)}."
-                )
+    def _forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        # A cell type's decisions come in edge_index order (node i, then source j).
+        normal = torch.stack([weights[n] for n in self.decisions if n.startswith("normal[")])
+        reduce = torch.stack([weights[n] for n in self.decisions if n.startswith("reduce[")])
 
         def cell_fn(k: int, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
             return self.cells[k].weighted(s0, s1, reduce if self.reductions[k] else normal)
 
         return self._run(x, cell_fn)
 
-    def extract(self, spec: dict[str, Any]) -> DARTSNetwork:
-        """The evaluation network of ``spec`` carrying this supernet's weights for it."""
-        self.activate(spec)
-        model = DARTSNetwork(self._active["normal"], self._active["reduce"], **self.macro)
-        model.stem.load_state_dict(self.stem.state_dict())
-        for k, (mine, theirs) in enumerate(zip(self.cells, model.cells, strict=True)):
-            theirs.preprocess0.load_state_dict(mine.preprocess0.state_dict())
-            theirs.preprocess1.load_state_dict(mine.preprocess1.state_dict())
-            nodes = self._active["reduce" if self.reductions[k] else "normal"]
-            for i, (inputs, ops) in enumerate(nodes):
+    def discretize(self, weights: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """The genotype DARTS derives: per node the two sources whose strongest non-``none`` op
+        weighs most, each with that op."""
+        self.check_weights(weights)
+        return self.relaxation.discretize({k: v.detach().cpu().numpy() for k, v in weights.items()})
+
+    def sliced_state(self, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Stem, preprocessing, head and the chosen op of every chosen edge of ``spec``."""
+        arch = self.arch_of(spec)
+        routes: dict[tuple[bool, int, str], str] = {}
+        for reduction, cell in ((False, "normal"), (True, "reduce")):
+            for i, (inputs, ops) in enumerate(arch[cell]):
                 for slot, (j, name) in enumerate(zip(inputs, ops, strict=True)):
-                    edge = mine.edges[edge_index(i, j)]
-                    theirs.ops[2 * i + slot].load_state_dict(edge.ops[name].state_dict())
-        model.classifier.load_state_dict(self.classifier.state_dict())
-        return model.train(self.training)
+                    routes[(reduction, edge_index(i, j), name)] = str(2 * i + slot)
+
+        def route(k: int, edge: int, op: str) -> str | None:
+            slot = routes.get((self.reductions[k], edge, op))
+            return None if slot is None else f"cells.{k}.ops.{slot}"
+
+        return single_path_state(self, route)
+
+    def standalone(self, arch: dict[str, Any]) -> DARTSNetwork:
+        """A fresh evaluation network of the parsed genotype ``arch``."""
+        return DARTSNetwork(arch["normal"], arch["reduce"], **self.macro)
 
 
 def build(spec: dict[str, Any], **task: Any) -> DARTSNetwork:

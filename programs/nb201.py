@@ -9,7 +9,7 @@ published count for every cell.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyglove as pg
@@ -17,9 +17,16 @@ import torch
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.cell_ops import MixedEdge, ResNetBasicBlock, macro_args, nb201_op
-from symnas.programs.supernet_base import Supernet
-from symnas.spaces.cells import NB201_EDGES, NB201_OPS, NB201Cell, nb201_edges
+from symnas.programs.cell_ops import (
+    MixedEdge,
+    ResNetBasicBlock,
+    macro_args,
+    nb201_op,
+    single_path_state,
+)
+from symnas.programs.supernet_base import DifferentiableSupernet, SlicedSupernet
+from symnas.spaces.cells import NB201_EDGES, NB201_OPS, NB201Cell, nb201_cell, nb201_edges
+from symnas.spaces.relaxation import op_decisions
 
 _MACRO = ("C", "N", "num_classes", "in_chans")
 
@@ -109,20 +116,22 @@ class NB201Network(_NB201Skeleton):
         return self._run(x, lambda cell, h: cell(h))
 
 
-class NB201Supernet(_NB201Skeleton, Supernet):
+class NB201Supernet(_NB201Skeleton, SlicedSupernet, DifferentiableSupernet):
     """Single-path NAS-Bench-201 supernet: every cell edge holds all 5 ops, ``none`` gives zeros.
 
     Cell weights are not shared across the 15 cells; ``cells[k].edges[e].ops[name]`` is the op
     ``name`` on edge ``e`` of cell ``k`` (``cells`` also holds the two ResNet reduction blocks).
+    Its op decisions are the space's ``edges[e]`` choices, each mixed in every cell.
     """
 
     def __init__(self, C: int, N: int, num_classes: int, in_chans: int) -> None:
         super().__init__(C, N, num_classes, in_chans, NB201SearchCell)
         self.macro = {"C": C, "N": N, "num_classes": num_classes, "in_chans": in_chans}
-        self._active_ops: list[str] = []
+        self.relaxation = op_decisions(nb201_cell(**self.macro))
+        self.decisions = self.relaxation.decisions
 
-    def activate(self, spec: dict[str, Any]) -> None:
-        """Selects the cell of ``spec``; its macro fields must match the supernet's."""
+    def arch_of(self, spec: dict[str, Any]) -> list[str]:
+        """The edge ops of ``spec``; its macro fields must match the supernet's."""
         if isinstance(spec, pg.Object):
             spec = pg.to_json(spec)
         ops = nb201_edges(spec)
@@ -131,37 +140,31 @@ class NB201Supernet(_NB201Skeleton, Supernet):
                 raise ValueError(
                     f"NB201Supernet: spec field {k}={spec[k]!r} differs from the supernet's {v}."
                 )
-        self._active_ops = ops
-        self.active_spec = spec
+        return ops
 
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the active single path."""
-        return self._run(x, lambda cell, h: cell(h, self._active_ops))
+        return self._run(x, lambda cell, h: cell(h, self.active_arch))
 
-    def forward_weighted(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """DARTS forward: every cell mixes its edges' ops with ``weights`` (6 x 5, shared)."""
-        expected = (len(NB201_EDGES), len(NB201_OPS))
-        if weights.shape != expected:
-            raise ValueError(
-                f"NB201Supernet.forward_weighted: weights must have shape {expected} "
-                f"(edges x ops {list(NB201_OPS)}); got {tuple(weights.shape)}."
-            )
-        return self._run(x, lambda cell, h: cell.weighted(h, weights))
+    def _forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        matrix = torch.stack([weights[name] for name in self.decisions])
+        return self._run(x, lambda cell, h: cell.weighted(h, matrix))
 
-    def extract(self, spec: dict[str, Any]) -> NB201Network:
-        """The standalone network of ``spec`` carrying this supernet's weights for it."""
-        self.activate(spec)
-        model = NB201Network(self._active_ops, **self.macro)
-        model.stem.load_state_dict(self.stem.state_dict())
-        for mine, theirs in zip(self.cells, model.cells, strict=True):
-            if isinstance(mine, ResNetBasicBlock):
-                theirs.load_state_dict(mine.state_dict())
-                continue
-            for edge, op, name in zip(mine.edges, theirs.edges, self._active_ops, strict=True):
-                op.load_state_dict(edge.ops[name].state_dict())
-        model.lastact.load_state_dict(self.lastact.state_dict())
-        model.classifier.load_state_dict(self.classifier.state_dict())
-        return model.train(self.training)
+    def discretize(self, weights: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """The cell with the argmax op of every edge."""
+        self.check_weights(weights)
+        return self.relaxation.discretize({k: v.detach().cpu().numpy() for k, v in weights.items()})
+
+    def sliced_state(self, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The stem, reduction blocks, head and the chosen op of every edge of ``spec``."""
+        ops = self.arch_of(spec)
+        return single_path_state(
+            self, lambda cell, edge, op: f"cells.{cell}.edges.{edge}" if op == ops[edge] else None
+        )
+
+    def standalone(self, arch: list[str]) -> NB201Network:
+        """A fresh standalone network of the edge ops ``arch``."""
+        return NB201Network(arch, **self.macro)
 
 
 def build(spec: dict[str, Any], **task: Any) -> NB201Network:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import Supernet
+from symnas.programs.supernet_base import SlicedSupernet
 from symnas.spaces.pooling import PoolingSpace
 
 _TYPE = PoolingSpace.__type_name__
@@ -167,7 +167,7 @@ def build(spec: Any, batch_stats: bool = False, **task: Any) -> PoolingResNet:
     )
 
 
-class PoolingSupernet(Supernet):
+class PoolingSupernet(SlicedSupernet):
     """One set of weights shared by every pooling configuration of a :class:`PoolingSpace`."""
 
     def __init__(self, space: PoolingSpace, batch_stats: bool = True, **task: Any) -> None:
@@ -190,7 +190,7 @@ class PoolingSupernet(Supernet):
             batch_stats,
         )
 
-    def _check(self, spec: Any) -> dict[str, Any]:
+    def arch_of(self, spec: Any) -> dict[str, Any]:
         arch = parse_spec(spec, **{k: self.arch[k] for k in ("num_classes", "in_chans")})
         if arch["channels"] != self.arch["channels"]:
             raise ValueError(
@@ -206,27 +206,24 @@ class PoolingSupernet(Supernet):
             )
         return arch
 
-    def activate(self, spec: dict[str, Any]) -> None:
-        """Selects the pool positions of ``spec``."""
-        self._check(spec)
-        self.active_spec = _as_dict(spec)
-
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Runs the shared network with the active pool positions."""
-        return self.net.run(x, self.active_spec["pool_at"])
+        return self.net.run(x, self.active_arch["pool_at"])
 
-    def extract(self, spec: dict[str, Any]) -> PoolingResNet:
-        """A stand-alone copy of the shared weights (and BN statistics) with ``spec``'s pools."""
-        arch = self._check(spec)
-        model = PoolingResNet(
+    def sliced_state(self, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Every shared weight and BN statistic: all configurations use the whole network."""
+        self.arch_of(spec)
+        return self.net.state_dict(keep_vars=True)
+
+    def standalone(self, arch: dict[str, Any]) -> PoolingResNet:
+        """A fresh network with ``arch``'s pool positions."""
+        return PoolingResNet(
             arch["channels"],
             arch["pool_at"],
             arch["num_classes"],
             arch["in_chans"],
             self.batch_stats,
         )
-        model.load_state_dict(self.net.state_dict())
-        return model.to(next(self.net.parameters()).device).train(self.training)
 
 
 registry.register(PoolingSpace, build=build, supernet=PoolingSupernet)

@@ -31,6 +31,7 @@ EfficientTDNN re-estimates BN statistics per sub-network before evaluation; use
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import Supernet
+from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet, Supernet
 from symnas.spaces.tdnn import TDNNSpace
 
 _TYPE = TDNNSpace.__type_name__
@@ -287,7 +288,7 @@ def _template(arch: TDNNArch) -> TDNN:
         return TDNN(arch)
 
 
-class TDNNSupernet(Supernet):
+class TDNNSupernet(SlicedSupernet, SizedSupernet):
     """Weight-entangled supernet of a :class:`TDNNSpace` (elastic depth, width and kernel)."""
 
     def __init__(self, space: TDNNSpace, **task: Any) -> None:
@@ -321,6 +322,21 @@ class TDNNSupernet(Supernet):
             "cat_channels": max(self.cat_choices),
             **{k: args[k] for k in _FIXED_KEYS},
         }
+        self._largest = largest
+        shallowest = min(self.depth_choices, key=len)
+        self._smallest = {
+            **largest,
+            "stem": {
+                "width": min(self.stem_choices["width"]),
+                "kernel": min(self.stem_choices["kernel"]),
+                "dilation": 1,
+            },
+            "blocks": [
+                {"width": min(b["width"]), "kernel": min(b["kernel"]), "dilation": i + 2}
+                for i, b in enumerate(shallowest)
+            ],
+            "cat_channels": min(self.cat_choices),
+        }
         self.max_arch = parse_spec(largest, **task)
         self.net = TDNN(self.max_arch)
         self.kernel_transforms = nn.ParameterDict()
@@ -337,7 +353,7 @@ class TDNNSupernet(Supernet):
     def _transform_key(conv: str, size: int) -> str:
         return f"{conv.replace('.', '_')}_{size}to{size - 2}"
 
-    def _check(self, spec: Any) -> TDNNArch:
+    def arch_of(self, spec: Any) -> TDNNArch:
         arch = parse_spec(spec, **{k: getattr(self.max_arch, k) for k in _TASK_KEYS})
         for key in ("scale", "se_reduction", "attention_dim"):
             if getattr(arch, key) != getattr(self.max_arch, key):
@@ -420,11 +436,6 @@ class TDNNSupernet(Supernet):
             derived[name] = tensor
         return derived
 
-    def activate(self, spec: dict[str, Any]) -> None:
-        """Selects the sub-network of ``spec``."""
-        self._active_arch = self._check(spec)
-        self.active_spec = spec if isinstance(spec, dict) else pg.to_json(spec)
-
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Speaker logits of the active sub-network."""
         return self._run(x, embed=False)
@@ -438,7 +449,7 @@ class TDNNSupernet(Supernet):
         return self._run(x, embed=True)
 
     def _run(self, x: torch.Tensor, embed: bool) -> torch.Tensor:
-        arch = self._active_arch
+        arch = self.active_arch
         plan = self._plan(arch)
         derived = self._derive(arch, plan)
         template = _template(arch).train(self.training)
@@ -464,15 +475,22 @@ class TDNNSupernet(Supernet):
             if leaf in ("running_mean", "running_var") and isinstance(sel, torch.Tensor):
                 buffers[name][sel] = tensor
 
-    def extract(self, spec: dict[str, Any]) -> TDNN:
-        """A stand-alone :class:`TDNN` with the inherited weights and BN statistics of ``spec``."""
-        arch = self._check(spec)
-        device = next(self.net.parameters()).device
-        model = TDNN(arch).to(device)
-        with torch.no_grad():
-            derived = self._derive(arch, self._plan(arch))
-            model.load_state_dict({k: v.detach().clone() for k, v in derived.items()})
-        return model.train(self.training)
+    def sliced_state(self, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The sub-network's weights and BN statistics, derived from the shared tensors."""
+        arch = self.arch_of(spec)
+        return self._derive(arch, self._plan(arch))
+
+    def standalone(self, arch: TDNNArch) -> TDNN:
+        """A fresh standalone :class:`TDNN` of a parsed architecture."""
+        return TDNN(arch)
+
+    def max_spec(self) -> dict[str, Any]:
+        """The deepest, widest configuration with the largest kernels."""
+        return copy.deepcopy(self._largest)
+
+    def min_spec(self) -> dict[str, Any]:
+        """The shallowest, narrowest configuration with the smallest kernels."""
+        return copy.deepcopy(self._smallest)
 
 
 @torch.no_grad()

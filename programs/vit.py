@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import ParsedSupernet
+from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.programs.vit_layers import (
     TASK_FIELDS,
     LayerNormSuper,
@@ -296,7 +296,7 @@ class SuperBlock(nn.Module):
         return {f"{module}.{key}": t for module, ts in parts.items() for key, t in ts.items()}
 
 
-class ViTSupernet(ParsedSupernet):
+class ViTSupernet(SlicedSupernet, SizedSupernet):
     """AutoFormer weight-entangled supernet of a ``ViTSpace``.
 
     Sized by the largest choice of every dimension; ``activate(spec)`` selects a sub-network
@@ -402,14 +402,9 @@ class ViTSupernet(ParsedSupernet):
             state[f"head.{key}"] = tensor
         return state
 
-    def extract(self, spec: dict[str, Any]) -> VisionTransformer:
-        """A standalone ``build(spec)`` model holding copies of the inherited weights."""
-        model = build(spec, **self.task)
-        with torch.no_grad():
-            model.load_state_dict(
-                {k: v.detach().clone() for k, v in self.sliced_state(spec).items()}
-            )
-        return model.to(self.cls_token.device).train(self.training)
+    def standalone(self, arch: ViTArch) -> VisionTransformer:
+        """A fresh standalone model of a parsed architecture."""
+        return VisionTransformer(arch)
 
     def sampled_param_count(self, spec: Any) -> int:
         """Number of shared parameters that ``spec`` uses (equals ``param_count(spec)``)."""
@@ -421,6 +416,16 @@ class ViTSupernet(ParsedSupernet):
         spec = {name: getattr(arch, name) for name in _FIELDS}
         spec.update(mlp_ratio=list(arch.mlp_ratio), num_heads=list(arch.num_heads))
         return {"_type": ViTSpace.__type_name__, **spec}
+
+    def min_spec(self) -> dict[str, Any]:
+        """The spec of the smallest sub-network (the smallest choice everywhere)."""
+        return {
+            **self.max_spec(),
+            "embed_dim": min(self.choices["embed_dim"]),
+            "depth": min(self.choices["depth"]),
+            "mlp_ratio": [min(r) for r in self.choices["mlp_ratio"]],
+            "num_heads": [min(h) for h in self.choices["num_heads"]],
+        }
 
 
 def supernet(space: ViTSpace, drop_path_rate: float = 0.0, **task: Any) -> ViTSupernet:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import ParsedSupernet
+from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.programs.vit import Block, SuperBlock
 from symnas.programs.vit_layers import (
     TASK_FIELDS,
@@ -301,7 +301,7 @@ def build(spec: Any, drop_path_rate: float = 0.0, **task: Any) -> ViTResNAS:
     return ViTResNAS(parse_spec(spec, **task), drop_path_rate)
 
 
-class ViTResNASSupernet(ParsedSupernet):
+class ViTResNASSupernet(SlicedSupernet, SizedSupernet):
     """Weight-sharing supernet of a ``ViTResNASSpace``.
 
     Holds every stage at its widest choice and every block; a sub-network takes leading slices
@@ -454,14 +454,9 @@ class ViTResNASSupernet(ParsedSupernet):
                 state.update({f"stages.{s}.{j}.{key}": t for key, t in block.items()})
         return state
 
-    def extract(self, spec: dict[str, Any]) -> ViTResNAS:
-        """A standalone ``build(spec)`` model holding copies of the inherited weights."""
-        model = build(spec, **self.task)
-        with torch.no_grad():
-            model.load_state_dict(
-                {k: v.detach().clone() for k, v in self.sliced_state(spec).items()}
-            )
-        return model.to(self.cls_token.device).train(self.training)
+    def standalone(self, arch: ResNASArch) -> ViTResNAS:
+        """A fresh standalone model of a parsed architecture."""
+        return ViTResNAS(arch)
 
     def sampled_param_count(self, spec: Any) -> int:
         """Number of shared parameters (not BatchNorm statistics) that ``spec`` uses."""
@@ -484,6 +479,18 @@ class ViTResNASSupernet(ParsedSupernet):
         ]
         fixed = {name: getattr(arch, name) for name in _DEFAULTS}
         return {"_type": ViTResNASSpace.__type_name__, "stages": stages, **fixed}
+
+    def min_spec(self) -> dict[str, Any]:
+        """The spec of the narrowest network with as few blocks as the space allows."""
+        spec = self.max_spec()
+        for stage, choices in zip(spec["stages"], self.choices, strict=True):
+            stage.update(
+                embed_dim=min(choices["embed_dim"]),
+                num_heads=[min(h) for h in choices["num_heads"]],
+                mlp_hidden=[min(h) for h in choices["mlp_hidden"]],
+                keep=[min(k) for k in choices["keep"]],
+            )
+        return spec
 
 
 def supernet(space: ViTResNASSpace, drop_path_rate: float = 0.0, **task: Any) -> ViTResNASSupernet:

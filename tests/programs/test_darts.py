@@ -128,15 +128,18 @@ def test_supernet_edges_hold_every_op_with_the_right_stride():
 def test_one_hot_weighted_forward_equals_the_single_path():
     space, net, x = _trained_supernet(seed=3)
     spec = _random_specs(space, 1, seed=4)[0]
-    weights = {}
+    weights = {
+        f"{cell}[{i}]<-{j}": torch.zeros(len(spaces.DARTS_OPS))
+        for cell in ("normal", "reduce")
+        for i in range(4)
+        for j in range(2 + i)
+    }
     for cell in ("normal", "reduce"):
-        w = torch.zeros(14, len(spaces.DARTS_OPS))
         for i, (inputs, ops) in enumerate(spaces.darts_nodes(spec, cell)):
             for j, op in zip(inputs, ops, strict=True):
-                w[edge_index(i, j), spaces.DARTS_OPS.index(op)] = 1.0
-        weights[cell] = w
+                weights[f"{cell}[{i}]<-{j}"][spaces.DARTS_OPS.index(op)] = 1.0
     with torch.no_grad():
-        mixed = net.forward_weighted(x, weights["normal"], weights["reduce"])
+        mixed = net.forward_weighted(x, weights)
         assert torch.allclose(mixed, net(x, spec), atol=1e-5)
 
 
@@ -159,8 +162,9 @@ def test_errors():
     spec = spaces.darts_genotype(DARTS_V2_NORMAL, DARTS_V2_REDUCE, C=4, layers=5)
     with pytest.raises(ValueError, match="spec field layers=5 differs"):
         net.activate(spec)
-    with pytest.raises(ValueError, match=r"reduce must have shape \(14, 8\)"):
-        net.forward_weighted(torch.zeros(1, 3, 8, 8), torch.zeros(14, 8), torch.zeros(14, 7))
+    weights = {name: torch.zeros(8) for name in net.arch_decisions()}
+    with pytest.raises(ValueError, match=r"weights\['reduce\[3\]<-4'\] must have shape \(8,\)"):
+        net.forward_weighted(torch.zeros(1, 3, 8, 8), {**weights, "reduce[3]<-4": torch.zeros(7)})
     with pytest.raises(ValueError, match="layers must be >= 3"):
         programs.build(spec, layers=2)
     with pytest.raises(TypeError, match=r"unknown task argument\(s\) \['N'\]"):

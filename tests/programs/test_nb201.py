@@ -154,9 +154,9 @@ def test_one_hot_weighted_forward_equals_the_single_path():
     net, x = _trained_supernet(seed=5)
     spec = _random_specs(1, seed=6, C=4, N=1, num_classes=5)[0]
     ops = list(spaces.NB201_OPS)
-    weights = torch.zeros(6, 5)
+    weights = {f"edges[{k}]": torch.zeros(5) for k in range(6)}
     for k, op in enumerate(spec["edges"]):
-        weights[k, ops.index(op)] = 1.0
+        weights[f"edges[{k}]"][ops.index(op)] = 1.0
     with torch.no_grad():
         assert torch.allclose(net.forward_weighted(x, weights), net(x, spec), atol=1e-5)
 
@@ -166,8 +166,11 @@ def test_errors():
     spec = spaces.nb201_arch(_arch(["none"] * 6), C=8, N=1)
     with pytest.raises(ValueError, match="spec field C=8 differs"):
         net.activate(spec)
-    with pytest.raises(ValueError, match=r"shape \(6, 5\)"):
-        net.forward_weighted(torch.zeros(1, 3, 8, 8), torch.zeros(5, 5))
+    weights = {f"edges[{k}]": torch.zeros(5) for k in range(6)}
+    with pytest.raises(ValueError, match=r"weights\['edges\[2\]'\] must have shape \(5,\)"):
+        net.forward_weighted(torch.zeros(1, 3, 8, 8), {**weights, "edges[2]": torch.zeros(4)})
+    with pytest.raises(ValueError, match=r"missing \['edges\[5\]'\]"):
+        net.forward_weighted(torch.zeros(1, 3, 8, 8), {k: weights[k] for k in list(weights)[:5]})
     with pytest.raises(RuntimeError, match="activate"):
         programs.supernet(spaces.nb201_cell(C=4, N=1))(torch.zeros(1, 3, 8, 8))
     with pytest.raises(TypeError, match=r"unknown task argument\(s\) \['depth'\]"):
