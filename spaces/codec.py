@@ -12,19 +12,106 @@ The codec is the one place that knows how a DNA is laid out: ``decode`` gives th
 spec (what ``pg.to_json(pg.materialize(space, dna))`` gives, without symbolic cloning),
 ``to_dna``/``from_dna`` convert exactly to and from ``pg.DNA``, and ``random``/``mutate``/
 ``crossover`` are vectorised genome operators for the search algorithms.
+
+Custom decision points (``pg.hyper.CustomHyper``, e.g. a grammar derivation from
+``spaces.grammar``) get one slot each. Their DNA value is a string; the slot holds a 48-bit
+content hash of it (exact in a float64), and the strings are kept in a process-wide table that
+``random``, ``mutate``, ``crossover`` and ``from_dna`` fill, so the same value has the same genome
+in every process. The space provides the slot's operators: a hyper-value with the methods of
+:class:`CustomValueHooks` (``GrammarHyper`` has them) mutates and recombines its values itself;
+any other ``CustomHyper`` is drawn with its ``random_dna``, mutated by a redraw and crossed over
+by inheriting one parent's value.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import random as random_module
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyglove as pg
 
 INACTIVE_CHOICE = -1.0
+_CUSTOM_VALUES: dict[float, str] = {}
+
+
+def custom_id(value: str) -> float:
+    """The genome value of a custom decision's DNA string (registered for decoding)."""
+    if not isinstance(value, str):
+        raise ValueError(f"A custom decision's DNA value must be a string; got {value!r:.80}.")
+    key = float(int.from_bytes(hashlib.blake2b(value.encode(), digest_size=6).digest(), "big"))
+    known = _CUSTOM_VALUES.setdefault(key, value)
+    if known != value:
+        raise RuntimeError(f"codec: hash collision between custom values {known!r} and {value!r}.")
+    return key
+
+
+def custom_value(key: float) -> str | None:
+    """The DNA string of a custom slot's genome value (None if this process never saw it)."""
+    return _CUSTOM_VALUES.get(float(key))
+
+
+@runtime_checkable
+class CustomValueHooks(Protocol):
+    """Operators a custom hyper-value provides for its slot (values are DNA strings)."""
+
+    def random_value(self, rng: Any) -> str: ...
+
+    def mutate_value(self, value: str, rng: Any) -> str: ...
+
+    def crossover_value(self, a: str, b: str, rng: Any) -> str: ...
+
+    def check_value(self, value: str) -> str: ...
+
+    def decode_value(self, value: str) -> Any: ...
+
+    def num_values(self) -> int | float: ...
+
+
+class _PlainCustomHooks:
+    """Hooks for a ``CustomHyper`` that only defines ``random_dna``/``custom_decode``."""
+
+    def __init__(self, hyper: pg.hyper.CustomHyper) -> None:
+        self._hyper = hyper
+
+    def random_value(self, rng: Any) -> str:
+        seeded = random_module.Random(int(rng.integers(2**63)))
+        return self._hyper.random_dna(seeded).value
+
+    def mutate_value(self, value: str, rng: Any) -> str:
+        for _ in range(16):
+            new = self.random_value(rng)
+            if new != value:
+                return new
+        return value
+
+    def crossover_value(self, a: str, b: str, rng: Any) -> str:
+        return a
+
+    def check_value(self, value: str) -> str:
+        return value
+
+    def decode_value(self, value: str) -> Any:
+        return pg.to_json(self._hyper.custom_decode(pg.DNA(value)))
+
+    def num_values(self) -> float:
+        return math.inf
+
+
+def _hooks_of(dp: pg.geno.CustomDecisionPoint) -> CustomValueHooks:
+    hyper = getattr(dp.random_dna_fn, "__self__", None)
+    if isinstance(hyper, CustomValueHooks):
+        return hyper
+    if isinstance(hyper, pg.hyper.CustomHyper):
+        return _PlainCustomHooks(hyper)
+    raise TypeError(
+        f"Custom decision point {str(dp.id)!r} has no random_dna of a pg.hyper.CustomHyper; "
+        "symnas needs one to draw its values."
+    )
 
 
 @dataclass(frozen=True)
@@ -41,6 +128,7 @@ class Slot:
     parent_value: int  # candidate index of ``parent`` that activates this slot
     group: int  # index into Codec.groups for the sub-choices of a pg.manyof, else -1
     literals: tuple[str, ...]  # candidate texts, for error messages
+    is_custom: bool = False  # a custom decision point (value: a registered DNA string)
 
 
 @dataclass(frozen=True)
@@ -52,11 +140,15 @@ class Group:
     sorted: bool
 
 
-def _collect_slots(dna_spec: pg.DNASpec) -> tuple[list[Slot], list[Group], list[int]]:
-    """Flattens a DNASpec into slots in DNA pre-order; also returns the top-level unit roots."""
+def _collect_slots(
+    dna_spec: pg.DNASpec,
+) -> tuple[list[Slot], list[Group], list[int], dict[int, CustomValueHooks]]:
+    """Flattens a DNASpec into slots in DNA pre-order; also returns the top-level unit roots
+    and the hooks of the custom slots."""
     slots: list[Slot] = []
     groups: list[Group] = []
     units: list[int] = []
+    hooks: dict[int, CustomValueHooks] = {}
 
     def add_choice(dp: pg.geno.Choices, parent: int, parent_value: int, group: int) -> None:
         index = len(slots)
@@ -107,10 +199,27 @@ def _collect_slots(dna_spec: pg.DNASpec) -> tuple[list[Slot], list[Group], list[
                     literals=(),
                 )
             )
+        elif isinstance(dp, pg.geno.CustomDecisionPoint):
+            hooks[len(slots)] = _hooks_of(dp)
+            slots.append(
+                Slot(
+                    index=len(slots),
+                    path=str(dp.id),
+                    is_float=False,
+                    num_candidates=0,
+                    low=0.0,
+                    high=0.0,
+                    parent=parent,
+                    parent_value=parent_value,
+                    group=-1,
+                    literals=(),
+                    is_custom=True,
+                )
+            )
         else:
             raise TypeError(
                 f"Decision point {str(dp.id)!r} is a {type(dp).__name__}; symnas spaces support "
-                "pg.oneof, pg.manyof and pg.floatv (custom hyper values are not supported)."
+                "pg.oneof, pg.manyof, pg.floatv and pg.hyper.CustomHyper."
             )
 
     def walk_space(space: pg.geno.Space, parent: int, parent_value: int) -> None:
@@ -118,7 +227,7 @@ def _collect_slots(dna_spec: pg.DNASpec) -> tuple[list[Slot], list[Group], list[
             walk_element(element, parent, parent_value)
 
     walk_space(dna_spec, -1, 0)
-    return slots, groups, units
+    return slots, groups, units, hooks
 
 
 def _space_size(dna_spec: pg.DNASpec) -> float | int:
@@ -127,16 +236,19 @@ def _space_size(dna_spec: pg.DNASpec) -> float | int:
     def space_size(space: pg.geno.Space) -> float | int:
         size: float | int = 1
         for element in space.elements:
-            size = size * element_size(element)
+            factor = element_size(element)
+            size = math.inf if math.inf in (size, factor) else size * factor
         return size
 
     def element_size(dp: Any) -> float | int:
         if isinstance(dp, pg.geno.Float):
             return math.inf
+        if isinstance(dp, pg.geno.CustomDecisionPoint):
+            return _hooks_of(dp).num_values()
         sizes = [space_size(c) for c in dp.candidates]
         k = dp.num_choices
         if k == 1:
-            return sum(sizes)
+            return math.inf if math.inf in sizes else sum(sizes)
         if math.inf in sizes:
             return math.inf
         if dp.distinct:
@@ -171,8 +283,9 @@ Decoder = Callable[[list], Any]
 class _TemplateBuilder:
     """Builds a decoder closure from a hyper-value, consuming slots in DNA pre-order."""
 
-    def __init__(self, slots: list[Slot]) -> None:
+    def __init__(self, slots: list[Slot], hooks: dict[int, CustomValueHooks]) -> None:
         self._slots = slots
+        self._hooks = hooks
         self._next = 0
 
     def done(self) -> None:
@@ -182,13 +295,18 @@ class _TemplateBuilder:
     def build(self, value: Any) -> Decoder:
         if isinstance(value, pg.hyper.ManyOf):
             return self._many(value)
+        if isinstance(value, pg.hyper.CustomHyper):
+            index = self._take()
+            hooks, slot = self._hooks[index], self._slots[index]
+            return lambda g: hooks.decode_value(_custom_string(slot, g[index]))
         if isinstance(value, pg.hyper.OneOf):
             index = self._take()
+            slot = self._slots[index]
             if all(_is_scalar(c) for c in value.candidates):
                 literals = [pg.to_json(c) for c in value.candidates]
-                return lambda g: literals[int(g[index])]
+                return lambda g: literals[_candidate(slot, g[index])]
             options = [self.build(c) for c in value.candidates]
-            return lambda g: options[int(g[index])](g)
+            return lambda g: options[_candidate(slot, g[index])](g)
         if isinstance(value, pg.hyper.Float):
             index = self._take()
             return lambda g: g[index]
@@ -230,8 +348,33 @@ class _TemplateBuilder:
         for _ in range(value.num_choices):
             index = self._take()
             options = [self.build(c) for c in value.candidates]
-            parts.append((index, options))
-        return lambda g: [options[int(g[index])](g) for index, options in parts]
+            parts.append((self._slots[index], index, options))
+        return lambda g: [options[_candidate(slot, g[index])](g) for slot, index, options in parts]
+
+
+def _candidate(slot: Slot, value: Any) -> int:
+    """The candidate index a choice slot holds; ``ValueError`` naming the slot otherwise."""
+    try:
+        index = int(value)
+    except (TypeError, ValueError, OverflowError):
+        index = -1
+    if 0 <= index < slot.num_candidates and index == value:
+        return index
+    raise ValueError(
+        f"Decision point {slot.path!r}: value {value!r} is not a candidate index; allowed "
+        f"0..{slot.num_candidates - 1} for candidates {list(slot.literals)}."
+    )
+
+
+def _custom_string(slot: Slot, value: Any) -> str:
+    """The registered DNA string of a custom slot's value; ``ValueError`` otherwise."""
+    string = custom_value(value) if isinstance(value, (int, float)) else None
+    if string is None:
+        raise ValueError(
+            f"Decision point {slot.path!r} (custom): genome value {value!r} is no value this "
+            "process has drawn or read; read the genome through from_dna/from_numbers first."
+        )
+    return string
 
 
 def _is_scalar(value: Any) -> bool:
@@ -257,10 +400,11 @@ class Codec:
     def __init__(self, dna_spec: pg.DNASpec, space: Any = None) -> None:
         self.dna_spec = dna_spec
         self.space = space
-        self.slots, self.groups, self._units = _collect_slots(dna_spec)
+        self.slots, self.groups, self._units, self._hooks = _collect_slots(dna_spec)
         n = len(self.slots)
         self.num_slots = n
         self._is_float = np.array([s.is_float for s in self.slots], dtype=bool)
+        self._custom = sorted(self._hooks)
         self._num_candidates = np.array([max(s.num_candidates, 1) for s in self.slots])
         self._low = np.array([s.low for s in self.slots])
         self._high = np.array([s.high for s in self.slots])
@@ -268,6 +412,7 @@ class Codec:
         self._parent_value = np.array([s.parent_value for s in self.slots], dtype=np.float64)
         self._conditional = [i for i in range(n) if self.slots[i].parent >= 0]
         self._mutable = (self._num_candidates > 1) | self._is_float
+        self._mutable[self._custom] = True
         self._filler = np.where(self._is_float, np.nan, INACTIVE_CHOICE)
         # Every slot belongs to the top-level unit (a top-level decision with its sub-tree, or
         # a whole pg.manyof) that crossover exchanges as a whole.
@@ -282,7 +427,7 @@ class Codec:
         self._depth = max(levels, default=0) + 1
         self._decoder: Decoder | None = None
         if space is not None:
-            builder = _TemplateBuilder(self.slots)
+            builder = _TemplateBuilder(self.slots, self._hooks)
             self._decoder = builder.build(space)
             builder.done()
 
@@ -336,6 +481,9 @@ class Codec:
         )
         for group in self.groups:
             self._repair_group(genomes, group, rng, redraw=True)
+        for c in self._custom:
+            hooks = self._hooks[c]
+            genomes[:, c] = [custom_id(hooks.random_value(rng)) for _ in range(n)]
         return genomes
 
     def _repair_group(
@@ -391,6 +539,11 @@ class Codec:
             self._low + u * (self._high - self._low),
             np.mod(genomes + 1 + np.floor(u * (self._num_candidates - 1)), self._num_candidates),
         )
+        for c in self._custom:
+            hooks, slot = self._hooks[c], self.slots[c]
+            for r in np.flatnonzero(pick[:, c]):
+                old = _custom_string(slot, genomes[r, c])
+                new[r, c] = custom_id(hooks.mutate_value(old, rng))
         genomes = np.where(pick, new, genomes)
         for group in self.groups:
             self._repair_group(genomes, group, rng)
@@ -404,13 +557,28 @@ class Codec:
         return self._canonical(genomes)
 
     def crossover(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Uniform crossover over top-level decisions (a sub-tree or a pg.manyof moves whole)."""
+        """Uniform crossover over top-level decisions (a sub-tree or a pg.manyof moves whole).
+
+        A top-level custom decision recombines its two values with the space's own crossover
+        (for a grammar: a subtree of one parent grafted into the other, which parent receives
+        being the unit's coin flip)."""
         a = np.atleast_2d(a)
         b = np.atleast_2d(b)
         if a.shape != b.shape:
             raise ValueError(f"crossover: parents have shapes {a.shape} and {b.shape}.")
         take_b = rng.random((a.shape[0], len(self._units))) < 0.5
-        return np.where(take_b[:, self._unit_of], b, a)
+        child = np.where(take_b[:, self._unit_of], b, a)
+        for c in self._custom:
+            slot, hooks = self.slots[c], self._hooks[c]
+            if slot.parent >= 0:
+                continue
+            for r in range(a.shape[0]):
+                first, second = (b, a) if take_b[r, self._unit_of[c]] else (a, b)
+                value = hooks.crossover_value(
+                    _custom_string(slot, first[r, c]), _custom_string(slot, second[r, c]), rng
+                )
+                child[r, c] = custom_id(value)
+        return child
 
     # ----------------------------------------------------------------- validation
     def validate(self, genome: Any) -> np.ndarray:
@@ -429,7 +597,9 @@ class Codec:
             v = g[s.index]
             if not active[s.index]:
                 continue
-            if s.is_float:
+            if s.is_custom:
+                self._hooks[s.index].check_value(_custom_string(s, v))
+            elif s.is_float:
                 if not (s.low <= v <= s.high):
                     raise ValueError(
                         f"Decision point {s.path!r}: value {v!r} is outside the allowed range "
@@ -470,13 +640,21 @@ class Codec:
             raise ValueError("This codec was built from a DNASpec only; use spaces.compile(space).")
         return pg.materialize(self.space, self.to_dna(genome))
 
-    def numbers(self, genome: np.ndarray) -> list[int | float]:
+    def numbers(self, genome: np.ndarray) -> list[int | float | str]:
         """The active decisions in DNA order (``pg.DNA.to_numbers()`` of the genome)."""
         g = np.asarray(genome, dtype=np.float64)
         active = self.active_mask(g)[0]
-        return [float(g[i]) if self._is_float[i] else int(g[i]) for i in np.flatnonzero(active)]
+        out: list[int | float | str] = []
+        for i in np.flatnonzero(active):
+            if self._is_float[i]:
+                out.append(float(g[i]))
+            elif i in self._hooks:
+                out.append(_custom_string(self.slots[i], g[i]))
+            else:
+                out.append(int(g[i]))
+        return out
 
-    def from_numbers(self, numbers: list[int | float]) -> np.ndarray:
+    def from_numbers(self, numbers: list[int | float | str]) -> np.ndarray:
         """Inverse of :meth:`numbers`."""
         g = np.array(self._filler, dtype=np.float64)
         it = iter(numbers)
@@ -484,7 +662,10 @@ class Codec:
             if not self._is_active_chain(g, s.index):
                 continue
             try:
-                g[s.index] = next(it)
+                value = next(it)
+                if s.is_custom:
+                    value = custom_id(self._hooks[s.index].check_value(value))
+                g[s.index] = value
             except StopIteration:
                 raise ValueError(
                     f"Too few decisions: {len(numbers)} numbers run out at {s.path!r}."
