@@ -1,34 +1,88 @@
 """One entry point that turns any decoded spec (or space) into a PyTorch program.
 
-Every architecture family registers, under the PyGlove type name of its space's root class
-(``Class.__type_name__``, the ``"_type"`` field of a decoded spec), a ``build`` function that
-makes a standalone ``nn.Module`` from a spec and a ``supernet`` function that makes a
-weight-sharing module for a whole space.
+Every architecture family registers itself in :data:`FAMILIES` (the project's one
+:class:`~symnas.spaces.registry.Registry` mechanism) under its family name (``"nb201"``,
+``"vit"``...), with the root class of its space (dispatch is on its PyGlove type name
+``Class.__type_name__``, the ``"_type"`` field of a decoded spec), a ``build`` function that makes
+a standalone ``nn.Module`` from a spec, a ``supernet`` factory that makes a weight-sharing module
+for a whole space, and that supernet's class, whose capabilities (``supernet_base``) can be
+listed without building one.
 """
 
 from __future__ import annotations
 
+import sys
+import typing
 from collections.abc import Callable
 from typing import Any
 
 import pyglove as pg
 from torch import nn
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
-_SUPERNETS: dict[str, Callable[..., nn.Module]] = {}
+from symnas.programs.supernet_base import CAPABILITIES, capabilities_of
+from symnas.spaces.registry import Entry, Registry
+
+FAMILIES = Registry("family")
+
+
+def _supernet_class(supernet: Callable[..., nn.Module]) -> type | None:
+    """The class a supernet factory returns: the factory itself, or its return annotation."""
+    if isinstance(supernet, type):
+        return supernet
+    returned = typing.get_type_hints(supernet).get("return")
+    return returned if isinstance(returned, type) else None
 
 
 def register(
     space_cls: type,
-    build: Callable[..., nn.Module] | None = None,
+    build: Callable[..., nn.Module],
     supernet: Callable[..., nn.Module] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    supernet_class: type | None = None,
 ) -> None:
-    """Registers the standalone builder and supernet factory of one family's space class."""
-    name = space_cls.__type_name__
-    if build is not None:
-        _BUILDERS[name] = build
-    if supernet is not None:
-        _SUPERNETS[name] = supernet
+    """Registers one family: its space class, standalone builder and supernet factory.
+
+    ``name`` defaults to the module that defines ``build`` (``programs/nb201.py`` -> ``"nb201"``),
+    ``description`` to the first line of that module's docstring, and ``supernet_class`` to the
+    supernet factory when it is a class, else to the class its return annotation names.
+    """
+    type_name = getattr(space_cls, "__type_name__", None)
+    if type_name is None:
+        raise TypeError(
+            f"programs.registry.register: 'space_cls' must be a pg.Object subclass (a family's "
+            f"space root); got {space_cls!r}."
+        )
+    module = build.__module__
+    if name is None:
+        name = module.rsplit(".", 1)[-1]
+    if description is None:
+        doc = (sys.modules[module].__doc__ or "").strip().splitlines()
+        description = doc[0] if doc else ""
+    if supernet is not None and supernet_class is None:
+        supernet_class = _supernet_class(supernet)
+    FAMILIES.register(
+        name,
+        description,
+        space_cls,
+        type_name=type_name,
+        build=build,
+        supernet=supernet,
+        supernet_class=supernet_class,
+    )
+
+
+def _family_of_type(type_name: str) -> Entry | None:
+    for entry in FAMILIES.entries().values():
+        if entry.meta["type_name"] == type_name:
+            return entry
+    return None
+
+
+def known_types() -> list[str]:
+    """Names of the spec types that ``build`` can turn into a module."""
+    return sorted(e.meta["type_name"] for e in FAMILIES.entries().values())
 
 
 def _type_of_spec(spec: Any) -> str:
@@ -38,7 +92,7 @@ def _type_of_spec(spec: Any) -> str:
         return spec["_type"]
     raise TypeError(
         "programs.build expects a decoded spec: a dict with a '_type' field naming its family "
-        f"(one of {sorted(_BUILDERS)}) or a symbolic pg.Object; got {type(spec).__name__}."
+        f"(one of {known_types()}) or a symbolic pg.Object; got {type(spec).__name__}."
     )
 
 
@@ -50,11 +104,12 @@ def build(spec: Any, **task: Any) -> nn.Module:
     if isinstance(spec, pg.Object):
         spec = pg.to_json(spec)
     name = _type_of_spec(spec)
-    if name not in _BUILDERS:
+    family = _family_of_type(name)
+    if family is None:
         raise ValueError(
-            f"programs.build: no program for spec type {name!r}; known types: {sorted(_BUILDERS)}."
+            f"programs.build: no program for spec type {name!r}; known types: {known_types()}."
         )
-    return _BUILDERS[name](spec, **task)
+    return family.meta["build"](spec, **task)
 
 
 def supernet(space: Any, **task: Any) -> nn.Module:
@@ -65,14 +120,25 @@ def supernet(space: Any, **task: Any) -> nn.Module:
             f"spaces.vit_tiny()); got {type(space).__name__}."
         )
     name = type(space).__type_name__
-    if name not in _SUPERNETS:
-        raise ValueError(
-            f"programs.supernet: no supernet for space type {name!r}; known types: "
-            f"{sorted(_SUPERNETS)}."
+    family = _family_of_type(name)
+    if family is None or family.meta["supernet"] is None:
+        with_supernet = sorted(
+            e.meta["type_name"] for e in FAMILIES.where(lambda e: e.meta["supernet"] is not None)
         )
-    return _SUPERNETS[name](space, **task)
+        raise ValueError(
+            f"programs.supernet: no supernet for space type {name!r}; known types: {with_supernet}."
+        )
+    return family.meta["supernet"](space, **task)
 
 
-def known_types() -> list[str]:
-    """Names of the spec types that ``build`` can turn into a module."""
-    return sorted(_BUILDERS)
+def capabilities(family: str) -> list[str]:
+    """The supernet capabilities (``supernet_base.CAPABILITIES``) a family declares."""
+    cls = FAMILIES.get(family).meta["supernet_class"]
+    return [] if cls is None else capabilities_of(cls)
+
+
+def families_with(capability: str) -> list[str]:
+    """Names of the families whose supernet declares ``capability``."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"capability must be one of {list(CAPABILITIES)}; got {capability!r}.")
+    return [name for name in FAMILIES.names() if capability in capabilities(name)]
