@@ -1,9 +1,16 @@
-"""The ``symnas`` command line: ``list``, ``run`` and ``report``."""
+"""The ``symnas`` command line: ``list``, ``run`` and ``report``.
+
+Exit status: 0 on success, 1 when a search stopped after consecutive failed trials, 2 for bad
+input (names, options, folders), 130 when interrupted. Progress goes to stderr: a bar on a
+terminal, one log line per trial otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
+import logging
 import runpy
 import sys
 from pathlib import Path
@@ -12,7 +19,12 @@ from typing import Any
 from symnas.algorithms.registry import create as create_algorithm
 from symnas.algorithms.registry import names as algorithm_names
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
-from symnas.flows.report import report
+from symnas.flows.report import describe_best, report
+from symnas.flows.result import SearchResult
+from symnas.flows.search import SearchFailed, search
+
+COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
+SEARCH_OPTIONS = ("max_consecutive_failures", "threads")
 
 
 def _spaces() -> dict[str, str]:
@@ -74,30 +86,78 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _defines_flow(path: Path) -> bool:
+    """Whether a script defines a top-level ``flow`` function (read without running it)."""
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as e:
+        raise ValueError(f"{path}:{e.lineno}: syntax error ({e.msg}).") from None
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "flow"
+        for node in tree.body
+    )
+
+
+def _run_script(path: Path, options: dict[str, Any]) -> Any:
+    """Runs a script once: its ``flow(**options)`` if it defines one, else its body as
+    ``__main__``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No such flow script: {path}.")
+    sys.argv = [str(path)]
+    if not _defines_flow(path):
+        runpy.run_path(str(path), run_name="__main__")
+        return None
+    module = runpy.run_path(str(path), run_name="__symnas_flow__")
+    return module["flow"](**options)
+
+
+def flow_options(name: str) -> dict[str, Any]:
+    """A registered flow's ``--set`` options with their defaults (a flow taking ``**options``
+    passes the search's own settings on to ``flows.search``)."""
+    parameters = inspect.signature(get_flow(name).run).parameters.values()
+    options = {
+        p.name: p.default
+        for p in parameters
+        if p.name not in COMMON_OPTIONS
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.default is not inspect.Parameter.empty
+    }
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        search_parameters = inspect.signature(search).parameters
+        options.update({k: search_parameters[k].default for k in SEARCH_OPTIONS})
+    return options
+
+
+def _check_set_options(name: str, keys: list[str]) -> None:
+    """Refuses ``--set`` keys that flow ``name`` does not take, listing the ones it does."""
+    known = flow_options(name)
+    for key in keys:
+        if key in COMMON_OPTIONS:
+            raise ValueError(f"--set {key}=...: use the --{key} option instead.")
+        if key not in known:
+            raise ValueError(
+                f"--set {key}: flow {name!r} has no such option; its options are "
+                f"{sorted(known)} (see symnas run {name} --help)."
+            )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs a named flow or a user script."""
     target = args.flow or DEFAULT_FLOW
     options = _options(args)
     if target.endswith(".py"):
-        path = Path(target)
-        if not path.exists():
-            raise FileNotFoundError(f"No such flow script: {path}.")
-        sys.argv = [str(path)]
-        module = runpy.run_path(str(path), run_name="__symnas_flow__")
-        if "flow" not in module:
-            runpy.run_path(str(path), run_name="__main__")
-            return 0
-        result = module["flow"](**options)
+        result = _run_script(Path(target), options)
     else:
         entry = get_flow(target)
+        _check_set_options(target, [key for key, _ in args.set or []])
         if options["out"] is None:
             options["out"] = str(Path("runs") / target)
         result = entry.run(**options)
     out = getattr(result, "out", None) or options.get("out")
-    best = getattr(result, "best", None)
-    if best is not None:
-        print(f"best trial {best.id}: {best.metrics}")
-    if out:
+    outer = getattr(result, "outer", result)
+    if isinstance(outer, SearchResult):
+        print(describe_best(outer))
+    if out and result is not None:
         print(f"results in {out} (symnas report {out})")
     return 0
 
@@ -112,6 +172,8 @@ def _key_value(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE; got {text!r}.")
     key, value = text.split("=", 1)
+    if not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--set KEY must be an option name; got {key!r}.")
     for cast in (int, float):
         try:
             return key, cast(value)
@@ -120,19 +182,55 @@ def _key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``symnas`` command."""
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {value}")
+    return value
+
+
+def _flow_epilog(name: str | None) -> str | None:
+    """The ``--set`` options of flow ``name`` with defaults (None if it is not a known flow)."""
+    if name is None or name.endswith(".py") or name not in flows():
+        return None
+    lines = [f"--set options of {name} (defaults):"]
+    for key, value in flow_options(name).items():
+        default = "the flow's setting" if value is None else repr(value)
+        lines.append(f"  {key}={default}")
+    return "\n".join(lines)
+
+
+def parser(flow: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``symnas`` command; ``flow`` adds its options to run's help."""
     p = argparse.ArgumentParser(prog="symnas", description="Symbolic neural-architecture search.")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list spaces, algorithms and flows").set_defaults(fn=cmd_list)
-    run = sub.add_parser("run", help="run a flow by name or a flow script")
+    run = sub.add_parser(
+        "run",
+        help="run a flow by name or a flow script",
+        epilog=_flow_epilog(flow),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("flow", nargs="?", help=f"flow name or script.py (default {DEFAULT_FLOW})")
     run.add_argument("--algorithm", help="algorithm name (see symnas list)")
-    run.add_argument("--budget", type=int, help="number of trials")
+    run.add_argument("--budget", type=_positive_int, help="number of trials (>= 1)")
     run.add_argument("--out", help="output folder (default runs/FLOW)")
     run.add_argument("--resume", action="store_true", help="continue the search in --out")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--workers", type=int, default=1, help="parallel trial processes")
+    run.add_argument("--seed", type=_seed, default=0)
+    run.add_argument("--workers", type=_positive_int, default=1, help="parallel trial processes")
     run.add_argument(
         "--set",
         action="append",
@@ -143,18 +241,43 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(fn=cmd_run)
     rep = sub.add_parser("report", help="table of the best trials of a search folder")
     rep.add_argument("folder")
-    rep.add_argument("--top", type=int, default=10)
+    rep.add_argument("--top", type=_positive_int, default=10)
     rep.set_defaults(fn=cmd_report)
     return p
 
 
+def _flow_argument(argv: list[str]) -> str | None:
+    """The flow name of a ``run`` command line (before parsing, for its help)."""
+    if len(argv) < 2 or argv[0] != "run":
+        return None
+    takes_value = {"--algorithm", "--budget", "--out", "--seed", "--workers", "--set"}
+    skip = False
+    for arg in argv[1:]:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``symnas`` command."""
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    args = parser(_flow_argument(argv)).parse_args(argv)
     try:
         return args.fn(args)
+    except SearchFailed as e:
+        print(f"symnas: search stopped: {e}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError, TypeError) as e:
         print(f"symnas: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        print(f"symnas: error:{where}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symnas: interrupted; the trials so far are logged (use --resume).", file=sys.stderr)

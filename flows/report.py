@@ -1,10 +1,17 @@
-"""Reports of a finished (or running) search folder: a table of the best trials and a plot."""
+"""Reports of a finished (or running) search folder: a table of the best trials and a plot.
+
+A report only reads the folder (``pareto.png`` aside): it works from ``trials.jsonl`` alone,
+taking the objectives from ``summary.json``, else from the algorithm in ``config.json``, else
+ranking by the first metric.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+import pyglove as pg
 
 from symnas.algorithms.objectives import Objectives
 from symnas.flows.result import SearchResult, Trial
@@ -18,23 +25,91 @@ def load_result(folder: str | Path) -> SearchResult:
     if not log.exists():
         raise FileNotFoundError(f"{folder} holds no search: expected {log}.")
     trials = [Trial.from_record(r) for r in read_trials(log)]
-    objectives = Objectives()
+    return SearchResult(trials, _objectives(folder, trials), folder)
+
+
+def _objectives(folder: Path, trials: list[Trial]) -> Objectives:
+    """The search's objectives: from ``summary.json``, the algorithm of ``config.json``, or the
+    first metric of the log (maximised)."""
     summary_path = folder / "summary.json"
     if summary_path.exists():
         try:
             spec = json.loads(summary_path.read_text())["objectives"]
-        except (json.JSONDecodeError, KeyError) as e:
-            raise ValueError(f"{summary_path}: corrupt summary ({e}).") from None
-        names = tuple(spec["names"]) if spec["names"] else None
-        objectives = Objectives(
-            names, tuple(spec["modes"]), {k: tuple(v) for k, v in spec["constraints"].items()}
+            names = tuple(spec["names"]) if spec["names"] else None
+            return Objectives(
+                names, tuple(spec["modes"]), {k: tuple(v) for k, v in spec["constraints"].items()}
+            )
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+            pass  # a summary cut short: fall back on the configuration
+    config_path = folder / "config.json"
+    if config_path.exists():
+        try:
+            return pg.from_json(json.loads(config_path.read_text())["algorithm"]).objectives()
+        except Exception:  # noqa: BLE001 - an unreadable configuration falls back on the log
+            pass
+    names = [k for t in trials if t.ok for k in t.metrics]
+    return Objectives((names[0],), ("max",)) if names else Objectives()
+
+
+def readable(value: Any, digits: int = 4) -> str:
+    """A compact text form of a spec: ``Class(field=value, ...)`` without ``_type`` keys, floats
+    rounded to ``digits`` significant digits."""
+    if isinstance(value, dict):
+        fields = ", ".join(f"{k}={readable(v, digits)}" for k, v in value.items() if k != "_type")
+        name = str(value.get("_type", "")).rsplit(".", 1)[-1]
+        return f"{name}({fields})" if name else "{" + fields + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(readable(v, digits) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """The leaves of a spec by dotted path (``_type`` keys left out)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k != "_type":
+                out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+def distinguishing_fields(specs: list[Any]) -> list[str]:
+    """The dotted paths whose values differ among ``specs`` (all paths for a single spec)."""
+    flat = [flatten(s) for s in specs]
+    paths = list(dict.fromkeys(p for f in flat for p in f))
+    if len(flat) < 2:
+        return paths
+    return [p for p in paths if len({json.dumps(f.get(p), sort_keys=True) for f in flat}) > 1]
+
+
+def describe_best(result: SearchResult) -> str:
+    """What the best trial is and what "best" means for the search's objectives."""
+    best = result.best
+    if best is None:
+        return "no trial succeeded"
+    objectives = result.objectives
+    names = objectives.names or tuple(best.metrics)[:1]
+    goal = ", ".join(f"{m} {n}" for n, m in zip(names, objectives.modes, strict=False))
+    meaning = f"best by {goal}"
+    if len(names) > 1:
+        front = len(result.pareto_front())
+        meaning = (
+            f"best by {names[0]} ({objectives.modes[0]}), the first of the objectives {goal}; "
+            f"{front} trials on the Pareto front (symnas report)"
         )
-    return SearchResult(trials, objectives, folder)
-
-
-def _spec_text(spec: Any, width: int = 70) -> str:
-    text = json.dumps(spec, separators=(",", ":"))
-    return text if len(text) <= width else text[: width - 3] + "..."
+    if objectives.constraints:
+        rules = ", ".join(f"{k} {op} {b:g}" for k, (op, b) in objectives.constraints.items())
+        meaning += f"; feasible means {rules}"
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in best.metrics.items())
+    return f"best trial {best.id} ({meaning}):\n  {metrics}\n  {readable(best.spec)}"
 
 
 def table(result: SearchResult, top: int = 10) -> str:
@@ -52,10 +127,15 @@ def table(result: SearchResult, top: int = 10) -> str:
         + (" — Pareto front:" if multi else f" — best {len(rows)}:")
     ]
     names = sorted({k for t in rows for k in t.metrics})
-    lines.append("  ".join(["id".rjust(5)] + [n[:12].rjust(12) for n in names] + ["spec"]))
+    fields = distinguishing_fields([t.spec for t in rows])
+    lines.append(
+        "  ".join(["id".rjust(5)] + [n[:12].rjust(12) for n in names] + ["spec fields that differ"])
+    )
     for t in rows:
-        cells = [str(t.id).rjust(5)] + [f"{t.metrics.get(n, float('nan')):12.5g}" for n in names]
-        lines.append("  ".join(cells + [_spec_text(t.spec)]))
+        cells = [str(t.id).rjust(5)] + [f"{t.metrics.get(n, float('nan')):12.4g}" for n in names]
+        flat = flatten(t.spec)
+        text = " ".join(f"{p}={readable(flat.get(p))}" for p in fields)
+        lines.append("  ".join(cells + [text]))
     return "\n".join(lines)
 
 
@@ -71,17 +151,29 @@ def pareto_plot(result: SearchResult, path: str | Path, color_by: str | None = N
         raise ValueError("pareto_plot needs a search with two objectives.")
     x_name, y_name = names[1], names[0]
     ok = [t for t in result.trials if t.ok]
+    feasible = [t for t in ok if result.objectives.violation(t.metrics) == 0]
+    infeasible = [t for t in ok if result.objectives.violation(t.metrics) > 0]
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    colors = [t.metrics.get(color_by, 0.0) for t in ok] if color_by else None
+    colors = [t.metrics.get(color_by, 0.0) for t in feasible] if color_by else None
     points = ax.scatter(
-        [t.metrics[x_name] for t in ok],
-        [t.metrics[y_name] for t in ok],
+        [t.metrics[x_name] for t in feasible],
+        [t.metrics[y_name] for t in feasible],
         s=14,
-        label="trials",
-        **({"c": colors, "cmap": "viridis"} if colors else {"color": "0.7"}),
+        label="feasible trials",
+        **({"c": colors, "cmap": "viridis"} if colors else {"color": "0.6"}),
     )
     if colors:
         fig.colorbar(points, ax=ax, label=color_by)
+    if infeasible:
+        rules = ", ".join(f"{k} {op} {b:g}" for k, (op, b) in result.objectives.constraints.items())
+        ax.scatter(
+            [t.metrics[x_name] for t in infeasible],
+            [t.metrics[y_name] for t in infeasible],
+            s=16,
+            marker="x",
+            color="0.75",
+            label=f"infeasible (violates {rules})",
+        )
     # The front of the two plotted objectives (constraints still apply).
     plotted = SearchResult(
         result.trials,
@@ -112,6 +204,9 @@ def report(folder: str | Path, top: int = 10) -> str:
     text = table(result, top)
     names = result.objectives.names
     if names is not None and len(names) >= 2 and result.pareto_front():
-        path = pareto_plot(result, Path(folder) / "pareto.png")
-        text += f"\nPareto plot: {path}"
+        try:
+            path = pareto_plot(result, Path(folder) / "pareto.png")
+            text += f"\nPareto plot: {path}"
+        except OSError as e:
+            text += f"\nPareto plot not written ({e.strerror or e})."
     return text

@@ -21,7 +21,7 @@ def test_unknown_names_list_the_valid_ones(capsys):
     assert cli.main(["run", "no-such-flow", "--out", "x"]) == 2
     assert "valid flows" in capsys.readouterr().err
     assert cli.main(["run", "nb201-digits", "--algorithm", "annealing"]) == 2
-    assert "valid names" in capsys.readouterr().err
+    assert "regularized_evolution" in capsys.readouterr().err
 
 
 def test_run_flow_then_report(tmp_path, capsys):
