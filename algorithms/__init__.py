@@ -2,7 +2,8 @@
 
 Four kinds, each in its place:
 
-- multi-trial generators (this package: ``RandomSearch``, ``RegularizedEvolution``, ``NSGA2``),
+- multi-trial generators (this package: ``RandomSearch``, ``RegularizedEvolution``, ``NSGA2``,
+  ``TPE``, ``LocalSearch``, ``BANANAS``),
   imported eagerly; they need numpy and pyglove only, so a black-box search never imports torch;
 - path samplers (``algorithms.samplers``): which sub-networks a supernet training step runs;
 - one-shot searchers (``algorithms.oneshot``): train a supernet, then propose derived specs;
@@ -17,12 +18,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from symnas.algorithms.bananas import BANANAS
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.local_search import LocalSearch
 from symnas.algorithms.nsga2 import NSGA2
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.random_search import RandomSearch
 from symnas.algorithms.registry import create, names, register_algorithm, resolve
 from symnas.algorithms.regularized_evolution import RegularizedEvolution
+from symnas.algorithms.tpe import TPE
 
 # Names imported on first access: {attribute: module that defines it}. A module name that equals
 # the attribute's full name is a sub-module or sub-package.
@@ -51,13 +55,16 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BANANAS",
     "NSGA2",
+    "LocalSearch",
     "Objectives",
     "PreNAS",
     "PreNASSelector",
     "RandomSearch",
     "RegularizedEvolution",
     "SearchAlgorithm",
+    "TPE",
     "create",
     "names",
     "oneshot",

@@ -1,0 +1,209 @@
+"""Local search with random restarts.
+
+White, Nolen, Ray and Savani, "Local Search is State of the Art for Neural Architecture Search
+Benchmarks", ICML 2021 AutoML workshop (reference code: naszilla ``local_search``). Each run
+draws ``num_init`` (10) random architectures and starts from the best; it then evaluates the
+neighbours of the current architecture (every architecture that differs in one decision) in a
+random order. ``strategy="first"`` (the reference default) moves to the first neighbour better
+than the current architecture; ``strategy="best"`` evaluates the whole neighbourhood and moves to
+its best if that improves. A neighbourhood without improvement is a local optimum: the search
+restarts from ``num_init`` fresh random architectures. No architecture is evaluated twice.
+
+Neighbours on a compiled space: each active choice takes each of its other candidates (newly
+activated sub-spaces are drawn at random; a ``pg.manyof`` keeps its ``distinct``/``sorted``
+rules, so a sub-choice cannot take a value another sub-choice holds); a float takes
+``float_neighbours`` values drawn uniformly from its range. When a batch asks for more proposals
+than the current step has (parallel workers waiting on results), the rest are random.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyglove as pg
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.objectives import MODES, Objectives
+from symnas.algorithms.registry import register_algorithm
+from symnas.spaces.codec import INACTIVE_CHOICE, Codec
+
+MAX_REDRAWS = 32
+STRATEGIES = ("first", "best")
+
+
+def neighbours(
+    codec: Codec, genome: np.ndarray, rng: np.random.Generator, float_neighbours: int = 4
+) -> np.ndarray:
+    """Every genome one decision away from ``genome`` (rows, distinct, in slot order)."""
+    genome = np.asarray(genome, dtype=np.float64)
+    active = codec.active_mask(genome)[0]
+    group_of = {s: g for g in codec.groups for s in g.slots}
+    out: dict[bytes, np.ndarray] = {}
+    for slot in codec.slots:
+        if not active[slot.index]:
+            continue
+        if slot.is_float:
+            values = slot.low + rng.random(float_neighbours) * (slot.high - slot.low)
+        else:
+            values = [v for v in range(slot.num_candidates) if v != genome[slot.index]]
+        group = group_of.get(slot.index)
+        for value in values:
+            child = genome.copy()
+            child[slot.index] = value
+            if group is not None:
+                cols = list(group.slots)
+                if group.distinct and len(set(child[cols].tolist())) < len(cols):
+                    continue
+                if group.sorted:
+                    child[cols] = np.sort(child[cols])
+            child = _activate(codec, child, rng)
+            key = codec.key(child)
+            if key != codec.key(genome):
+                out.setdefault(key, child)
+    if not out:
+        return np.empty((0, codec.num_slots))
+    return np.stack(list(out.values()))
+
+
+def _activate(codec: Codec, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draws the decisions a change activated and clears those it deactivated."""
+    fresh = codec.random(1, rng)[0]
+    for _ in range(codec.num_slots):
+        active = codec.active_mask(genome)[0]
+        missing = active & ((genome == INACTIVE_CHOICE) | np.isnan(genome))
+        if not missing.any():
+            break
+        # A random genome holds valid values wherever it is active; redraw until it covers the
+        # missing slots (their parents now match in ``genome``, not necessarily in ``fresh``).
+        fresh_active = codec.active_mask(fresh)[0]
+        take = missing & fresh_active
+        if not take.any():
+            fresh = codec.random(1, rng)[0]
+            continue
+        genome = np.where(take, fresh, genome)
+    filler = np.array([np.nan if s.is_float else INACTIVE_CHOICE for s in codec.slots])
+    return np.where(codec.active_mask(genome)[0], genome, filler)
+
+
+@register_algorithm("local_search", "neighbourhood search with random restarts (White et al. 2021)")
+@pg.members(
+    [
+        ("metric", pg.typing.Str().noneable(), "Metric to optimise."),
+        ("mode", pg.typing.Enum("max", list(MODES)), "Direction of the metric."),
+        ("num_init", pg.typing.Int(min_value=1, default=10), "Random architectures per run."),
+        ("strategy", pg.typing.Enum("first", list(STRATEGIES)), "first or best improvement."),
+        ("float_neighbours", pg.typing.Int(min_value=1, default=4), "Values tried per float."),
+    ]
+)
+class LocalSearch(SearchAlgorithm):
+    """Neighbourhood search (first or best improvement) with random restarts."""
+
+    def objectives(self) -> Objectives:
+        return Objectives.create(self.metric, self.mode)
+
+    def _reset(self) -> None:
+        self._first = self.strategy == "first"
+        self._seen: set[bytes] = set()
+        self._epoch = 0  # changes whenever the search moves or restarts
+        self._owner: dict[bytes, int] = {}  # proposal key -> epoch it was proposed in
+        self._outstanding = 0  # proposals of the current epoch awaiting feedback
+        self._current: tuple[np.ndarray, float] | None = None
+        self._best_step: tuple[np.ndarray, float] | None = None
+        self._restart()
+
+    def _restart(self) -> None:
+        self._epoch += 1
+        self._outstanding = 0
+        self._phase = "init"
+        self._init_left = self.num_init
+        self._init_results: list[tuple[np.ndarray, float]] = []
+        self._queue: deque[np.ndarray] = deque()
+
+    def _move(self, genome: np.ndarray, reward: float) -> None:
+        self._epoch += 1
+        self._outstanding = 0
+        self._phase = "neighbours"
+        self._current = (genome, reward)
+        self._best_step = None
+        self._queue = self._shuffled_neighbours(genome)
+        if not self._queue:
+            self._restart()
+
+    def _shuffled_neighbours(self, genome: np.ndarray) -> deque:
+        rows = neighbours(self._codec, genome, self._rng, self.float_neighbours)
+        rows = rows[self._rng.permutation(len(rows))]
+        return deque(g for g in rows if self._codec.key(g) not in self._seen)
+
+    # ------------------------------------------------------------------ proposals
+    def _propose_genomes(self, n: int) -> np.ndarray:
+        out = np.empty((n, self._codec.num_slots))
+        for i in range(n):
+            genome, epoch = self._next()
+            key = self._codec.key(genome)
+            self._seen.add(key)
+            self._owner[key] = epoch
+            if epoch == self._epoch:
+                self._outstanding += 1
+            out[i] = genome
+        return out
+
+    def _next(self) -> tuple[np.ndarray, int]:
+        """The next proposal and the epoch it belongs to (0: a filler outside any step)."""
+        while True:
+            if self._phase == "init" and self._init_left > 0:
+                self._init_left -= 1
+                return self._random_unseen(), self._epoch
+            if self._phase == "neighbours":
+                while self._queue:
+                    genome = self._queue.popleft()
+                    if self._codec.key(genome) not in self._seen:
+                        return genome, self._epoch
+                if self._outstanding == 0:
+                    self._conclude()
+                    continue
+            return self._random_unseen(), 0
+
+    def _random_unseen(self) -> np.ndarray:
+        genome = self._codec.random(1, self._rng)[0]
+        for _ in range(MAX_REDRAWS):
+            if self._codec.key(genome) not in self._seen:
+                break
+            genome = self._codec.random(1, self._rng)[0]
+        return genome
+
+    # ------------------------------------------------------------------ feedback
+    def _update(self, genomes, rewards, violations) -> None:
+        for genome, reward, violation in zip(genomes, rewards, violations, strict=True):
+            key = self._codec.key(genome)
+            self._seen.add(key)
+            if self._owner.pop(key, None) != self._epoch:
+                continue  # a filler, a pg.sample trial, or a step already left behind
+            self._outstanding -= 1
+            value = -np.inf if reward is None or violation > 0 else float(reward[0])
+            self._step(np.array(genome, dtype=np.float64), value)
+
+    def _step(self, genome: np.ndarray, value: float) -> None:
+        if self._phase == "init":
+            self._init_results.append((genome, value))
+            if self._init_left == 0 and self._outstanding == 0:
+                best = max(self._init_results, key=lambda t: t[1])
+                self._move(*best)
+            return
+        current = self._current[1]
+        if self._first and value > current:
+            self._move(genome, value)
+            return
+        if self._best_step is None or value > self._best_step[1]:
+            self._best_step = (genome, value)
+        if not self._queue and self._outstanding == 0:
+            self._conclude()
+
+    def _conclude(self) -> None:
+        """Ends a neighbourhood: moves to its best when that improves (best improvement),
+        otherwise restarts."""
+        best = self._best_step
+        if not self._first and best is not None and best[1] > self._current[1]:
+            self._move(*best)
+        else:
+            self._restart()
