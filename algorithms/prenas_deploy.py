@@ -21,7 +21,7 @@ from torch import nn
 from symnas.algorithms import prenas_train
 from symnas.algorithms.prenas import Preferred, PreNASSelector
 from symnas.programs.count import count
-from symnas.programs.data import Dataset
+from symnas.programs.data import Dataset, validation_split  # noqa: F401 - re-exported
 from symnas.programs.latency import cpu_latency
 from symnas.programs.train import evaluate
 from symnas.programs.vit import ViTSupernet
@@ -38,39 +38,6 @@ class Specialized:
     spec: dict[str, Any]
     module: nn.Module
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def validation_split(
-    data: Dataset, fraction: float = 0.2, seed: int = 0
-) -> tuple[Dataset, Dataset]:
-    """``(train, validation)``: ``fraction`` of ``data``'s training samples held out.
-
-    The validation set is a ``Dataset`` whose test split is the held-out part; the test split of
-    ``data`` is left untouched for the final figures.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"fraction must lie strictly between 0 and 1; got {fraction!r}.")
-    n = len(data.y_train)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    held, kept = order[: int(round(n * fraction))], order[int(round(n * fraction)) :]
-    common = {"num_classes": data.num_classes, "input_shape": data.input_shape}
-    train_part = Dataset(
-        data.x_train[kept],
-        data.y_train[kept],
-        data.x_test,
-        data.y_test,
-        name=f"{data.name}-train",
-        **common,
-    )
-    validation = Dataset(
-        data.x_train[kept],
-        data.y_train[kept],
-        data.x_train[held],
-        data.y_train[held],
-        name=f"{data.name}-val",
-        **common,
-    )
-    return train_part, validation
 
 
 class PreNAS:

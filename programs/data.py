@@ -113,6 +113,44 @@ class Dataset:
         return DataLoader(dataset, sampler=batches, batch_size=None)
 
 
+def validation_split(
+    data: Dataset, fraction: float = 0.2, seed: int = 0
+) -> tuple[Dataset, Dataset]:
+    """``(train, validation)``: ``fraction`` of ``data``'s training samples held out.
+
+    ``train`` keeps the rest of the training samples and ``data``'s test split; ``validation``
+    has the same training samples and the held-out part as its test split, so the test split of
+    ``data`` stays untouched for final figures. DARTS's "train/val halves of the training data"
+    is ``validation_split(data, 0.5)``.
+    """
+    if isinstance(fraction, bool) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must lie strictly between 0 and 1; got {fraction!r}.")
+    n = len(data.y_train)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    cut = int(round(n * fraction))
+    if not 0 < cut < n:
+        raise ValueError(f"fraction {fraction} of {n} training samples leaves a split empty.")
+    held, kept = order[:cut], order[cut:]
+    common = {"num_classes": data.num_classes, "input_shape": data.input_shape}
+    train_part = Dataset(
+        data.x_train[kept],
+        data.y_train[kept],
+        data.x_test,
+        data.y_test,
+        name=f"{data.name}-train",
+        **common,
+    )
+    validation = Dataset(
+        data.x_train[kept],
+        data.y_train[kept],
+        data.x_train[held],
+        data.y_train[held],
+        name=f"{data.name}-val",
+        **common,
+    )
+    return train_part, validation
+
+
 def _check_fraction(test_fraction: float) -> None:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1; got {test_fraction!r}.")

@@ -26,14 +26,13 @@ and calling the stand-alone module definition with them, so ``extract`` (the sam
 weights, copied) gives equal outputs. BN statistics: the sub-network uses (and in training
 updates) the matching slices of the supernet's running statistics, and ``extract`` copies them.
 EfficientTDNN re-estimates BN statistics per sub-network before evaluation; use
-:func:`recalibrate_bn` for that.
+:func:`symnas.programs.estimator.recalibrate_bn` for that.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet, Supernet
+from symnas.programs.estimator import recalibrate_bn  # noqa: F401 - part of this module's API
+from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.spaces.tdnn import TDNNSpace
 
 _TYPE = TDNNSpace.__type_name__
@@ -491,41 +491,6 @@ class TDNNSupernet(SlicedSupernet, SizedSupernet):
     def min_spec(self) -> dict[str, Any]:
         """The shallowest, narrowest configuration with the smallest kernels."""
         return copy.deepcopy(self._smallest)
-
-
-@torch.no_grad()
-def recalibrate_bn(
-    supernet: Supernet,
-    spec: dict[str, Any],
-    loader: Iterable[Any],
-    max_batches: int | None = None,
-) -> nn.Module:
-    """Extracts ``spec`` and re-estimates its BN statistics on ``loader`` (OFA / EfficientTDNN).
-
-    The statistics are reset and then averaged over the batches (cumulative average); batches
-    are tensors or ``(inputs, labels)`` pairs. The supernet's shared statistics are untouched.
-    Returns the extracted module in eval mode.
-    """
-    if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
-        raise ValueError(f"max_batches must be None or a positive int; got {max_batches!r}.")
-    model = supernet.extract(spec)
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [bn.momentum for bn in norms]
-    for bn in norms:
-        bn.reset_running_stats()
-        bn.momentum = None
-    model.train()
-    seen = 0
-    for batch in loader:
-        if max_batches is not None and seen >= max_batches:
-            break
-        model(batch[0] if isinstance(batch, (list, tuple)) else batch)
-        seen += 1
-    if seen == 0:
-        raise ValueError("recalibrate_bn: the loader gave no batches.")
-    for bn, momentum in zip(norms, momenta, strict=True):
-        bn.momentum = momentum
-    return model.eval()
 
 
 registry.register(TDNNSpace, build=build, supernet=TDNNSupernet)

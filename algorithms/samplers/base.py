@@ -1,0 +1,67 @@
+"""The path-sampler contract: which sub-networks a supernet training step runs.
+
+A sampler is bound to a space (``bind``), then each step asks it for the specs to run
+(``sample(rng)``: one spec for single-path training, several for multi-path) and tells it the
+losses they had (``update``), so adaptive samplers (importance sampling, few-shot routing) learn
+from training. Its state is JSON (``state_dict``/``load_state_dict``), saved in supernet
+checkpoints. The random generator belongs to the trainer, which checkpoints it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from symnas.spaces.codec import Codec
+from symnas.spaces.codec import compile as compile_space
+
+Spec = dict[str, Any]
+
+
+class PathSampler:
+    """Base class of path samplers; subclasses implement ``sample``."""
+
+    #: Capability the sampler needs from the supernet (``programs.supernet_base``), if any.
+    requires: str | None = None
+
+    def bind(self, space: Any, supernet: Any = None) -> PathSampler:
+        """Sets the sampler up on a space (or compiled codec) and its supernet; returns self."""
+        self.codec = space if isinstance(space, Codec) else compile_space(space)
+        if self.requires is not None:
+            from symnas.programs.supernet_base import require
+
+            require(supernet, self.requires, type(self).__name__)
+        self.supernet = supernet
+        return self
+
+    def sample(self, rng: np.random.Generator) -> list[Spec]:
+        """The specs one training step runs (their losses are averaged)."""
+        raise NotImplementedError
+
+    def update(self, specs: Sequence[Spec], losses: Sequence[float]) -> None:
+        """Receives the training loss of every spec of the last step (no-op by default)."""
+
+    def config(self) -> dict[str, Any]:
+        """The sampler's settings, recorded in a checkpoint's fingerprint."""
+        return {"type": type(self).__name__}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sampler's learned state as JSON (empty for stateless samplers)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()``."""
+        if state:
+            raise ValueError(f"{type(self).__name__} is stateless; got state {sorted(state)}.")
+
+    def _random_spec(self, rng: np.random.Generator) -> Spec:
+        return self.codec.decode(self.codec.random(1, rng)[0])
+
+
+def check_count(name: str, value: Any, minimum: int) -> int:
+    """``value`` if it is an int >= ``minimum``, else a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
+    return value
