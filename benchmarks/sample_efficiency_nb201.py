@@ -1,0 +1,192 @@
+"""Sample efficiency on the NAS-Bench-201 table, and per-trial overhead on ViT-Tiny.
+
+Part 1: every algorithm searches the NB201 space (``spaces.nb201_cell()``, 15,625 cells) with the
+published 200-epoch CIFAR-10 test accuracy of ``../shared/data/nb201/nb201_cifar10.csv`` as the
+objective, through ``flows.search`` (in memory) with the registry defaults
+(``algorithms.create(name, seed=seed)``); Optuna's ``TPESampler`` and ``RandomSampler`` (default
+arguments) search the same six categorical decisions. Prints the best accuracy found after each
+number of queries, mean +- std over the seeds, and the difference to Optuna's TPE with its
+standard error.
+
+Part 2: milliseconds per trial of each on the 30-decision ViT-Tiny space with a trivial
+objective (symnas: ``flows.search`` in memory; Optuna: ``study.optimize``).
+
+    python benchmarks/sample_efficiency_nb201.py [--seeds 30] [--queries 25 50 100 200]
+        [--algorithms random regularized_evolution tpe local_search bananas optuna_tpe
+        optuna_random] [--overhead-trials 300]
+
+Optuna is an optional benchmark dependency (``pip install -e ".[bench]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from symnas import algorithms, flows, spaces
+from symnas.spaces.cells import NB201_OPS, NB201Cell, nb201_arch_str
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201"
+OURS = ["random", "regularized_evolution", "tpe", "local_search", "bananas"]
+OPTUNA = {"optuna_tpe": "TPESampler", "optuna_random": "RandomSampler"}
+# Trials per overhead measurement: model-based methods get fewer (their cost grows with n).
+OVERHEAD_TRIALS = {"bananas": 100, "optuna_tpe": 300, "tpe": 300}
+
+
+def load_table(path: Path) -> dict[str, float]:
+    """Test accuracy by official arch string."""
+    with open(path) as f:
+        return {row["arch_str"]: float(row["test_acc"]) for row in csv.DictReader(f)}
+
+
+def best_so_far(values: list[float], queries: list[int]) -> list[float]:
+    """The best value within the first ``q`` queries, for each ``q``."""
+    running = np.maximum.accumulate(np.array(values))
+    return [float(running[q - 1]) for q in queries]
+
+
+def run_symnas(name: str, seed: int, table: dict[str, float], budget: int) -> list[float]:
+    """Accuracies of the trials of one symnas search, in query order."""
+    result = flows.search(
+        spaces.nb201_cell(),
+        lambda spec: {"test_acc": table[nb201_arch_str(spec)]},
+        algorithms.create(name, seed=seed),
+        budget=budget,
+        verbose=False,
+    )
+    return [t.metrics["test_acc"] for t in result.trials]
+
+
+def optuna_sampler(name: str, seed: int):
+    """A default Optuna sampler by benchmark name."""
+    import optuna
+
+    return getattr(optuna.samplers, OPTUNA[name])(seed=seed)
+
+
+def run_optuna(name: str, seed: int, table: dict[str, float], budget: int) -> list[float]:
+    """Accuracies of the trials of one Optuna study on the six NB201 edges, in query order."""
+    import optuna
+
+    def objective(trial) -> float:
+        edges = [trial.suggest_categorical(f"edge{k}", list(NB201_OPS)) for k in range(6)]
+        return table[nb201_arch_str({"_type": NB201Cell.__type_name__, "edges": edges})]
+
+    study = optuna.create_study(direction="maximize", sampler=optuna_sampler(name, seed))
+    study.optimize(objective, n_trials=budget)
+    return [t.value for t in study.trials]
+
+
+def sample_efficiency(names: list[str], seeds: int, queries: list[int]) -> dict[str, np.ndarray]:
+    """Best-so-far accuracies (seeds x len(queries)) per algorithm; prints progress."""
+    table = load_table(DATA / "nb201_cifar10.csv")
+    budget = max(queries)
+    out = {}
+    for name in names:
+        start = time.perf_counter()
+        rows = []
+        for seed in range(seeds):
+            run = run_optuna if name in OPTUNA else run_symnas
+            rows.append(best_so_far(run(name, seed, table, budget), queries))
+        out[name] = np.array(rows)
+        print(f"  {name}: {seeds} runs of {budget} queries in {time.perf_counter() - start:.0f} s")
+    return out
+
+
+def print_table(results: dict[str, np.ndarray], queries: list[int], optimum: float) -> None:
+    """Mean +- std per budget, and the difference to Optuna's TPE +- its standard error."""
+    header = " | ".join(f"{q} queries" for q in queries)
+    print(f"\n| algorithm | {header} |")
+    print("|---|" + "---|" * len(queries))
+    for name, rows in results.items():
+        cells = [f"{m:.2f} +- {s:.2f}" for m, s in zip(rows.mean(0), rows.std(0), strict=True)]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"(optimum of the table: {optimum:.2f})")
+    base = results.get("optuna_tpe")
+    if base is None:
+        return
+    print("\nDifference to optuna_tpe (mean, +- standard error of the difference):")
+    for name, rows in results.items():
+        if name == "optuna_tpe":
+            continue
+        diff = rows.mean(0) - base.mean(0)
+        se = np.sqrt(rows.var(0, ddof=1) / len(rows) + base.var(0, ddof=1) / len(base))
+        cells = [f"{d:+.3f} +- {e:.3f}" for d, e in zip(diff, se, strict=True)]
+        print(
+            f"  {name:22s} " + "  ".join(f"{q}: {c}" for q, c in zip(queries, cells, strict=True))
+        )
+
+
+def overhead_ms(name: str, trials: int) -> float:
+    """Milliseconds per trial on ViT-Tiny with a trivial objective (the space compiled once,
+    outside the timing, as a long search amortises it)."""
+    space = spaces.vit_tiny(image_size=8, patch_size=2, in_chans=1, num_classes=10)
+    codec = spaces.compile(space)
+    if name in OPTUNA:
+        import optuna
+
+        def objective(trial) -> float:
+            return float(
+                sum(
+                    trial.suggest_categorical(s.path, list(range(s.num_candidates)))
+                    for s in codec.slots
+                )
+            )
+
+        study = optuna.create_study(direction="maximize", sampler=optuna_sampler(name, 0))
+        start = time.perf_counter()
+        study.optimize(objective, n_trials=trials)
+        return (time.perf_counter() - start) / trials * 1e3
+
+    def objective(spec) -> float:
+        return (
+            float(spec["embed_dim"] * spec["depth"])
+            + sum(spec["mlp_ratio"])
+            + sum(spec["num_heads"])
+        )
+
+    start = time.perf_counter()
+    flows.search(codec, objective, algorithms.create(name, seed=0), budget=trials, verbose=False)
+    return (time.perf_counter() - start) / trials * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--queries", type=int, nargs="+", default=[25, 50, 100, 200])
+    parser.add_argument("--algorithms", nargs="+", default=OURS + list(OPTUNA))
+    parser.add_argument("--overhead-trials", type=int, default=2000)
+    parser.add_argument("--skip-overhead", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if any(name in OPTUNA for name in args.algorithms):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        print(f"optuna {optuna.__version__}")
+    queries = sorted(args.queries)
+    print(f"NB201 CIFAR-10 test accuracy, {args.seeds} seeds, best after {queries} queries")
+    results = sample_efficiency(args.algorithms, args.seeds, queries)
+    optimum = max(load_table(DATA / "nb201_cifar10.csv").values())
+    print_table(results, queries, optimum)
+    if args.skip_overhead:
+        return
+    print("\nOverhead per trial, ViT-Tiny (30 decisions), trivial objective:")
+    times = {}
+    for name in args.algorithms:
+        trials = min(args.overhead_trials, OVERHEAD_TRIALS.get(name, args.overhead_trials))
+        times[name] = overhead_ms(name, trials)
+        print(f"  {name:22s} {times[name]:9.3f} ms/trial ({trials} trials)")
+    if "optuna_tpe" in times:
+        print("Ratio optuna_tpe / each:")
+        for name, ms in times.items():
+            print(f"  {name:22s} {times['optuna_tpe'] / ms:9.2f}x")
+
+
+if __name__ == "__main__":
+    main()
