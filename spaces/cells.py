@@ -17,6 +17,8 @@ from typing import Any
 
 import pyglove as pg
 
+from symnas.spaces.registry import register_space
+
 NB201_OPS: tuple[str, ...] = (
     "none",
     "skip_connect",
@@ -77,6 +79,9 @@ class DARTSGenotype(pg.Object):
     """A DARTS network: a normal and a reduction cell and the evaluation macro skeleton."""
 
 
+@register_space(
+    "nb201_cell", "NAS-Bench-201 cell, 6 edges x 5 ops: 15,625 architectures", architectures=5**6
+)
 def nb201_cell(C: int = 16, N: int = 5, num_classes: int = 10, in_chans: int = 3) -> NB201Cell:
     """The NAS-Bench-201 space: 6 edges x 5 ops = 5**6 = 15,625 architectures.
 
@@ -107,6 +112,11 @@ def darts_cell_size(num_ops: int = len(DARTS_OPS)) -> int:
     return math.prod(math.comb(2 + i, 2) * num_ops**2 for i in range(DARTS_NODES))
 
 
+@register_space(
+    "darts_cell",
+    "DARTS normal and reduction cells, 8 ops: about 9.1e18 architectures",
+    architectures=darts_cell_size() ** 2,
+)
 def darts_cell(
     C: int = 16,
     layers: int = 8,

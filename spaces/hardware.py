@@ -23,6 +23,8 @@ from typing import Any
 
 import pyglove as pg
 
+from symnas.spaces.registry import register_space
+
 DATAFLOWS = ("ws", "os", "is")
 PE_AREA_MM2 = 0.0012
 SRAM_AREA_MM2_PER_KB = 0.004
@@ -77,6 +79,11 @@ def _choice(name: str, values: Sequence[Any]) -> Any:
     return values[0] if len(values) == 1 else pg.oneof(values)
 
 
+@register_space(
+    "systolic_accelerator",
+    "systolic-array accelerators (rows, cols, 3 SRAMs, bandwidth, dataflow): 28,125 configurations",
+    architectures=5 * 5 * 5**3 * 3 * 3,
+)
 def systolic_accelerator(
     max_area_mm2: float | None = None,
     rows: Sequence[int] = (4, 8, 16, 32, 64),

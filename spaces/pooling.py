@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import pyglove as pg
 
+from symnas.spaces.registry import register_space
+
 RESNET20_CHANNELS = (16, 16, 16, 16, 32, 32, 32, 64, 64, 64)
 
 
@@ -38,6 +40,11 @@ class PoolingSpace(pg.Object):
     image_size: int
 
 
+@register_space(
+    "resnet_pooling",
+    "max-pool positions over a residual CNN (default ResNet20, 2 pools): 36 architectures",
+    architectures=36,
+)
 def resnet_pooling(
     channels: Sequence[int] = RESNET20_CHANNELS,
     num_pools: int = 2,
@@ -67,6 +74,11 @@ def resnet_pooling(
     )
 
 
+@register_space(
+    "resnet20_pooling",
+    "ResNet20 with 2 searched max-pool positions: 36 architectures",
+    architectures=36,
+)
 def resnet20_pooling(
     num_classes: int = 10, in_chans: int = 3, image_size: int = 32
 ) -> PoolingSpace:

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import pyglove as pg
 
+from symnas.spaces.registry import register_space
+
 COARSE_WIDTHS = (128, 176, 256, 384, 512)
 COARSE_CAT_CHANNELS = (384, 536, 768, 1152, 1536)
 FINE_WIDTHS = tuple(range(128, 513, 8))
@@ -126,6 +128,9 @@ def tdnn_space(
     )
 
 
+@register_space(
+    "tdnn", "EfficientTDNN tdnn8m2g, coarse: 4,066,875 architectures", architectures=4_066_875
+)
 def tdnn(
     in_feats: int = 80, num_classes: int = 5994, embed_dim: int = 192, fine: bool = False
 ) -> TDNNSpace:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pyglove as pg
 
+from symnas.spaces.registry import register_space
+
 
 class ViTSpace(pg.Object):
     """Root of an AutoFormer ViT space; a concrete instance is one architecture.
@@ -136,6 +138,11 @@ def vit_space(
     )
 
 
+@register_space(
+    "vit_tiny",
+    "AutoFormer/PreNAS ViT Tiny: 1,056,964,608 architectures",
+    architectures=3 * (4**12 + 4**13 + 4**14),
+)
 def vit_tiny(**task: Any) -> ViTSpace:
     """AutoFormer/PreNAS Tiny: embed {192, 216, 240}, depth {12, 13, 14}, ratio {3.5, 4},
     heads {3, 4} per layer.
@@ -148,6 +155,11 @@ def vit_tiny(**task: Any) -> ViTSpace:
     return vit_space([192, 216, 240], [12, 13, 14], [3.5, 4.0], [3, 4], **task)
 
 
+@register_space(
+    "vit_small",
+    "AutoFormer ViT Small: about 7.7e13 architectures",
+    architectures=3 * (9**12 + 9**13 + 9**14),
+)
 def vit_small(**task: Any) -> ViTSpace:
     """AutoFormer Small (``supernet-S.yaml``): embed {320, 384, 448}, depth {12, 13, 14},
     ratio {3, 3.5, 4}, heads {5, 6, 7} per layer.
@@ -157,6 +169,11 @@ def vit_small(**task: Any) -> ViTSpace:
     return vit_space([320, 384, 448], [12, 13, 14], [3.0, 3.5, 4.0], [5, 6, 7], **task)
 
 
+@register_space(
+    "vit_base",
+    "AutoFormer ViT Base: about 1.0e13 architectures",
+    architectures=3 * (6**14 + 6**15 + 6**16),
+)
 def vit_base(**task: Any) -> ViTSpace:
     """AutoFormer Base (``supernet-B.yaml``): embed {528, 576, 624}, depth {14, 15, 16},
     ratio {3, 3.5, 4}, heads {9, 10} per layer.

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyglove as pg
 
+from symnas.spaces.registry import register_space
 from symnas.spaces.vit import check_task, choices_of
 
 
@@ -134,6 +135,11 @@ def vit_resnas_space(
     )
 
 
+@register_space(
+    "vit_resnas_tiny",
+    "ViT-ResNAS Tiny, 3 stages x 6 blocks: about 1.9e28 architectures",
+    architectures=(5 * 28**3 * 29**3) ** 3,
+)
 def vit_resnas_tiny(**task: Any) -> ViTResNASSpace:
     """ViT-ResNAS Tiny (``sr_tiny_mh``): 3 stages x 6 blocks, head dims 32 / 48 / 64.
 
@@ -155,6 +161,11 @@ def vit_resnas_tiny(**task: Any) -> ViTResNASSpace:
     )
 
 
+@register_space(
+    "vit_resnas_small",
+    "ViT-ResNAS Small, 3 stages x 7 blocks: about 4.2e32 architectures",
+    architectures=(5 * 28**4 * 29**3) ** 3,
+)
 def vit_resnas_small(**task: Any) -> ViTResNASSpace:
     """ViT-ResNAS Small (``sr_small_mh``): 3 stages x 7 blocks, head dims 32 / 48 / 64.
 
@@ -174,6 +185,11 @@ def vit_resnas_small(**task: Any) -> ViTResNASSpace:
     )
 
 
+@register_space(
+    "vit_resnas",
+    "ViT-ResNAS by size: 'tiny' (default, about 1.9e28) or 'small' (about 4.2e32 architectures)",
+    architectures=(5 * 28**3 * 29**3) ** 3,
+)
 def vit_resnas(size: str = "tiny", **task: Any) -> ViTResNASSpace:
     """The published ViT-ResNAS space: ``size="tiny"`` (``vit_resnas_tiny``, about 1.9e28
     networks) or ``"small"`` (``vit_resnas_small``, about 4.2e32); ``task`` as there."""
