@@ -25,6 +25,7 @@ from symnas.spaces.pooling import (
     resnet_pooling,
     stage_depths,
 )
+from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import TDNNLayer, TDNNSpace, tdnn, tdnn_space
 from symnas.spaces.vit import ViTSpace, vit_base, vit_small, vit_space, vit_tiny
 from symnas.spaces.vit_resnas import (
@@ -44,6 +45,7 @@ __all__ = [
     "DARTSNode",
     "NB201Cell",
     "PoolingSpace",
+    "SPACES",
     "SystolicAccelerator",
     "TDNNLayer",
     "TDNNSpace",
@@ -61,6 +63,7 @@ __all__ = [
     "nb201_cell",
     "nb201_edges",
     "pool_positions",
+    "register_space",
     "resnet20_pooling",
     "resnet_pooling",
     "stage_depths",
