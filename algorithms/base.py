@@ -10,6 +10,7 @@ same proposals on both paths.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyglove as pg
@@ -48,6 +49,10 @@ class SearchAlgorithm(pg.DNAGenerator):
 
     def _reset(self) -> None:
         """Initialises the algorithm's search state."""
+
+    def prepare(self, out: Path | None, resume: bool = False, verbose: bool = True) -> None:
+        """Work before the first proposal, which ``flows.search`` runs after ``bind``: one-shot
+        searchers train their supernet here (under ``out``, resumable). No-op by default."""
 
     @property
     def codec(self) -> Codec:

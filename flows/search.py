@@ -100,6 +100,33 @@ def evaluate_spec(
     return metrics, error, time.perf_counter() - start
 
 
+def evaluate_batch(
+    objective: Any, specs: list[Any], seeds: list[int], threads: int | None = None
+) -> list[tuple[dict | None, str | None, float]]:
+    """Runs ``objective.evaluate_batch(specs)`` (a supernet estimator scores candidates
+    together); if the batch call raises, each spec is evaluated alone, so a bad candidate fails
+    only its own trial. Wall time is shared equally."""
+    from symnas.programs.threads import torch_threads
+
+    start = time.perf_counter()
+    try:
+        with seeded_trial(seeds[0]):
+            if threads is None:
+                values = objective.evaluate_batch(specs)
+            else:
+                with torch_threads(threads):
+                    values = objective.evaluate_batch(specs)
+        metrics = [normalize_metrics(v) for v in values]
+        if len(metrics) != len(specs):
+            raise ValueError(f"evaluate_batch returned {len(metrics)} results for {len(specs)}.")
+    except Exception:  # noqa: BLE001 - retried one by one, where each failure is recorded
+        return [
+            evaluate_spec(objective, s, seed, threads) for s, seed in zip(specs, seeds, strict=True)
+        ]
+    wall = (time.perf_counter() - start) / len(specs)
+    return [(m, None, wall) for m in metrics]
+
+
 def _watch_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(PARENT_POLL_S)
@@ -144,6 +171,9 @@ class _Evaluator:
     def run(self, specs: list[Any], seeds: list[int]):
         """Yields (position, result) as evaluations finish."""
         if self.pool is None:
+            if len(specs) > 1 and hasattr(self.objective, "evaluate_batch"):
+                yield from enumerate(evaluate_batch(self.objective, specs, seeds, self.threads))
+                return
             for i, (spec, seed) in enumerate(zip(specs, seeds, strict=True)):
                 yield i, evaluate_spec(self.objective, spec, seed, self.threads)
             return
@@ -242,12 +272,16 @@ def search(
         logged = {int(r["id"]): Trial.from_record(r) for r in records}
         write_json_atomic(out_dir / "config.json", config)
     log = TrialLog(out_dir / "trials.jsonl") if out_dir is not None else None
+    # One-shot searchers train their supernet here (checkpointed under out/, resumable).
+    algorithm.prepare(out_dir, resume=resume, verbose=verbose)
 
     objectives = algorithm.objectives()
     result = SearchResult([], objectives, out_dir)
     if threads is None and workers > 1:
         threads = 1
     evaluator = _Evaluator(objective, workers, threads)
+    # Objectives that score several candidates at once (supernet estimators) get that many.
+    per_round = workers if workers > 1 else int(getattr(objective, "candidates_per_call", 1))
     show = verbose and sys.stderr.isatty()
     bar = tqdm(total=budget, disable=not show, desc="search", unit="trial")
     last_summary = time.monotonic()
@@ -255,7 +289,10 @@ def search(
     try:
         while len(result.trials) < budget:
             first_id = len(result.trials)
-            genomes = algorithm.propose_batch(min(workers, budget - first_id))
+            try:
+                genomes = algorithm.propose_batch(min(per_round, budget - first_id))
+            except StopIteration:  # the algorithm has nothing more to propose
+                break
             batch: list[Trial | None] = []
             todo: list[tuple[int, Any, np.ndarray]] = []
             for offset, genome in enumerate(genomes):
