@@ -63,7 +63,7 @@ class SearchAlgorithm(pg.DNAGenerator):
     def propose_batch(self, n: int) -> np.ndarray:
         """Proposes ``n`` genomes (rows)."""
         genomes = self._propose_genomes(n)
-        self._num_proposals += n
+        self._num_proposals += len(genomes)
         return genomes
 
     def feedback_batch(

@@ -1,0 +1,111 @@
+"""The one-shot searcher contract: train a supernet, then propose the architectures it derives.
+
+A :class:`OneShotSearcher` is a ``SearchAlgorithm``, so it swaps into ``flows.search`` like any
+sampler: ``flows.search(space, objective, algorithm=algorithms.PreNAS(data=...),
+budget=n_finalists, out=...)``. ``flows.search`` calls ``prepare`` before the first proposal: the
+searcher trains its supernet there (with the data and budget given to its constructor,
+checkpointed under ``out/oneshot/`` and resumed with the search) and ranks its finalists. It
+then proposes the finalists best first, the objective evaluates them, and ``propose`` raises
+``StopIteration`` once they are exhausted (PyGlove's convention), which ends the search.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyglove as pg
+
+from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.objectives import MODES, Objectives
+from symnas.spaces.codec import Codec
+
+Spec = dict[str, Any]
+DATASETS = ("digits", "cifar10_subset", "mnist")
+
+
+def load_data(data: Any) -> Any:
+    """A ``programs.data.Dataset`` from a dataset or a name in ``DATASETS``.
+
+    ``"cifar10_subset"`` and ``"mnist"`` may carry their folder after a colon
+    (``"cifar10_subset:../shared/data/cifar10_subset"``).
+    """
+    from symnas.programs import data as datasets
+
+    if isinstance(data, datasets.Dataset):
+        return data
+    if not isinstance(data, str) or data.split(":", 1)[0] not in DATASETS:
+        raise ValueError(
+            f"data must be a programs.data.Dataset or one of {list(DATASETS)} (with ':FOLDER' "
+            f"for cifar10_subset and mnist); got {data!r}."
+        )
+    name, _, folder = data.partition(":")
+    if name == "digits":
+        return datasets.digits()
+    if not folder:
+        raise ValueError(f"data {data!r}: give the folder as '{name}:FOLDER'.")
+    return getattr(datasets, name)(folder)
+
+
+def describe_data(data: Any) -> Any:
+    """A JSON description of ``data`` (its name, or a dataset's name and sizes)."""
+    if isinstance(data, str):
+        return data
+    return {"name": data.name, "train": len(data.y_train), "test": len(data.y_test)}
+
+
+def encode_spec(codec: Codec, spec: Spec) -> np.ndarray:
+    """The genome of a decoded spec of ``codec``'s space."""
+    dna = pg.template(codec.space).encode(pg.from_json(spec))
+    return codec.from_dna(dna)
+
+
+@pg.members(
+    [
+        (
+            "data",
+            pg.typing.Any(),
+            "Training data: a programs.data.Dataset or a name ('digits', 'cifar10_subset:DIR').",
+        ),
+        ("metric", pg.typing.Str().noneable(), "Metric of the finalists' evaluation to optimise."),
+        ("mode", pg.typing.Enum("max", list(MODES)), "Direction of the metric."),
+        ("device", pg.typing.Str(default="auto"), "'auto' (CUDA when available), 'cpu', 'cuda'."),
+    ]
+)
+class OneShotSearcher(SearchAlgorithm):
+    """Base class: ``search`` trains and returns finalists; they are proposed best first."""
+
+    def objectives(self) -> Objectives:
+        return Objectives.create(self.metric, self.mode)
+
+    def _reset(self) -> None:
+        self._finalists: list[np.ndarray] | None = None
+        self._next = 0
+
+    def prepare(self, out: Path | None, resume: bool = False, verbose: bool = True) -> None:
+        """Trains the supernet and ranks the finalists (under ``out/oneshot`` when given)."""
+        folder = Path(out) / "oneshot" if out is not None else None
+        specs = self.search(self.codec.space, folder, resume=resume, progress=verbose)
+        if not specs:
+            raise ValueError(f"{type(self).__name__} derived no architecture.")
+        self._finalists = [encode_spec(self.codec, spec) for spec in specs]
+
+    def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[Spec]:
+        """Trains and returns the finalists, best first (subclasses implement it)."""
+        raise NotImplementedError
+
+    def _propose_genomes(self, n: int) -> np.ndarray:
+        if self._finalists is None:
+            self.prepare(None)  # the PyGlove path (pg.sample) trains in memory
+        left = self._finalists[self._next : self._next + n]
+        if not left:
+            raise StopIteration(f"{type(self).__name__} has proposed all its finalists.")
+        self._next += len(left)
+        return np.stack(left)
+
+    def sym_jsonify(self, **kwargs: Any) -> Any:
+        """The algorithm as JSON, with its data described rather than serialised."""
+        json_value = super().sym_jsonify(**kwargs)
+        json_value["data"] = describe_data(self.data)
+        return json_value
