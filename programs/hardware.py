@@ -28,6 +28,15 @@ back (two transfers per extra reduction fold) unless the output fits its SRAM.
 ``mem_cycles = dram_bytes / bandwidth``; with double buffering compute and transfers overlap,
 so ``cycles = max(compute_cycles, mem_cycles)`` and ``latency = cycles / clock``.
 
+Row stationary (``rs``, Eyeriss: Chen et al., ISCA 2016) maps a convolution's filter rows onto
+the array rows and its output rows onto the columns; each PE runs a 1-D convolution and partial
+sums accumulate up the columns (``_row_stationary``; a GEMM is a 1 x 1 convolution).
+
+Memory-bound operators (element-wise operators, activations, pooling, norms, concatenation,
+resampling; rows of ``hardware_layers`` that are not GEMMs) run on a vector unit of ``cols``
+lanes below the array (``ceil(reads / cols)`` cycles) and move every operand between DRAM and
+the SRAMs once, so parameter-free work costs its activation traffic.
+
 Energy (Horowitz, "Computing's Energy Problem", ISSCC 2014, 45 nm): a MAC of ``w``-byte words
 costs ``0.2 * w**2 + 0.03 * w`` pJ (8-bit multiply 0.2 pJ, 8-bit add 0.03 pJ; multiplier energy
 grows with the square of the width), an SRAM access 1.25 pJ per byte (5 pJ per 32-bit read of an
@@ -95,38 +104,42 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     m, k, n, count = (
         getattr(table, f)[None, :].astype(np.float64) for f in ("m", "k", "n", "count")
     )
-    rows, cols, flow = col["rows"], col["cols"], col["dataflow"]
-    is_os, is_ws = flow == DATAFLOWS.index("os"), flow == DATAFLOWS.index("ws")
-    sr = np.where(is_os, m, k)
-    sc = np.where(is_os | is_ws, n, m)
-    t = np.where(is_os, k, np.where(is_ws, m, n))
-    row_folds, col_folds = _ceil_div(sr, rows), _ceil_div(sc, cols)
-    fill = np.where(is_os, 0.0, rows)
-    compute = count * row_folds * col_folds * (fill + rows + cols + t - 2)
-
     word = col["word_bytes"]
     cap = {key: col[f"{key}_sram_kb"] * 512.0 / word for key in ("ifmap", "filter", "ofmap")}
     a_words, w_words, o_words = (
         getattr(table, f)[None, :] / table.count[None, :]
         for f in ("in_words", "w_words", "out_words")
     )
-    refetch_in = np.where(is_os | is_ws, col_folds, 1.0)
-    refetch_w = np.where(is_os, row_folds, np.where(is_ws, 1.0, col_folds))
-    spills = np.where(is_os, 0.0, row_folds - 1)
+    flow = col["dataflow"]
+    systolic = _systolic(m, k, n, col["rows"], col["cols"], flow)
+    rs = _row_stationary(table, m, k, n, count, col["rows"], col["cols"])
+    is_rs = flow == DATAFLOWS.index("rs")
+    compute = count * np.where(is_rs, rs["cycles"], systolic["cycles"])
+    refetch_in, refetch_w, spills = (
+        np.where(is_rs, rs[key], systolic[key]) for key in ("refetch_in", "refetch_w", "spills")
+    )
     dram_words = (
         a_words * np.where(a_words > cap["ifmap"], refetch_in, 1.0)
         + w_words * np.where(w_words > cap["filter"], refetch_w, 1.0)
         + o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))
     )
-    dram_bytes = count * dram_words * word
     sram_words = m * k * refetch_in + k * n * refetch_w + m * n * (1 + spills)
-    sram_bytes = count * sram_words * word
+
+    # Memory-bound operators run on a vector unit of ``cols`` lanes below the array; every
+    # operand moves between DRAM and the SRAMs once.
+    gemm = table.is_gemm[None, :]
+    vector_words = (a_words + w_words + o_words) * count
+    compute = np.where(gemm, compute, np.ceil(m * k / col["cols"]))
+    dram_bytes = np.where(gemm, count * dram_words, vector_words) * word
+    sram_bytes = np.where(gemm, count * sram_words, vector_words) * word
     mem = dram_bytes / col["bandwidth"]
     cycles = np.maximum(compute, mem)
 
-    macs = (m * k * n * count).repeat(len(rows), axis=0)
+    macs = np.broadcast_to(table.macs[None, :].astype(np.float64), cycles.shape)
+    vector_ops = np.where(gemm, 0.0, m * k).repeat(len(col["rows"]), axis=0)
     e_mac = MUL_PJ_PER_BYTE2 * word**2 + ADD_PJ_PER_BYTE * word
-    energy = (macs * e_mac + sram_bytes * SRAM_PJ_PER_BYTE + dram_bytes * DRAM_PJ_PER_BYTE) * 1e-6
+    arithmetic = macs * e_mac + vector_ops * ADD_PJ_PER_BYTE * word
+    energy = (arithmetic + sram_bytes * SRAM_PJ_PER_BYTE + dram_bytes * DRAM_PJ_PER_BYTE) * 1e-6
     out = {
         "macs": macs,
         "cycles": cycles,
@@ -137,13 +150,57 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         "dram_bytes": dram_bytes,
         "sram_bytes": sram_bytes,
     }
-    out["utilization"] = _safe_div(macs, rows * cols * cycles)
+    out["utilization"] = _safe_div(macs, col["rows"] * col["cols"] * cycles)
     for key in list(out):
         out[f"total_{key}"] = out[key].sum(axis=1)
     out["total_utilization"] = _safe_div(
         out["total_macs"], hw["rows"] * hw["cols"] * out["total_cycles"]
     )
     return out
+
+
+def _systolic(m, k, n, rows, cols, flow) -> dict[str, np.ndarray]:
+    """SCALE-Sim's ws/os/is: cycles of one GEMM and how often each operand is re-read."""
+    is_os, is_ws = flow == DATAFLOWS.index("os"), flow == DATAFLOWS.index("ws")
+    sr = np.where(is_os, m, k)
+    sc = np.where(is_os | is_ws, n, m)
+    t = np.where(is_os, k, np.where(is_ws, m, n))
+    row_folds, col_folds = _ceil_div(sr, rows), _ceil_div(sc, cols)
+    fill = np.where(is_os, 0.0, rows)
+    return {
+        "cycles": row_folds * col_folds * (fill + rows + cols + t - 2),
+        "refetch_in": np.where(is_os | is_ws, col_folds, 1.0),
+        "refetch_w": np.where(is_os, row_folds, np.where(is_ws, 1.0, col_folds)),
+        "spills": np.where(is_os, 0.0, row_folds - 1),
+    }
+
+
+def _row_stationary(table: LayerTable, m, k, n, count, rows, cols) -> dict[str, np.ndarray]:
+    """Eyeriss's row-stationary mapping (Chen et al., ISCA 2016) of one group's convolution.
+
+    A PE set of ``R`` filter rows (vertically) by ``E`` output rows (horizontally) computes one
+    (input channel, filter) pair; each PE runs a 1-D convolution of ``S`` taps over the ``F``
+    output columns (``S * F`` cycles) while partial sums flow up the set's columns. Sets larger
+    than the array are strip-mined; smaller ones are replicated over the array, each working on
+    another (channel, filter) pair. A GEMM is a 1 x 1 convolution with one output row.
+    """
+    kernel_rows, kernel_cols, out_rows = (
+        getattr(table, f)[None, :].astype(np.float64) for f in ("kh", "kw", "oh")
+    )
+    channels = k / (kernel_rows * kernel_cols)
+    set_rows, set_cols = np.minimum(kernel_rows, rows), np.minimum(out_rows, cols)
+    sets = np.floor(rows / set_rows) * np.floor(cols / set_cols)
+    strips = _ceil_div(out_rows, set_cols) * _ceil_div(kernel_rows, set_rows)
+    streamed = m / out_rows  # output columns x batch
+    pairs = channels * n
+    cycles = _ceil_div(pairs, sets) * strips * kernel_cols * streamed + rows + cols - 2
+    filters_at_once = np.maximum(1.0, np.floor(sets / channels))
+    return {
+        "cycles": cycles,
+        "refetch_in": _ceil_div(n, filters_at_once),
+        "refetch_w": strips,
+        "spills": np.maximum(_ceil_div(channels, sets) - 1, 0.0),
+    }
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

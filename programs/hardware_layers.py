@@ -1,21 +1,25 @@
-"""The GEMM-shaped work of a PyTorch module, read from one traced forward pass.
+"""The work of a PyTorch module as a table of GEMMs and memory-bound operators.
 
 A systolic-array accelerator runs every layer as matrix multiplications, the way SCALE-Sim
 (Samajdar et al., ISPASS 2020) describes a layer: ``M`` output rows, ``K`` reduction length,
-``N`` output columns, repeated ``count`` times. The table is taken from the module itself: a
-``TorchDispatchMode`` records each ATen matrix product, convolution and fused attention that the
-forward pass runs (so ``nn.Linear``, ``nn.Conv1d/2d/3d``, ``q @ k.transpose(...)``,
-``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention`` are all found), and module hooks
-name each entry after the innermost module that ran it.
+``N`` output columns, repeated ``count`` times. The table is read from one pass of
+``programs.trace`` (so ``nn.Linear``, ``nn.Conv1d/2d/3d``, ``q @ k.transpose(...)``,
+``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention`` are all found, and layers
+already traced are replayed from its layer cache); each entry is named after the innermost
+module that ran it.
 
 Mappings (im2col for convolutions):
 
 - convolution: ``M = B * prod(out spatial)``, ``K = prod(kernel) * C_in / groups``,
   ``N = C_out / groups``, ``count = groups``; a transposed convolution is its col2im form,
   ``M = B * prod(in spatial)``, ``K = C_in / groups``, ``N = prod(kernel) * C_out / groups``.
-- mm / addmm / mv: one GEMM; bmm / baddbmm: ``count`` = batch.
+- mm / addmm / mv / linear: one GEMM; bmm / baddbmm / batched matmul: ``count`` = batch.
 - scaled dot-product attention: ``q @ k^T`` (``M = L, K = E, N = S``) and ``attn @ v``
   (``M = L, K = S, N = E_v``), each ``count = batch * heads``.
+- memory-bound operators (``vector_ops=True``, the default): element-wise operators and
+  activations (``eltwise``), pooling (``pool``), norms (``norm``), concatenation (``concat``),
+  reductions (``reduce``) and resampling (``resample``), with ``M`` = output elements, ``K`` =
+  input elements read per output element, ``N = count = 1``.
 
 Each entry also keeps the unique operand sizes in words (input, weight, output), which set the
 off-chip traffic; for a convolution they are the tensor sizes, not the im2col sizes.
@@ -23,22 +27,25 @@ off-chip traffic; for a convolution they are the tensor sizes, not the im2col si
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
-import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
+
+from symnas.programs.trace import GEMM_KINDS, Row, trace
 
 _FIELDS = ("m", "k", "n", "count", "in_words", "w_words", "out_words")
+_GEOMETRY = ("kh", "kw", "oh")
 
 
 @dataclass(frozen=True)
 class LayerTable:
-    """GEMM shapes of a module's layers, one entry per layer, as int64 arrays."""
+    """GEMM shapes of a module's layers, one entry per layer, as int64 arrays.
+
+    ``kh``, ``kw``, ``oh`` (kernel rows, rest of the kernel, output rows of a convolution; 1
+    elsewhere) are optional: a table read from JSON without them treats every entry as a GEMM.
+    """
 
     names: tuple[str, ...]
     kinds: tuple[str, ...]
@@ -49,141 +56,68 @@ class LayerTable:
     in_words: np.ndarray
     w_words: np.ndarray
     out_words: np.ndarray
+    kh: np.ndarray | None = None
+    kw: np.ndarray | None = None
+    oh: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for f in _GEOMETRY:  # GEMMs and vector operators: a 1 x 1 "kernel", one output row
+            if getattr(self, f) is None:
+                object.__setattr__(self, f, np.ones(len(self.names), dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.names)
 
     @property
+    def is_gemm(self) -> np.ndarray:
+        """Which entries are GEMMs (the others are memory-bound operators)."""
+        return np.fromiter((k in GEMM_KINDS for k in self.kinds), bool, len(self.kinds))
+
+    @property
     def macs(self) -> np.ndarray:
-        """Multiply-accumulates per layer."""
-        return self.m * self.k * self.n * self.count
+        """Multiply-accumulates per layer (0 for memory-bound operators)."""
+        return np.where(self.is_gemm, self.m * self.k * self.n * self.count, 0)
 
     def to_json(self) -> dict[str, list]:
         """A JSON-able dict (for caching the table of an architecture)."""
         out: dict[str, list] = {"names": list(self.names), "kinds": list(self.kinds)}
-        out.update({f: getattr(self, f).tolist() for f in _FIELDS})
+        out.update({f: getattr(self, f).tolist() for f in _FIELDS + _GEOMETRY})
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, list]) -> LayerTable:
         """Inverse of ``to_json``."""
-        arrays = {f: np.asarray(data[f], dtype=np.int64) for f in _FIELDS}
+        fields = _FIELDS + tuple(f for f in _GEOMETRY if f in data)
+        arrays = {f: np.asarray(data[f], dtype=np.int64) for f in fields}
         return cls(names=tuple(data["names"]), kinds=tuple(data["kinds"]), **arrays)
 
 
-class _Recorder(TorchDispatchMode):
-    """Records GEMM-shaped ATen ops; ``scope`` is the stack of running module names."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scope: list[str] = []
-        self.rows: list[tuple] = []
-
-    def _add(self, kind: str, m: int, k: int, n: int, count: int, words: Sequence[int]) -> None:
-        name = self.scope[-1] if self.scope else "<root>"
-        self.rows.append((name, kind, m, k, n, count, *words))
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        op = func.overloadpacket.__name__
-        if op == "convolution":
-            self._conv(args, out)
-        elif op in ("mm", "addmm", "mv", "addmv"):
-            a, b = args[-2], args[-1]
-            n = b.shape[1] if b.dim() == 2 else 1
-            m = a.shape[0]
-            self._add("linear", m, a.shape[1], n, 1, (a.numel(), b.numel(), m * n))
-        elif op in ("bmm", "baddbmm"):
-            a, b = args[-2], args[-1]
-            words = (a.numel(), b.numel(), out.numel())
-            self._add("matmul", a.shape[1], a.shape[2], b.shape[2], a.shape[0], words)
-        elif op.startswith("_scaled_dot_product"):
-            self._attention(*args[:3])
-        return out
-
-    def _conv(self, args: tuple, out: torch.Tensor) -> None:
-        x, w = args[0], args[1]
-        transposed, groups = bool(args[6]), int(args[8])
-        batch = x.shape[0]
-        kernel = math.prod(w.shape[2:])
-        words = (x.numel(), w.numel(), out.numel())
-        if transposed:
-            m = batch * math.prod(x.shape[2:])
-            k, n = w.shape[0] // groups, w.shape[1] * kernel
-        else:
-            m = batch * math.prod(out.shape[2:])
-            k, n = w.shape[1] * kernel, w.shape[0] // groups
-        self._add("conv", m, k, n, groups, words)
-
-    def _attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-        heads = math.prod(q.shape[:-2])
-        length, dim, keys, dim_v = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
-        scores = heads * length * keys
-        self._add("attention", length, dim, keys, heads, (q.numel(), k.numel(), scores))
-        self._add(
-            "attention", length, keys, dim_v, heads, (scores, v.numel(), heads * length * dim_v)
-        )
-
-
-def _check_input(input_shape: Sequence[int], batch_size: int) -> tuple[int, ...]:
-    shape = tuple(input_shape)
-    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-        raise ValueError(
-            f"input_shape must be a non-empty tuple of positive ints; got {input_shape!r}."
-        )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
-    return (batch_size, *shape)
-
-
-def _enter(scope: list[str], name: str, *_: object) -> None:
-    scope.append(name)
-
-
-def layers(module: nn.Module, input_shape: Sequence[int], batch_size: int = 1) -> LayerTable:
+def layers(
+    module: nn.Module, input_shape: Sequence[int], batch_size: int = 1, vector_ops: bool = True
+) -> LayerTable:
     """Traces one forward pass of ``module`` on a zero batch of ``batch_size`` samples.
 
     ``input_shape`` is the shape of one sample (``Dataset.input_shape``, as in
     ``programs.count``). The module runs in eval mode (every submodule's mode is restored
-    afterwards) with autograd on, so that PyTorch's fused inference kernels (the
-    ``nn.MultiheadAttention`` fast path) do not hide their matrix products.
+    afterwards). ``vector_ops=False`` keeps the GEMMs only.
     """
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
-    shape = _check_input(input_shape, batch_size)
-    recorder = _Recorder()
-    handles = []
-
-    def leave(*_: object) -> None:
-        recorder.scope.pop()
-
-    for name, sub in module.named_modules():
-        label = name or type(module).__name__
-        handles.append(sub.register_forward_pre_hook(partial(_enter, recorder.scope, label)))
-        handles.append(sub.register_forward_hook(leave))
-    modes = {m: m.training for m in module.modules()}
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    x = torch.zeros(shape, device=device, requires_grad=True)
-    try:
-        module.eval()
-        with torch.enable_grad(), recorder:
-            module(x)
-    finally:
-        for sub, mode in modes.items():
-            sub.training = mode
-        for handle in handles:
-            handle.remove()
-    return _table(recorder.rows)
+    rows = trace(module, input_shape, batch_size)
+    if not vector_ops:
+        rows = [row for row in rows if row.kind in GEMM_KINDS]
+    return _table(rows)
 
 
-def _table(rows: list[tuple]) -> LayerTable:
+def _table(rows: list[Row]) -> LayerTable:
     """Builds the table, numbering repeated names (``blocks.0.attn``, ``blocks.0.attn#2``...)."""
     seen: dict[str, int] = {}
     names = []
     for row in rows:
-        seen[row[0]] = seen.get(row[0], 0) + 1
-        names.append(row[0] if seen[row[0]] == 1 else f"{row[0]}#{seen[row[0]]}")
-    columns = list(zip(*rows, strict=True)) if rows else [()] * (2 + len(_FIELDS))
-    arrays = {f: np.asarray(columns[2 + i], dtype=np.int64) for i, f in enumerate(_FIELDS)}
-    return LayerTable(names=tuple(names), kinds=tuple(columns[1]), **arrays)
+        seen[row.name] = seen.get(row.name, 0) + 1
+        names.append(row.name if seen[row.name] == 1 else f"{row.name}#{seen[row.name]}")
+    arrays = {
+        f: np.fromiter((getattr(r, f) for r in rows), np.int64, len(rows))
+        for f in _FIELDS + _GEOMETRY
+    }
+    return LayerTable(names=tuple(names), kinds=tuple(r.kind for r in rows), **arrays)

@@ -4,10 +4,11 @@ The knobs follow the SCALE-Sim accelerator description (Samajdar et al., "A Syst
 for Characterizing Scalability of DNN Accelerators using SCALE-Sim", ISPASS 2020): a ``rows`` x
 ``cols`` array of multiply-accumulate PEs, three double-buffered on-chip SRAMs (ifmap, filter,
 ofmap), an off-chip interface of ``bandwidth`` bytes per cycle, a dataflow (weight, output or input
-stationary) and a clock. The default choices are the hardware space of a nested
-architecture x accelerator search as in PyGlove (Peng et al., NeurIPS 2020) and NAHAS (Zhou et
-al., 2021): rows and cols in {4, 8, 16, 32, 64}, each SRAM in {16, ..., 256} KB, bandwidth in
-{4, 8, 16} B/cycle, three dataflows.
+stationary, or Eyeriss's row stationary, Chen et al., ISCA 2016) and a clock. The default
+choices are the hardware space of a nested architecture x accelerator search as in PyGlove
+(Peng et al., NeurIPS 2020) and NAHAS (Zhou et al., 2021): rows and cols in {4, 8, 16, 32,
+64}, each SRAM in {16, ..., 256} KB, bandwidth in {4, 8, 16} B/cycle, the three systolic
+dataflows.
 
 Area model (``area_mm2``): ``rows * cols * PE_AREA_MM2 * word_bytes**2 + total_sram_kb *
 SRAM_AREA_MM2_PER_KB``. Both constants come from the TPU v1 floorplan (Jouppi et al., ISCA 2017,
@@ -25,7 +26,8 @@ import pyglove as pg
 
 from symnas.spaces.registry import register_space
 
-DATAFLOWS = ("ws", "os", "is")
+DATAFLOWS = ("ws", "os", "is", "rs")
+SYSTOLIC_DATAFLOWS = ("ws", "os", "is")
 PE_AREA_MM2 = 0.0012
 SRAM_AREA_MM2_PER_KB = 0.004
 
@@ -57,7 +59,7 @@ _INT_FIELDS = (
         ("filter_sram_kb", pg.typing.Int(min_value=1, default=64), "Weight SRAM (KB)."),
         ("ofmap_sram_kb", pg.typing.Int(min_value=1, default=64), "Output SRAM (KB)."),
         ("bandwidth", pg.typing.Int(min_value=1, default=16), "Off-chip bytes per cycle."),
-        ("dataflow", pg.typing.Enum("ws", list(DATAFLOWS)), "ws, os or is stationary."),
+        ("dataflow", pg.typing.Enum("ws", list(DATAFLOWS)), "ws, os, is or rs stationary."),
         ("clock_mhz", pg.typing.Float(min_value=1.0, default=500.0), "Clock (MHz)."),
         ("word_bytes", pg.typing.Int(min_value=1, default=1), "Bytes per operand word."),
         (
@@ -90,15 +92,16 @@ def systolic_accelerator(
     cols: Sequence[int] = (4, 8, 16, 32, 64),
     sram_kb: Sequence[int] = (16, 32, 64, 128, 256),
     bandwidth: Sequence[int] = (4, 8, 16),
-    dataflow: Sequence[str] = DATAFLOWS,
+    dataflow: Sequence[str] = SYSTOLIC_DATAFLOWS,
     clock_mhz: Sequence[float] = (500.0,),
     word_bytes: int = 1,
 ) -> SystolicAccelerator:
     """The accelerator space: 5 x 5 x 5**3 x 3 x 3 = 28,125 configurations with the defaults.
 
-    Each of the three SRAMs chooses its size from ``sram_kb``. With ``max_area_mm2`` the space
-    keeps only array sizes whose smallest configuration meets the cap and records the cap in
-    every spec, so that ``feasible(spec)`` tells whether a configuration meets it.
+    Each of the three SRAMs chooses its size from ``sram_kb``; ``dataflow=DATAFLOWS`` adds
+    Eyeriss's row-stationary mapping (``"rs"``) to the three systolic ones. With
+    ``max_area_mm2`` the space keeps only array sizes whose smallest configuration meets the
+    cap and records the cap in every spec, so that ``feasible(spec)`` tells whether a configuration meets it.
     """
     bad = [d for d in dataflow if d not in DATAFLOWS]
     if bad:

@@ -57,7 +57,7 @@ def test_conv_and_linear_shapes_come_from_the_module():
 
 def test_attention_matmuls_are_found_including_the_fused_paths():
     model = Attention().eval()
-    table = layers(model, (5, 16), batch_size=2)
+    table = layers(model, (5, 16), batch_size=2, vector_ops=False)
     assert table.kinds.count("attention") == 4  # sdpa twice (qk, av) in forward and in mha
     assert table.kinds.count("matmul") == 1  # q @ k^T
     qk = table.names.index("Attention")
@@ -137,7 +137,7 @@ def test_cost_is_the_one_row_case_of_cost_table():
     assert res["cycles"] == table["total_cycles"][0]
     assert res["latency_ms"] == pytest.approx(res["cycles"] / 200e3)
     assert sum(layer["energy"] for layer in res["layers"]) == pytest.approx(res["energy"])
-    assert [layer["kind"] for layer in res["layers"]] == ["conv", "linear"]
+    assert [layer["kind"] for layer in res["layers"]] == ["conv", "eltwise", "linear"]
     assert 0 < res["utilization"] <= 1
     assert res["area_mm2"] == pytest.approx(spaces.hardware.area_mm2(spec))
 
@@ -161,7 +161,7 @@ def test_programs_exports_the_hardware_module():
 def test_bad_input_is_rejected_with_the_field_name():
     table = gemm(4, 4, 4)
     with pytest.raises(ValueError, match="dataflow"):
-        cost_table(table, [hw(4, 4, "rs")])
+        cost_table(table, [hw(4, 4, "xs")])
     with pytest.raises(ValueError, match="at least one"):
         cost_table(table, [])
     with pytest.raises(TypeError, match="LayerTable"):
@@ -172,3 +172,27 @@ def test_bad_input_is_rejected_with_the_field_name():
         layers(nn.Linear(4, 4), (4,), batch_size=0)
     with pytest.raises(TypeError, match="Module"):
         layers("model", (4,))
+
+
+def test_row_stationary_maps_filter_rows_by_output_rows():
+    # 3x3 conv, 4 -> 8 channels, 8x8 output: PE sets of 3 x 8 on a 12 x 16 array (4 x 2 sets).
+    conv = nn.Conv2d(4, 8, 3, padding=1)
+    table = layers(conv, (4, 8, 8))
+    res = cost_table(table, [hw(12, 16, "rs", bandwidth=10**6)])
+    pairs, sets = 4 * 8, 4 * 2
+    assert res["compute_cycles"][0, 0] == (pairs // sets) * 3 * 8 + 12 + 16 - 2
+    # A GEMM is a 1 x 1 convolution with one output row: one weight per PE.
+    rs = cost_table(gemm(50, 8, 4), [hw(8, 4, "rs")])["total_compute_cycles"][0]
+    assert rs == 50 + 8 + 4 - 2
+
+
+def test_memory_bound_operators_cost_traffic_and_vector_cycles():
+    model = nn.Sequential(nn.MaxPool2d(2), nn.ReLU())
+    spec = hw(8, 8, "ws", bandwidth=4)
+    res = cost(model, (4, 8, 8), spec)
+    pool, relu = res["layers"]
+    assert pool["dram_bytes"] == 4 * 64 + 4 * 16 and relu["dram_bytes"] == 2 * 4 * 16
+    assert pool["compute_cycles"] == 4 * 64 / 8 and res["macs"] == 0
+    assert res["cycles"] == pytest.approx((4 * 64 + 4 * 16 + 2 * 4 * 16) / 4)
+    gemm_only = cost_table(layers(model, (4, 8, 8), vector_ops=False), [spec])
+    assert gemm_only["total_cycles"][0] == 0

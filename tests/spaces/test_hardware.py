@@ -67,16 +67,23 @@ def test_area_cap_prunes_array_sizes_that_can_never_fit():
 
 def test_bad_input_names_the_field():
     with pytest.raises(ValueError, match="dataflow"):
-        spaces.systolic_accelerator(dataflow=("ws", "rs"))
+        spaces.systolic_accelerator(dataflow=("ws", "xs"))
     with pytest.raises(ValueError, match="max_area_mm2"):
         spaces.systolic_accelerator(max_area_mm2=0.01)
     with pytest.raises(ValueError, match="rows"):
         hardware.fields({"cols": 4, "dataflow": "ws"})
     with pytest.raises(ValueError, match="dataflow"):
-        hardware.fields({"rows": 4, "cols": 4, "dataflow": "rs"})
+        hardware.fields({"rows": 4, "cols": 4, "dataflow": "xs"})
     with pytest.raises(ValueError, match="bandwidth"):
         hardware.fields({"rows": 4, "cols": 4, "dataflow": "ws", "bandwidth": 0})
     with pytest.raises(ValueError, match="unknown"):
         hardware.fields({"rows": 4, "cols": 4, "dataflow": "ws", "sram": 3})
     with pytest.raises(TypeError, match="dict"):
         hardware.area_mm2([4, 4, "ws"])
+
+
+def test_row_stationary_is_offered_beside_the_systolic_dataflows():
+    assert spaces.systolic_accelerator().sym_init_args.dataflow.candidates == ["ws", "os", "is"]
+    space = spaces.systolic_accelerator(dataflow=hardware.DATAFLOWS)
+    assert space.sym_init_args.dataflow.candidates == ["ws", "os", "is", "rs"]
+    assert hardware.fields({"rows": 12, "cols": 14, "dataflow": "rs"})["dataflow"] == "rs"
