@@ -167,7 +167,11 @@ def tdnn_fsdd_space() -> Any:
 
 @register_flow("nb201-digits", "NAS-Bench-201 cells (C=8, N=1) trained 4 epochs on 8x8 digits")
 def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> SearchResult:
-    """Searches NB201 cells on digits, each trained briefly from scratch."""
+    """Searches NB201 cells on digits, each trained briefly from scratch.
+
+    Args:
+      epochs: training epochs of each proposed cell network.
+    """
     space = nb201_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 8, budget=budget, **options)
@@ -175,7 +179,11 @@ def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> 
 
 @register_flow("vit-digits", "AutoFormer ViT (embed 16-32, depth 2-3) trained 6 epochs on digits")
 def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> SearchResult:
-    """Searches small AutoFormer ViTs (patch 2 on 8x8 digits)."""
+    """Searches small AutoFormer ViTs (patch 2 on 8x8 digits).
+
+    Args:
+      epochs: training epochs of each proposed ViT.
+    """
     space = vit_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=2e-3)
     return _run(space, objective, 6, budget=budget, **options)
@@ -183,7 +191,11 @@ def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> Se
 
 @register_flow("pooling-digits", "ResNet20 with searched pooling positions, 3 epochs on digits")
 def pooling_digits(budget: int | None = None, epochs: int = 3, **options: Any) -> SearchResult:
-    """Searches where ResNet20 halves the resolution, on digits."""
+    """Searches where ResNet20 halves the resolution, on digits.
+
+    Args:
+      epochs: training epochs of each proposed network.
+    """
     space = pooling_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 6, budget=budget, **options)
@@ -193,7 +205,13 @@ def pooling_digits(budget: int | None = None, epochs: int = 3, **options: Any) -
 def tdnn_fsdd(
     budget: int | None = None, epochs: int = 4, root: str | None = None, **options: Any
 ) -> SearchResult:
-    """Searches small EfficientTDNN speaker models on the Free Spoken Digit Dataset."""
+    """Searches small EfficientTDNN speaker models on the Free Spoken Digit Dataset.
+
+    Args:
+      epochs: training epochs of each proposed model.
+      root: folder of the FSDD recordings (default ``$SYMNAS_DATA/fsdd`` or
+        ``../shared/data/fsdd``).
+    """
     root = str(root or data_root("fsdd"))
     space = tdnn_fsdd_space()
     objective = functools.partial(train_objective, data_name="fsdd", epochs=epochs, root=root)

@@ -22,7 +22,7 @@ from torch import nn
 from symnas.programs.supernet_base import CAPABILITIES, capabilities_of
 from symnas.spaces.registry import Entry, Registry
 
-FAMILIES = Registry("family")
+FAMILIES = Registry("family", plural="families")
 
 
 def _supernet_class(supernet: Callable[..., nn.Module]) -> type | None:

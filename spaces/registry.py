@@ -38,10 +38,11 @@ def _qualified(obj: Any) -> str:
 
 
 class Registry:
-    """Named objects of one kind (``kind`` names it in error messages)."""
+    """Named objects of one kind (``kind`` and ``plural`` name them in error messages)."""
 
-    def __init__(self, kind: str, loaders: Iterable[str] = ()) -> None:
+    def __init__(self, kind: str, loaders: Iterable[str] = (), plural: str | None = None) -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self._loaders = list(loaders)
         self._loaded: set[str] = set()
         self._entries: dict[str, Entry] = {}
@@ -123,7 +124,7 @@ class Registry:
         if entry is None:
             aliases = f" (aliases: {sorted(self._aliases)})" if self._aliases else ""
             raise ValueError(
-                f"Unknown {self.kind} {name!r}; valid {self.kind} names: "
+                f"Unknown {self.kind} {name!r}; valid {self.plural}: "
                 f"{sorted(self._entries)}{aliases}."
             )
         return entry

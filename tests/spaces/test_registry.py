@@ -39,7 +39,9 @@ def test_decorator_and_plain_call_register_with_metadata():
 def test_unknown_name_lists_valid_names_and_aliases():
     registry = Registry("widget")
     registry.register("a", "first", object, aliases=("alpha",))
-    with pytest.raises(ValueError, match=r"Unknown widget 'b'.*\['a'\].*\['alpha'\]"):
+    with pytest.raises(
+        ValueError, match=r"Unknown widget .b.; valid widgets: \['a'\].*\['alpha'\]"
+    ):
         registry.get("b")
 
 
