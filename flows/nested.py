@@ -30,7 +30,7 @@ from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.pareto import pareto_front
 from symnas.algorithms.registry import resolve
 from symnas.flows.report import load_result
-from symnas.flows.result import SearchResult
+from symnas.flows.result import SearchResult, Trial
 from symnas.flows.search import search
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
@@ -128,7 +128,13 @@ class Pair:
 
 
 class NestedResult:
-    """Outer trials, inner searches and the Pareto front over every evaluated pair."""
+    """Outer trials, inner searches and the Pareto front over every evaluated pair.
+
+    A flow result (``flows.result.FlowResult``): ``best`` and ``trials`` are the outer
+    search's, ``out`` its folder.
+    """
+
+    out: Path | None
 
     def __init__(self, outer: SearchResult, inner: InnerSearch, objectives: Objectives) -> None:
         self.outer = outer
@@ -140,6 +146,11 @@ class NestedResult:
     def best(self):
         """The best outer trial (its metrics are those of its inner best)."""
         return self.outer.best
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Every outer trial (one per hardware configuration)."""
+        return self.outer.trials
 
     def pairs(self) -> list[Pair]:
         """Every successfully evaluated pair of every inner search (one per configuration)."""

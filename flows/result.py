@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -127,3 +127,22 @@ class SearchResult:
             "best": best.to_record() if best else None,
             "pareto_front": [t.to_record() for t in self.pareto_front()],
         }
+
+
+@runtime_checkable
+class FlowResult(Protocol):
+    """What every registered flow returns (``SearchResult``, ``NestedResult``...).
+
+    ``best`` is trial-like (``spec`` and ``metrics``; None when no trial succeeded), ``trials``
+    every trial of the search the flow ran (the outer one for a nested flow) and ``out`` its
+    output folder (None when nothing was written).
+    """
+
+    @property
+    def best(self) -> Any: ...
+
+    @property
+    def trials(self) -> list[Any]: ...
+
+    @property
+    def out(self) -> Path | None: ...
