@@ -167,6 +167,14 @@ def hw_nested(
     """Runs the nested co-design search and writes ``pareto.png`` and ``report.txt`` in ``out``.
 
     ``algorithm`` is the outer (hardware) algorithm, ``budget`` the number of configurations.
+
+    Args:
+      inner_algorithm: the architecture search's algorithm (name or object; None: regularized
+        evolution, population 8, tournament 3, on ``reward``).
+      inner_budget: architectures evaluated per hardware configuration.
+      max_area_mm2: area cap of a configuration (a constraint of the outer search).
+      target_latency_ms: latency target of the MnasNet-style inner reward.
+      supernet_epochs: training epochs of the pooling supernet that gives every accuracy.
     """
     from symnas import programs, spaces
 
