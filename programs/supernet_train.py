@@ -12,8 +12,8 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
   Adam(3e-4, betas (0.5, 0.999), weight decay 1e-3) as defaults); ``arch_step`` is the hook a
   second-order variant overrides.
 
-Weights follow ``programs.train``'s recipe (named optimizer, per-step cosine decay, optional
-gradient clipping). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
+Weights follow ``programs.train``'s recipe (named optimizer, per-step cosine decay to ``lr_min``,
+optional gradient clipping). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
 state dicts of the supernet, optimizers, schedule and architecture parameters, the sampler's JSON
 state, the random generators and the epoch, replaced atomically and loaded with
 ``weights_only=True``) and writes one JSON line per epoch to ``train_log.jsonl``;
@@ -116,6 +116,7 @@ class TrainConfig:
     arch_lr: float | None = None
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-3
+    lr_min: float = 0.0
 
     def check(self) -> None:
         """Raises ``ValueError`` naming the first bad field."""
@@ -135,6 +136,8 @@ class TrainConfig:
             raise ValueError(
                 f"SupernetTrainer: label_smoothing must lie in [0, 1); got {self.label_smoothing!r}."
             )
+        if not self.lr_min >= 0:
+            raise ValueError(f"SupernetTrainer: lr_min must be >= 0; got {self.lr_min!r}.")
         if self.arch_lr is not None and not self.arch_lr > 0:
             raise ValueError(
                 f"SupernetTrainer: arch_lr must be None or positive; got {self.arch_lr!r}."
@@ -226,7 +229,10 @@ class SupernetTrainer:
             raise ValueError(f"SupernetTrainer: the train split of {self.data.name!r} is empty.")
         total = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
-        self.schedule = cosine_schedule(self.optimizer, self.total_steps)
+        if cfg.lr_min:
+            self.schedule = _cosine_to(self.optimizer, self.total_steps, cfg.lr_min)
+        else:
+            self.schedule = cosine_schedule(self.optimizer, self.total_steps)
         self.arch_optimizer = None
         if self.arch is not None and cfg.arch_lr is not None:
             self.arch_optimizer = torch.optim.Adam(
@@ -415,6 +421,23 @@ class SupernetTrainer:
             self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = json.loads(state["history"])
+
+
+def _cosine_to(
+    optimizer: torch.optim.Optimizer, total_steps: int, lr_min: float
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step cosine decay from each group's learning rate to ``lr_min`` (DARTS's schedule)."""
+    floors = [lr_min / group["lr"] for group in optimizer.param_groups]
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        [
+            lambda step, f=f: (
+                f
+                + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+            )
+            for f in floors
+        ],
+    )
 
 
 def check_fingerprint(path: Path, saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
