@@ -19,24 +19,37 @@ A = TypeVar("A", bound=type)
 
 ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.oneshot"])
 
+#: What an algorithm is: a multi-trial generator proposes specs from the objective's feedback
+#: alone; a one-shot searcher trains a supernet first (with the data given to its constructor)
+#: and then proposes specs derived from it.
+KINDS = ("multi_trial", "one_shot")
+
 
 def register_algorithm(
     name: str,
     description: str,
     defaults: Mapping[str, Any] | None = None,
     aliases: Iterable[str] = (),
+    kind: str = "multi_trial",
 ) -> Callable[[A], A]:
     """Class decorator: registers a :class:`SearchAlgorithm` under ``name``.
 
-    ``defaults`` are the constructor arguments that ``create(name)`` passes unless overridden.
+    ``defaults`` are the constructor arguments that ``create(name)`` passes unless overridden;
+    ``kind`` is one of :data:`KINDS`.
     """
+    if kind not in KINDS:
+        raise ValueError(
+            f"register_algorithm({name!r}): kind must be one of {KINDS}; got {kind!r}."
+        )
 
     def decorate(cls: A) -> A:
         if not (isinstance(cls, type) and issubclass(cls, SearchAlgorithm)):
             raise TypeError(
                 f"register_algorithm({name!r}) decorates a SearchAlgorithm subclass; got {cls!r}."
             )
-        ALGORITHMS.register(name, description, cls, aliases=aliases, defaults=dict(defaults or {}))
+        ALGORITHMS.register(
+            name, description, cls, aliases=aliases, defaults=dict(defaults or {}), kind=kind
+        )
         return cls
 
     return decorate
