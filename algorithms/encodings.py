@@ -52,7 +52,19 @@ def encoder(codec: Codec, encoding: str = "auto") -> Encoder:
                 "encoding='path' needs a NAS-Bench-201 or DARTS cell space "
                 "(spaces.nb201_cell(), spaces.darts_cell()); use 'onehot' or 'auto'."
             )
+    reject_custom(codec, "The one-hot encoding")
     return lambda genomes: onehot_encoding(codec, genomes)
+
+
+def reject_custom(codec: Codec, who: str) -> None:
+    """Raises a clear error when a space holds custom decision points, which ``who`` (an
+    algorithm or encoding that models choices and floats only) cannot handle."""
+    custom = [s.path for s in codec.slots if getattr(s, "is_custom", False)]
+    if custom:
+        raise ValueError(
+            f"{who} models pg.oneof, pg.manyof and pg.floatv decisions; this space has custom "
+            f"decision points {custom[:4]}. Use random or regularized_evolution for it."
+        )
 
 
 def _literal(op: str) -> str:
@@ -128,6 +140,7 @@ def darts_path_encoding(genomes: np.ndarray, layout: dict, n_ops: int) -> np.nda
 
 def onehot_encoding(codec: Codec, genomes: np.ndarray) -> np.ndarray:
     """One-hot choices and scaled floats with an activity flag, for any compiled space."""
+    reject_custom(codec, "The one-hot encoding")
     genomes = np.atleast_2d(np.asarray(genomes, dtype=np.float64))
     active = codec.active_mask(genomes)
     columns = []

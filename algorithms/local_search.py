@@ -24,6 +24,7 @@ import numpy as np
 import pyglove as pg
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.encodings import reject_custom
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
 from symnas.spaces.codec import INACTIVE_CHOICE, Codec
@@ -68,22 +69,31 @@ def neighbours(
 
 def _activate(codec: Codec, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draws the decisions a change activated and clears those it deactivated."""
-    fresh = codec.random(1, rng)[0]
+    fresh = _fresh_values(codec, rng)
     for _ in range(codec.num_slots):
-        active = codec.active_mask(genome)[0]
-        missing = active & ((genome == INACTIVE_CHOICE) | np.isnan(genome))
+        missing = codec.active_mask(genome)[0] & ((genome == INACTIVE_CHOICE) | np.isnan(genome))
         if not missing.any():
             break
-        # A random genome holds valid values wherever it is active; redraw until it covers the
-        # missing slots (their parents now match in ``genome``, not necessarily in ``fresh``).
-        fresh_active = codec.active_mask(fresh)[0]
-        take = missing & fresh_active
-        if not take.any():
-            fresh = codec.random(1, rng)[0]
-            continue
-        genome = np.where(take, fresh, genome)
+        genome = np.where(missing, fresh, genome)
     filler = np.array([np.nan if s.is_float else INACTIVE_CHOICE for s in codec.slots])
     return np.where(codec.active_mask(genome)[0], genome, filler)
+
+
+def _fresh_values(codec: Codec, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly drawn value for every slot, active or not, honouring ``pg.manyof`` rules."""
+    values = np.array(
+        [
+            rng.uniform(s.low, s.high) if s.is_float else float(rng.integers(s.num_candidates))
+            for s in codec.slots
+        ]
+    )
+    for group in codec.groups:
+        cols = list(group.slots)
+        if group.distinct:
+            values[cols] = rng.permutation(codec.slots[cols[0]].num_candidates)[: len(cols)]
+        if group.sorted:
+            values[cols] = np.sort(values[cols])
+    return values
 
 
 @register_algorithm("local_search", "neighbourhood search with random restarts (White et al. 2021)")
@@ -103,6 +113,7 @@ class LocalSearch(SearchAlgorithm):
         return Objectives.create(self.metric, self.mode)
 
     def _reset(self) -> None:
+        reject_custom(self._codec, "LocalSearch")
         self._first = self.strategy == "first"
         self._seen: set[bytes] = set()
         self._epoch = 0  # changes whenever the search moves or restarts

@@ -42,6 +42,7 @@ import pyglove as pg
 from scipy.special import logsumexp, ndtr, ndtri
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.encodings import reject_custom
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
 from symnas.spaces.codec import INACTIVE_CHOICE, Codec
@@ -206,6 +207,7 @@ class TPE(SearchAlgorithm):
 
     def _reset(self) -> None:
         codec = self._codec
+        reject_custom(codec, "TPE")
         self._groups = _groups(codec, self.multivariate)
         self._startup = self.n_startup_trials
         self._candidates = self.n_ei_candidates

@@ -94,7 +94,12 @@ def sample_efficiency(names: list[str], seeds: int, queries: list[int]) -> dict[
             run = run_optuna if name in OPTUNA else run_symnas
             rows.append(best_so_far(run(name, seed, table, budget), queries))
         out[name] = np.array(rows)
-        print(f"  {name}: {seeds} runs of {budget} queries in {time.perf_counter() - start:.0f} s")
+        means = ", ".join(f"{m:.2f}" for m in out[name].mean(0))
+        print(
+            f"  {name}: {seeds} runs of {budget} queries in {time.perf_counter() - start:.0f} s;"
+            f" mean best {means}",
+            flush=True,
+        )
     return out
 
 
