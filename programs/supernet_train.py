@@ -315,8 +315,19 @@ class SupernetTrainer:
             bar.close()
         return self.history[-1] if self.history else {}
 
+    def begin_epoch(self, epoch: int) -> None:
+        """Called before each epoch's steps (again after a resume); subclasses hook in here."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """JSON state of a subclass, saved in every checkpoint (``load_extra_state`` restores it)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restores what ``extra_state`` returned when the checkpoint was written."""
+
     def _run_epoch(self, epoch: int, bar: Any) -> None:
         cfg = self.config
+        self.begin_epoch(epoch)
         start = time.perf_counter()
         self.supernet.train()
         valid = self._valid_stream(epoch) if self.arch_optimizer is not None else None
@@ -368,6 +379,7 @@ class SupernetTrainer:
             "torch_rng": torch.get_rng_state(),
             "sampler": json.dumps(self.sampler.state_dict() if self.sampler else {}),
             "history": json.dumps(self.history),
+            "extra": json.dumps(self.extra_state()),
         }
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -421,6 +433,7 @@ class SupernetTrainer:
             self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = json.loads(state["history"])
+        self.load_extra_state(json.loads(state.get("extra", "{}")))
 
 
 def _cosine_to(
