@@ -6,6 +6,7 @@ Importing the package registers every family's ``build`` and ``supernet`` (``reg
 from symnas.programs import (
     darts,
     data,
+    grammar,
     hardware,
     nb201,
     pooling,
@@ -29,6 +30,7 @@ __all__ = [
     "darts",
     "data",
     "evaluate",
+    "grammar",
     "hardware",
     "known_types",
     "nb201",

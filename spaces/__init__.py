@@ -17,6 +17,14 @@ from symnas.spaces.cells import (
     nb201_edges,
 )
 from symnas.spaces.codec import Codec, compile  # noqa: A004 - spaces.compile is the public API
+from symnas.spaces.grammar import GrammarHyper, grammar
+from symnas.spaces.grammars import (
+    EinspaceNetwork,
+    HierarchicalNB201,
+    einspace,
+    hnb201,
+    nb201_derivation,
+)
 from symnas.spaces.hardware import SystolicAccelerator, systolic_accelerator
 from symnas.spaces.pooling import (
     PoolingSpace,
@@ -43,6 +51,9 @@ __all__ = [
     "Codec",
     "DARTSGenotype",
     "DARTSNode",
+    "EinspaceNetwork",
+    "GrammarHyper",
+    "HierarchicalNB201",
     "NB201Cell",
     "PoolingSpace",
     "SPACES",
@@ -57,10 +68,14 @@ __all__ = [
     "darts_cell_size",
     "darts_genotype",
     "darts_nodes",
+    "einspace",
+    "grammar",
     "hardware",
+    "hnb201",
     "nb201_arch",
     "nb201_arch_str",
     "nb201_cell",
+    "nb201_derivation",
     "nb201_edges",
     "pool_positions",
     "register_space",

@@ -25,9 +25,10 @@ those that can still terminate within the remaining depth (NePS ``DepthConstrain
 mutation picks a node uniformly and re-derives its subtree from the same nonterminal, retrying
 until the tree changes (NePS ``Grammar.mutate``, einspace ``mutate``); crossover replaces a random
 subtree of one parent by a subtree of the other rooted at the same nonterminal that fits the
-depth bound (NePS crossover). A space may add a ``constraint`` (a named predicate on the decoded
-derivation, see :func:`register_constraint`); the operators then only return derivations that
-satisfy it, by redrawing (einspace backtracks in the same way on shape errors).
+depth bound (NePS crossover). A space may add a ``constraint`` (``"name"`` or ``"name:argument"``
+of a predicate registered with :func:`register_constraint`, called on the decoded derivation);
+the operators then only return derivations that satisfy it, by redrawing (einspace backtracks
+in the same way on shape errors).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ Tree = tuple
 
 PATIENCE = 50
 _TOKEN = re.compile(r'"[^"]*"|\'[^\']*\'|\[[^\]]*\]|\S+')
-_CONSTRAINTS: dict[str, Callable[[list], bool]] = {}
+Predicate = Callable[[list, "str | None"], bool]
+_CONSTRAINTS: dict[str, Predicate] = {}
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,11 @@ class Alternative:
         return " ".join(words)
 
 
-def register_constraint(name: str) -> Callable[[Callable[[list], bool]], Callable[[list], bool]]:
-    """Decorator registering ``predicate(derivation_json) -> bool`` as a grammar constraint."""
+def register_constraint(name: str) -> Callable[[Predicate], Predicate]:
+    """Decorator registering ``predicate(derivation_json, argument) -> bool`` as a grammar
+    constraint; ``argument`` is the text after ``:`` in the space's constraint (or None)."""
 
-    def decorate(fn: Callable[[list], bool]) -> Callable[[list], bool]:
+    def decorate(fn: Predicate) -> Predicate:
         _CONSTRAINTS[name] = fn
         return fn
 
@@ -469,11 +472,16 @@ class GrammarHyper(pg.hyper.CustomHyper):
     def _on_bound(self) -> None:
         super()._on_bound()
         self._grammar = compiled_grammar(self.rules, self.start, self.max_depth)
-        if self.constraint is not None and self.constraint not in _CONSTRAINTS:
-            raise ValueError(
-                f"grammar: unknown constraint {self.constraint!r}; registered: "
-                f"{sorted(_CONSTRAINTS)}."
-            )
+        self._predicate: Predicate | None = None
+        self._argument: str | None = None
+        if self.constraint is not None:
+            name, sep, argument = self.constraint.partition(":")
+            if name not in _CONSTRAINTS:
+                raise ValueError(
+                    f"grammar: unknown constraint {name!r}; registered: {sorted(_CONSTRAINTS)}."
+                )
+            self._predicate = _CONSTRAINTS[name]
+            self._argument = argument if sep else None
 
     @property
     def grammar(self) -> Grammar:
@@ -481,9 +489,9 @@ class GrammarHyper(pg.hyper.CustomHyper):
         return self._grammar
 
     def _satisfied(self, tree: Tree) -> bool:
-        if self.constraint is None:
+        if self._predicate is None:
             return True
-        return bool(_CONSTRAINTS[self.constraint](self._grammar.to_json(tree)))
+        return bool(self._predicate(self._grammar.to_json(tree), self._argument))
 
     def _draw(self, make: Callable[[], Tree], what: str) -> Tree:
         for _ in range(PATIENCE * 20):
