@@ -94,16 +94,25 @@ def test_same_seed_same_proposals_on_both_paths(name):
     assert batch == pyglove
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_resume_replays_the_log_exactly(tmp_path, name):
-    def objective(spec):
-        return _mixed_score(spec)
+@pytest.mark.parametrize(
+    ("name", "workers"), [(n, 1) for n in NAMES] + [("local_search", 2), ("bananas", 2)]
+)
+def test_resume_replays_the_log_exactly(tmp_path, name, workers):
+    def search(budget, out=None, resume=False):
+        return flows.search(
+            MIXED,
+            _mixed_score,
+            _small(name),
+            budget=budget,
+            out=out,
+            resume=resume,
+            workers=workers,
+            verbose=False,
+        )
 
-    straight = flows.search(MIXED, objective, _small(name), budget=16, verbose=False)
-    flows.search(MIXED, objective, _small(name), budget=9, out=tmp_path, verbose=False)
-    resumed = flows.search(
-        MIXED, objective, _small(name), budget=16, out=tmp_path, resume=True, verbose=False
-    )
+    straight = search(16)
+    search(9, out=tmp_path)
+    resumed = search(16, out=tmp_path, resume=True)
     assert [t.spec for t in resumed.trials] == [t.spec for t in straight.trials]
 
 
