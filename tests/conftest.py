@@ -1,8 +1,16 @@
-"""Shared test settings: single-threaded torch (tiny models run fastest that way) and the
-location of the shared real data."""
+"""Shared test settings: single-threaded torch (tiny models run fastest that way), the
+location of the shared real data, and the count of published-value checks that skipped.
+
+A published-value check compares with figures in ``../shared/data`` (NAS-Bench-201 tables,
+NASLib scores, real recordings): a test marked ``published``, one that uses the
+``shared_data`` fixture, or one whose skip reason names the data folder. When any of them
+skips, one summary line says how many; with ``CI=true`` and the data folder present, such a skip
+fails the run.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +21,64 @@ from symnas.flows import family_flows
 torch.set_num_threads(1)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+_PUBLISHED_SKIPS: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Registers the ``published`` marker."""
+    config.addinivalue_line(
+        "markers", "published: compares with published values from ../shared/data"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that uses the ``shared_data`` fixture as a published-value check."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.published)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Records the published-value checks that skipped."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if "published" in report.keywords or "shared/data" in reason or str(SHARED_DATA) in reason:
+        _PUBLISHED_SKIPS[report.nodeid] = reason
+
+
+def _ci_requires_data() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") and SHARED_DATA.is_dir()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fails a CI run (data folder present) in which a published-value check skipped."""
+    if _PUBLISHED_SKIPS and _ci_requires_data() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line with the number of published-value checks that skipped."""
+    if not _PUBLISHED_SKIPS:
+        return
+    count = len(_PUBLISHED_SKIPS)
+    line = f"{count} published-value check{'s' if count != 1 else ''} skipped"
+    if not SHARED_DATA.is_dir():
+        terminalreporter.write_line(f"{line}: real data folder {SHARED_DATA} is absent")
+    elif _ci_requires_data():
+        terminalreporter.write_line(
+            f"{line} in CI with the data present: failing the run", red=True
+        )
+        for nodeid, reason in _PUBLISHED_SKIPS.items():
+            terminalreporter.write_line(f"  {nodeid}: {reason}")
+    else:
+        terminalreporter.write_line(f"{line} (see -rs for the reasons)")
 
 
 @pytest.fixture
