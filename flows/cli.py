@@ -16,56 +16,48 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from symnas.algorithms.registry import ALGORITHMS
 from symnas.algorithms.registry import create as create_algorithm
-from symnas.algorithms.registry import names as algorithm_names
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
 from symnas.flows.search import SearchFailed, search
+from symnas.spaces.registry import SPACES
 
 COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
 SEARCH_OPTIONS = ("max_consecutive_failures", "threads")
 
 
-def _spaces() -> dict[str, str]:
-    from symnas import spaces
-
-    factories = {}
-    for name in getattr(spaces, "__all__", dir(spaces)):
-        obj = getattr(spaces, name, None)
-        if inspect.isfunction(obj) and obj.__module__.startswith("symnas.spaces."):
-            if name in FACTORY_NAMES:
-                doc = (obj.__doc__ or "").strip().splitlines()
-                factories[name] = doc[0] if doc else ""
-    return factories
-
-
-FACTORY_NAMES = (
-    "vit_tiny",
-    "vit_small",
-    "vit_base",
-    "vit_resnas",
-    "resnet20_pooling",
-    "tdnn",
-    "nb201_cell",
-    "darts_cell",
-    "grammar",
-    "systolic_accelerator",
-)
+def _line(name: str, text: str) -> str:
+    return f"  {name:22s} {text}".rstrip()
 
 
 def cmd_list(_: argparse.Namespace) -> int:
-    """Prints spaces, algorithms and flows with one line each."""
+    """Prints what the registries hold: spaces, program families with their supernet
+    capabilities, algorithms with their kind, and flows with their options."""
+    from symnas.programs.registry import FAMILIES, capabilities
+
     print("spaces:")
-    for name, doc in sorted(_spaces().items()):
-        print(f"  {name:22s} {doc}")
+    for name, entry in SPACES.entries().items():
+        print(_line(name, entry.description))
+    print("families (supernet capabilities):")
+    for name, entry in FAMILIES.entries().items():
+        print(
+            _line(name, f"[{', '.join(capabilities(name)) or 'no supernet'}] {entry.description}")
+        )
     print("algorithms:")
-    for name, doc in algorithm_names().items():
-        print(f"  {name:22s} {doc}")
+    aliases = ALGORITHMS.aliases()
+    for name, entry in ALGORITHMS.entries().items():
+        also = [alias for alias, target in aliases.items() if target == name]
+        also_text = f" (also: {', '.join(also)})" if also else ""
+        print(_line(name, f"[{entry.meta['kind']}] {entry.description}{also_text}"))
     print("flows:")
-    for name, entry in sorted(flows().items()):
+    for name, entry in flows().items():
         marker = " (default)" if name == DEFAULT_FLOW else ""
-        print(f"  {name:22s} {entry.description}{marker}")
+        print(_line(name, f"{entry.description}{marker}"))
+        if entry.options:
+            options = ", ".join(f"{k}={o.default!r}" for k, o in entry.options.items())
+            print(_line("", f"  --set {options}"))
     return 0
 
 
