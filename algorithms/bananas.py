@@ -6,7 +6,7 @@ Neural Architecture Search", AAAI 2021 (reference code: naszilla ``bananas``). A
 
 1. trains an ensemble of ``num_ensemble`` (5) feed-forward networks (scikit-learn
    ``MLPRegressor``: ``num_layers`` (10) hidden layers of ``layer_width`` (20), Adam at learning
-   rate 0.01, 200 epochs, batch 32, each with its own initialisation) on the path encoding of
+   rate 0.01, 150 epochs, batch 32, each with its own initialisation) on the path encoding of
    every evaluated architecture (one-hot encoding outside cell spaces, see
    ``algorithms.encodings``), targets standardised;
 2. builds ``num_candidates`` (100) candidates by mutating the ``num_arches_to_mutate`` (2) best
@@ -48,7 +48,7 @@ MAX_REDRAWS = 32
         ("num_ensemble", pg.typing.Int(min_value=1, default=5), "Networks in the ensemble."),
         ("num_layers", pg.typing.Int(min_value=1, default=10), "Hidden layers per network."),
         ("layer_width", pg.typing.Int(min_value=1, default=20), "Units per hidden layer."),
-        ("epochs", pg.typing.Int(min_value=1, default=200), "Training epochs per network."),
+        ("epochs", pg.typing.Int(min_value=1, default=150), "Training epochs per network."),
         ("num_candidates", pg.typing.Int(min_value=1, default=100), "Mutated candidates."),
         ("num_arches_to_mutate", pg.typing.Int(min_value=1, default=2), "Parents of candidates."),
         ("max_mutations", pg.typing.Int(min_value=1, default=1), "Mutations per candidate."),
