@@ -13,7 +13,7 @@ objective (symnas: ``flows.search`` in memory; Optuna: ``study.optimize``).
 
     python benchmarks/sample_efficiency_nb201.py [--seeds 30] [--queries 25 50 100 200]
         [--algorithms random regularized_evolution tpe local_search bananas optuna_tpe
-        optuna_random] [--overhead-trials 300]
+        optuna_random] [--overhead-trials 2000] [--skip-overhead | --overhead-only]
 
 Optuna is an optional benchmark dependency (``pip install -e ".[bench]"``).
 """
@@ -167,6 +167,7 @@ def main() -> None:
     parser.add_argument("--algorithms", nargs="+", default=OURS + list(OPTUNA))
     parser.add_argument("--overhead-trials", type=int, default=2000)
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--overhead-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if any(name in OPTUNA for name in args.algorithms):
@@ -174,11 +175,12 @@ def main() -> None:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         print(f"optuna {optuna.__version__}")
-    queries = sorted(args.queries)
-    print(f"NB201 CIFAR-10 test accuracy, {args.seeds} seeds, best after {queries} queries")
-    results = sample_efficiency(args.algorithms, args.seeds, queries)
-    optimum = max(load_table(DATA / "nb201_cifar10.csv").values())
-    print_table(results, queries, optimum)
+    if not args.overhead_only:
+        queries = sorted(args.queries)
+        print(f"NB201 CIFAR-10 test accuracy, {args.seeds} seeds, best after {queries} queries")
+        results = sample_efficiency(args.algorithms, args.seeds, queries)
+        optimum = max(load_table(DATA / "nb201_cifar10.csv").values())
+        print_table(results, queries, optimum)
     if args.skip_overhead:
         return
     print("\nOverhead per trial, ViT-Tiny (30 decisions), trivial objective:")
