@@ -223,14 +223,11 @@ def cost(
     res = cost_table(table, [hw])
     metrics = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
     metrics += ("dram_bytes", "sram_bytes", "utilization")
+    columns = {f: getattr(table, f).tolist() for f in ("m", "k", "n", "count")}
+    columns.update({key: res[key][0].tolist() for key in metrics})
     per_layer = [
-        {
-            "name": table.names[i],
-            "kind": table.kinds[i],
-            **{f: int(getattr(table, f)[i]) for f in ("m", "k", "n", "count")},
-            **{key: float(res[key][0, i]) for key in metrics},
-        }
-        for i in range(len(table))
+        {"name": name, "kind": kind, **dict(zip(columns, values, strict=True))}
+        for name, kind, *values in zip(table.names, table.kinds, *columns.values(), strict=True)
     ]
     out: dict[str, Any] = {key: float(res[f"total_{key}"][0]) for key in metrics}
     out["area_mm2"] = area_mm2(hw)

@@ -116,8 +116,7 @@ def _table(rows: list[Row]) -> LayerTable:
     for row in rows:
         seen[row.name] = seen.get(row.name, 0) + 1
         names.append(row.name if seen[row.name] == 1 else f"{row.name}#{seen[row.name]}")
-    arrays = {
-        f: np.fromiter((getattr(r, f) for r in rows), np.int64, len(rows))
-        for f in _FIELDS + _GEOMETRY
-    }
+    width = len(Row._fields) - 2
+    numbers = np.array([row[2:] for row in rows], dtype=np.int64).reshape(len(rows), width)
+    arrays = {f: numbers[:, i] for i, f in enumerate(Row._fields[2:]) if f in _FIELDS + _GEOMETRY}
     return LayerTable(names=tuple(names), kinds=tuple(r.kind for r in rows), **arrays)

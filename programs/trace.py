@@ -5,8 +5,8 @@ records every operator a cost model prices, and returns one row per operator:
 
 - matrix products and convolutions (``conv*d``, ``conv_transpose*d``, ``linear``, ``matmul``
   and ``@``, ``mm``/``bmm``/``addmm``/``baddbmm``, ``scaled_dot_product_attention``) are not
-  computed at all: their output shape comes from the operator's meta kernel and the pass goes
-  on with zeros, so the arithmetic that dominates a forward pass is skipped;
+  computed at all: their output shape follows from the operand shapes and the pass goes on with
+  zeros, so the arithmetic that dominates a forward pass is skipped;
 - everything else runs as usual (it is cheap at batch 1); element-wise operators, activations,
   pooling, concatenation, reductions, norms and resampling are recorded as memory-bound rows;
 - the few functions that hide matrix products inside one call (``einsum``, ``tensordot``,
@@ -121,19 +121,43 @@ class _Tracer(TorchFunctionMode):
         return handler(self, func, args, kwargs)
 
 
-def _meta(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to("meta")
-    if isinstance(value, (list, tuple)):
-        return type(value)(_meta(v) for v in value)
-    return value
+def _zeros(shape: Sequence[int], like: torch.Tensor) -> torch.Tensor:
+    """The stand-in output of an operator that is priced but not computed."""
+    return torch.zeros(tuple(shape), dtype=like.dtype, device=like.device)
 
 
-def _skip(func: Callable, args: tuple, kwargs: dict) -> torch.Tensor:
-    """Zeros of the output shape that ``func`` would return, from its meta kernel."""
-    out = func(*_meta(args), **{k: _meta(v) for k, v in kwargs.items()})
-    device = next(a.device for a in args if isinstance(a, torch.Tensor))
-    return torch.zeros(out.shape, dtype=out.dtype, device=device)
+def _expand(value: Any, dims: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * dims
+    value = tuple(value)
+    return value * dims if len(value) == 1 else value
+
+
+def _conv_shape(x, w, stride, padding, dilation, transposed, output_padding, groups) -> tuple:
+    """Output shape of a (transposed) convolution, batched or not."""
+    dims = w.dim() - 2
+    spatial, kernel = x.shape[-dims:], w.shape[2:]
+    stride, dilation = _expand(stride, dims), _expand(dilation, dims)
+    if transposed:
+        pad, extra = _expand(padding, dims), _expand(output_padding, dims)
+        out = tuple(
+            (size - 1) * s - 2 * p + d * (k - 1) + e + 1
+            for size, s, p, d, k, e in zip(
+                spatial, stride, pad, dilation, kernel, extra, strict=True
+            )
+        )
+        channels = w.shape[1] * groups
+    else:
+        if padding == "same":
+            out = tuple(spatial)
+        else:
+            pad = _expand(0 if padding == "valid" else padding, dims)
+            out = tuple(
+                (size + 2 * p - d * (k - 1) - 1) // s + 1
+                for size, s, p, d, k in zip(spatial, stride, pad, dilation, kernel, strict=True)
+            )
+        channels = w.shape[0]
+    return (*x.shape[: x.dim() - dims - 1], channels, *out)
 
 
 def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
@@ -144,16 +168,21 @@ def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) 
 
 def _conv(tracer: _Tracer, func, args, kwargs, transposed: bool | None = None):
     x, w = args[0], _arg(args, kwargs, 1, "weight")
-    if (
-        transposed is None
-    ):  # torch.convolution(input, weight, bias, stride, pad, dil, transposed,...)
+    stride, padding = _arg(args, kwargs, 3, "stride", 1), _arg(args, kwargs, 4, "padding", 0)
+    if transposed is None:  # convolution(x, w, b, stride, padding, dilation, transposed, ...)
         transposed = bool(_arg(args, kwargs, 6, "transposed", False))
+        dilation = _arg(args, kwargs, 5, "dilation", 1)
+        output_padding = _arg(args, kwargs, 7, "output_padding", 0)
         groups = int(_arg(args, kwargs, 8, "groups", 1))
-    elif transposed:  # conv_transpose(input, weight, bias, stride, pad, output_padding, groups,...)
+    elif transposed:  # conv_transpose(x, w, b, stride, padding, output_padding, groups, dilation)
+        output_padding = _arg(args, kwargs, 5, "output_padding", 0)
         groups = int(_arg(args, kwargs, 6, "groups", 1))
-    else:  # conv(input, weight, bias, stride, padding, dilation, groups)
+        dilation = _arg(args, kwargs, 7, "dilation", 1)
+    else:  # conv(x, w, b, stride, padding, dilation, groups)
+        dilation, output_padding = _arg(args, kwargs, 5, "dilation", 1), 0
         groups = int(_arg(args, kwargs, 6, "groups", 1))
-    out = _skip(func, args, kwargs)
+    shape = _conv_shape(x, w, stride, padding, dilation, transposed, output_padding, groups)
+    out = _zeros(shape, x)
     unbatched = x.dim() == w.dim() - 1
     batch = 1 if unbatched else x.shape[0]
     in_spatial = x.shape[1 + (not unbatched) :]
@@ -180,7 +209,7 @@ def _conv_geometry(w: torch.Tensor, out_spatial: Sequence[int]) -> tuple[int, in
 
 def _linear(tracer: _Tracer, func, args, kwargs):
     x, w = args[0], _arg(args, kwargs, 1, "weight")
-    out = _skip(func, args, kwargs)
+    out = _zeros(x.shape[:-1] + w.shape[:-1], x)
     m = math.prod(x.shape[:-1])
     n = w.shape[0] if w.dim() == 2 else 1
     tracer.add("linear", m, x.shape[-1], n, 1, (x.numel(), w.numel(), m * n), m * x.shape[-1] * n)
@@ -197,8 +226,8 @@ def _matmul(tracer: _Tracer, func, args, kwargs):
         or min(a.dim(), b.dim()) < 2
     ):
         return _aten(tracer, func, args, kwargs)
-    out = _skip(func, args, kwargs)
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    out = _zeros((*torch.broadcast_shapes(a.shape[:-2], b.shape[:-2]), m, n), a)
     if b.dim() == 2:  # folded into one matrix product
         m = math.prod(a.shape[:-1])
         tracer.add("linear", m, k, n, 1, (a.numel(), b.numel(), m * n), m * k * n)
@@ -219,14 +248,15 @@ def _addmm(tracer: _Tracer, func, args, kwargs):
         count, m, k = 1, a.shape[0], a.shape[1]
         n = b.shape[1] if b.dim() == 2 else 1
         out_words, kind = m * n, "linear"
-    out = _skip(func, args, kwargs)
+    shape = (count, m, n) if a.dim() == 3 else (m, n) if b.dim() == 2 else (m,)
+    out = _zeros(shape, a)
     tracer.add(kind, m, k, n, count, (a.numel(), b.numel(), out_words), count * m * k * n)
     return out
 
 
 def _attention(tracer: _Tracer, func, args, kwargs):
     q, k, v = args[0], _arg(args, kwargs, 1, "key"), _arg(args, kwargs, 2, "value")
-    out = _skip(func, args, kwargs)
+    out = _zeros((*q.shape[:-1], v.shape[-1]), q)
     heads = math.prod(q.shape[:-2])
     length, dim, keys, dim_v = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
     scores = heads * length * keys
@@ -409,9 +439,12 @@ class _Uncacheable(Exception):
     pass
 
 
+_ATOMIC = frozenset({bool, int, float, str, bytes, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """A hashable stand-in for an attribute value, or ``_Uncacheable``."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+    if type(value) in _ATOMIC or isinstance(value, (bool, int, float, str, bytes)):
         return value
     if isinstance(value, (torch.dtype, torch.device, enum.Enum)):
         return repr(value)
@@ -429,7 +462,7 @@ def _plain(value: Any) -> Any:
 
 
 def _tensor_key(t: torch.Tensor | None) -> Any:
-    return None if t is None else (tuple(t.shape), t.dtype)
+    return None if t is None else (t.shape, t.dtype)
 
 
 def _structure(module: nn.Module, memo: dict[int, Any]) -> Any:
@@ -441,9 +474,9 @@ def _structure(module: nn.Module, memo: dict[int, Any]) -> Any:
         if module._forward_hooks or module._forward_pre_hooks or "forward" in module.__dict__:
             raise _Uncacheable
         attrs = tuple(
-            (name, _plain(value))
-            for name, value in sorted(module.__dict__.items())
-            if not name.startswith("_")
+            (name, value if type(value) in _ATOMIC else _plain(value))
+            for name, value in module.__dict__.items()
+            if name[0] != "_" and name != "training"
         )
         params = tuple((n, _tensor_key(p)) for n, p in module._parameters.items())
         buffers = tuple((n, _tensor_key(b)) for n, b in module._buffers.items())
@@ -515,7 +548,7 @@ def _wrapped_forward(
     if key is not None and key in _CACHE:
         entry = _CACHE[key]
         _CACHE.move_to_end(key)
-        tracer.rows.extend(r._replace(name=_absolute(r.name, name)) for r in entry.rows)
+        tracer.rows.extend(Row(_absolute(r[0], name), *r[1:]) for r in entry.rows)
         return _make_output(entry.output, device)
     start = len(tracer.rows)
     tracer.scope.append(name)
@@ -528,7 +561,7 @@ def _wrapped_forward(
             spec = _output_spec(out)
         except _Uncacheable:
             return out
-        rows = tuple(r._replace(name=_relative(r.name, name)) for r in tracer.rows[start:])
+        rows = tuple(Row(_relative(r[0], name), *r[1:]) for r in tracer.rows[start:])
         _CACHE[key] = _Entry(rows, spec)
         if len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
@@ -573,10 +606,12 @@ def trace(
     tracer = _Tracer()
     memo: dict[int, Any] = {}
     wrapped: list[nn.Module] = []
-    modes = {m: m.training for m in module.modules()}
+    subs = list(module.named_modules())
+    modes = [(sub, sub.training) for _, sub in subs]
     try:
-        module.eval()
-        for name, sub in module.named_modules():
+        for _, sub in subs:  # eval mode, set directly: Module.eval() recurses through setattr
+            sub.__dict__["training"] = False
+        for name, sub in subs:
             if "forward" in sub.__dict__:
                 continue
             structure = _structure(sub, memo) if cache else None
@@ -590,7 +625,7 @@ def trace(
     finally:
         for sub in wrapped:
             del sub.__dict__["forward"]
-        for sub, mode in modes.items():
-            sub.training = mode
+        for sub, mode in modes:
+            sub.__dict__["training"] = mode
     root = type(module).__name__
-    return [row if row.name else row._replace(name=root) for row in tracer.rows]
+    return [row if row.name else Row(root, *row[1:]) for row in tracer.rows]
