@@ -212,17 +212,18 @@ class Grammar:
         while frontier:
             nxt = []
             for symbol in frontier:
-                if math.isinf(self._min[symbol]):
-                    raise ValueError(
-                        f"grammar: nonterminal {symbol!r} never derives a terminal string "
-                        "(every alternative recurses)."
-                    )
                 for alt in self.rules[symbol]:
                     for child in alt.symbols:
                         if child not in level:
                             level[child] = level[symbol] + 1
                             nxt.append(child)
             frontier = nxt
+        endless = [s for s in level if math.isinf(self._min[s])]
+        if endless:
+            raise ValueError(
+                f"grammar: nonterminal(s) {endless} never derive a terminal string (every "
+                "alternative recurses)."
+            )
         for symbol, first in level.items():
             for alt in self.rules[symbol]:
                 need = first - 1 + 1 + max((self._min[c] for c in alt.symbols), default=0)
@@ -311,9 +312,9 @@ class Grammar:
         return tree
 
     def crossover(self, a: Tree, b: Tree, rng: Any) -> Tree:
-        """``a`` with one subtree replaced by a different subtree of ``b`` rooted at the same
-        nonterminal that fits the depth bound; ``a`` when no such pair is found."""
-        nodes_a = self.nodes(a)
+        """``a`` with one subtree below its root replaced by a different subtree of ``b`` rooted
+        at the same nonterminal that fits the depth bound; ``a`` when no such pair is found."""
+        nodes_a = self.nodes(a)[1:] or self.nodes(a)  # grafting at the root just copies b
         by_symbol: dict[str, list[Tree]] = {}
         for _, node, _ in self.nodes(b):
             by_symbol.setdefault(node[0], []).append(node)

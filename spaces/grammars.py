@@ -86,6 +86,10 @@ _NB201_TO_OPS: dict[str, list] = {
 }
 
 
+#: Number of hierarchical NB201 derivations at the full depth.
+HNB201_SIZE = grammar(HNB201_GRAMMAR, "D2", max_depth=HNB201_DEPTH).num_values()
+
+
 @pg.members(
     [
         ("derivation", pg.typing.Any(), "A derivation of the hierarchical NB201 grammar."),
@@ -119,7 +123,8 @@ def hnb201_grammar(max_depth: int = HNB201_DEPTH) -> GrammarHyper:
 
 @register_space(
     "hnb201",
-    "hierarchical NAS-Bench-201 (Schrodi et al. 2023): 1.23e446 derivations",
+    "hierarchical NAS-Bench-201 (Schrodi et al. 2023): 1.23e446 architectures (derivations)",
+    architectures=HNB201_SIZE,
 )
 def hnb201(
     C: int = 16, num_classes: int = 10, in_chans: int = 3, max_depth: int = HNB201_DEPTH
@@ -233,7 +238,7 @@ def einspace_grammar(max_depth: int = 8, input_shape: tuple[int, int] = (16, 16)
 
 @register_space(
     "einspace",
-    "einspace-style token grammar (Ericsson et al. 2024), depth 8: at most 7.1e118 derivations",
+    "einspace-style token grammar (Ericsson et al. 2024), depth 8: at most 7.1e118 architectures",
 )
 def einspace(
     max_depth: int = 8,
