@@ -32,11 +32,13 @@ from symnas.algorithms.tpe import TPE
 # the attribute's full name is a sub-module or sub-package.
 _LAZY = {
     "oneshot": "symnas.algorithms.oneshot",
+    "DARTS": "symnas.algorithms.oneshot.darts",
+    "DARTSPT": "symnas.algorithms.oneshot.perturbation",
     "samplers": "symnas.algorithms.samplers",
     "zero_cost": "symnas.algorithms.zero_cost",
-    "prenas": "symnas.algorithms.prenas",
-    "PreNASSelector": "symnas.algorithms.prenas",
-    "PreNAS": "symnas.algorithms.prenas_deploy",
+    "PreNASSelector": "symnas.algorithms.oneshot.prenas_selector",
+    "PreNAS": "symnas.algorithms.oneshot.prenas",
+    "OneShotSearcher": "symnas.algorithms.oneshot.base",
 }
 
 
@@ -56,9 +58,12 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BANANAS",
+    "DARTS",
+    "DARTSPT",
     "NSGA2",
     "LocalSearch",
     "Objectives",
+    "OneShotSearcher",
     "PreNAS",
     "PreNASSelector",
     "RandomSearch",
@@ -68,7 +73,6 @@ __all__ = [
     "create",
     "names",
     "oneshot",
-    "prenas",
     "register_algorithm",
     "resolve",
     "samplers",

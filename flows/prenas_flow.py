@@ -1,50 +1,34 @@
 """The ``prenas-vit`` flow: PreNAS on a mini AutoFormer ViT, digits by default.
 
 PreNAS (Wang, Ge, Chen, Sun, "PreNAS: Preferred One-Shot Learning Towards Efficient Neural
-Architecture Search", ICML 2023) in three steps, scaled down to 8x8 digits (the "mini-AutoFormer"
-of the project's research notes: patch 2, embed {16, 24, 32}, depth {2, 3, 4}, MLP ratio {1, 2},
-heads {1, 2} of dim 8):
+Architecture Search", ICML 2023) as a one-shot searcher in ``flows.search``, scaled down to 8x8
+digits (the "mini-AutoFormer" of the project's research notes: patch 2, embed {16, 24, 32}, depth
+{2, 3, 4}, MLP ratio {1, 2}, heads {1, 2} of dim 8):
 
-1. the zero-cost selector picks the preferred set (top Taylor score per parameter bucket);
-2. the entangled supernet is trained on the preferred set only (and, for comparison, a second
-   supernet with uniform sampling over the whole space, same recipe and steps);
-3. every preferred architecture's inherited accuracy is read on a validation split held out of
-   the training data, and ``specialize`` picks the best one under three parameter budgets.
+1. ``algorithms.PreNAS`` selects the preferred set (top Taylor score per parameter bucket), trains
+   the entangled supernet on it (checkpointed under ``out/oneshot/``) and ranks the preferred
+   architectures by inherited accuracy on a validation split held out of the training data;
+2. the search evaluates its finalists (inherited validation and test accuracy, parameters);
+3. for comparison, a second supernet trains with uniform sampling over the whole space (same
+   recipe and steps, ``baseline``), and ``specialize`` picks the best preferred architecture under
+   three parameter budgets.
 
-Outputs in ``out``: ``preferred.json``, ``supernet.pt`` (state dict), ``report.json`` and
-``report.md``. ``resume=True`` reuses a finished ``supernet.pt`` and ``preferred.json``.
+Outputs in ``out``: the search's ``trials.jsonl``/``summary.json``, ``oneshot/`` (preferred set,
+supernet checkpoint), ``uniform/`` (the baseline's checkpoint), ``report.json`` and
+``report.md``. ``resume=True`` continues from them.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from symnas.flows.registry import register_flow
+from symnas.flows.result import SearchResult
 from symnas.flows.trial_log import write_json_atomic
-
-
-@dataclass
-class FlowBest:
-    """The deployed architecture: index in the preferred set, spec and metrics."""
-
-    id: int
-    spec: dict[str, Any]
-    metrics: dict[str, float]
-
-
-@dataclass
-class PreNASFlowResult:
-    """What ``prenas-vit`` produced: output folder, best architecture and the full report."""
-
-    out: Path | None
-    best: FlowBest
-    report: dict[str, Any]
 
 
 def mini_autoformer(num_classes: int = 10, in_chans: int = 1, image_size: int = 8) -> Any:
@@ -66,21 +50,33 @@ def mini_autoformer(num_classes: int = 10, in_chans: int = 1, image_size: int = 
     )
 
 
-def _load_data(name: str):
-    from symnas.programs import data
+class InheritedAccuracy:
+    """Objective of the flow: a finalist's inherited accuracy on the searcher's trained supernet
+    (validation and test split) and its parameter count."""
 
-    if name == "digits":
-        return data.digits()
-    raise ValueError(f"prenas-vit: data must be 'digits'; got {name!r}.")
+    candidates_per_call = 16
 
+    def __init__(self, searcher: Any, validation: Any, test: Any) -> None:
+        self.searcher, self.validation, self.test = searcher, validation, test
 
-def _inherited(supernet, specs, data, split: str) -> list[float]:
-    from symnas.programs.train import evaluate
+    def __call__(self, spec: dict[str, Any]) -> dict[str, float]:
+        return self.evaluate_batch([spec])[0]
 
-    return [
-        evaluate(supernet, data, split, forward=lambda m, x, s=spec: m(x, s))["accuracy"]
-        for spec in specs
-    ]
+    def evaluate_batch(self, specs: list[dict[str, Any]]) -> list[dict[str, float]]:
+        """Scores every spec on both splits, one estimator pass each."""
+        from symnas.programs.estimator import SupernetEstimator
+
+        supernet, device = self.searcher.supernet, self.searcher.device
+        val = SupernetEstimator(supernet, self.validation, device=device).evaluate_batch(specs)
+        test = SupernetEstimator(supernet, self.test, device=device).evaluate_batch(specs)
+        return [
+            {
+                "val_accuracy": v["accuracy"],
+                "test_accuracy": t["accuracy"],
+                "params": float(supernet.sampled_param_count(spec)),
+            }
+            for spec, v, t in zip(specs, val, test, strict=True)
+        ]
 
 
 def _arch_text(spec: dict[str, Any]) -> str:
@@ -95,8 +91,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = ["# PreNAS on a mini AutoFormer ViT", ""]
     lines.append(
         f"{report['candidates']} candidates enumerated, {len(report['preferred'])} preferred; "
-        f"supernet trained {report['training']['prenas']['epochs']:g} epochs "
-        f"({report['training']['prenas']['wall_s']:.1f} s)."
+        f"supernet trained {report['training']['prenas']['epoch']} epochs "
+        f"({report['training']['prenas']['step']} steps)."
     )
     baseline = "uniform" in report["training"]
     lines += ["", "## Preferred architectures (inherited weights)", ""]
@@ -111,7 +107,7 @@ def markdown(report: dict[str, Any]) -> str:
             str(row["params"]),
             f"{row['score']:.4g}",
             f"{row['val_accuracy']:.3f}",
-            f"{row['test_accuracy']:.3f}",
+            f"{row['test_accuracy']:.3f}" if "test_accuracy" in row else "-",
         ]
         if baseline:
             cells += [f"{row['uniform_val_accuracy']:.3f}", f"{row['uniform_test_accuracy']:.3f}"]
@@ -129,20 +125,6 @@ def markdown(report: dict[str, Any]) -> str:
             f"{row['params']:.0f} | {row['macs']:.0f} | {row['test_accuracy']:.3f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _train_or_resume(prenas, train_data, epochs: int, lr: float, out: Path | None, resume: bool):
-    """Trains the PreNAS supernet, or loads ``supernet.pt`` from ``out`` when resuming."""
-    weights = None if out is None else out / "supernet.pt"
-    if resume and weights is not None and weights.exists():
-        record = json.loads((out / "training.json").read_text())
-        prenas.supernet.load_state_dict(torch.load(weights, weights_only=True))
-        return record
-    metrics = prenas.train(train_data, epochs, lr=lr)
-    if weights is not None:
-        torch.save(prenas.supernet.state_dict(), weights)
-        write_json_atomic(out / "training.json", metrics)
-    return metrics
 
 
 @register_flow(
@@ -164,106 +146,107 @@ def prenas_vit(
     lr: float = 5e-3,
     baseline: bool = True,
     data: str = "digits",
-) -> PreNASFlowResult:
-    """Runs the three PreNAS steps and writes the report.
+    device: str = "auto",
+) -> SearchResult:
+    """Runs PreNAS through ``flows.search`` and writes the report; returns the search result.
 
-    ``budget`` is the number of supernet training epochs (default ``epochs``); ``algorithm`` may
-    be a ``PreNASSelector`` (default: ``buckets`` x ``per_bucket`` by the Taylor score).
-    ``baseline`` also trains a uniform-sampling supernet for comparison. ``workers`` is unused
-    (one process).
+    ``algorithm`` is None (a ``PreNAS`` searcher built from ``epochs``, ``buckets``,
+    ``per_bucket``, ``lr`` and ``device``) or an ``algorithms.PreNAS``; ``budget`` is the number
+    of finalists evaluated (default: the whole preferred set). ``baseline`` also trains a
+    uniform-sampling supernet for comparison. ``workers`` is unused (one process).
     """
-    return _run(
-        algorithm,
-        budget,
-        out,
-        resume,
-        seed,
-        verbose,
-        epochs,
-        buckets,
-        per_bucket,
-        lr,
-        baseline,
-        data,
-    )
+    from symnas.algorithms.oneshot.base import load_data
+    from symnas.algorithms.oneshot.prenas import PreNAS
+    from symnas.flows.search import search
+    from symnas.programs.data import validation_split
 
-
-def _run(
-    algorithm: Any,
-    budget: int | None,
-    out: str | Path | None,
-    resume: bool,
-    seed: int,
-    verbose: bool,
-    epochs: int,
-    buckets: int,
-    per_bucket: int,
-    lr: float,
-    baseline: bool,
-    data: str,
-) -> PreNASFlowResult:
-    from symnas import programs
-    from symnas.algorithms.prenas import Preferred, PreNASSelector
-    from symnas.algorithms.prenas_deploy import PreNAS, validation_split
-    from symnas.algorithms.prenas_train import train_uniform
-
+    if data != "digits":
+        raise ValueError(f"prenas-vit: data must be 'digits'; got {data!r}.")
     if algorithm is None:
-        algorithm = PreNASSelector(buckets=buckets, per_bucket=per_bucket, seed=seed)
-    if not isinstance(algorithm, PreNASSelector):
-        raise ValueError(
-            f"prenas-vit: algorithm must be None or a PreNASSelector; got {algorithm!r}."
+        algorithm = PreNAS(
+            data="digits",
+            epochs=epochs,
+            buckets=buckets,
+            per_bucket=per_bucket,
+            lr=lr,
+            seed=seed,
+            device=device,
+            metric="val_accuracy",
         )
-    epochs = budget or epochs
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"prenas-vit: budget (epochs) must be a positive int; got {epochs!r}.")
-    say = print if verbose else (lambda *_: None)
-    out = None if out is None else Path(out)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    dataset = _load_data(data)
-    train_data, validation = validation_split(dataset, 0.2, seed)
+    if not isinstance(algorithm, PreNAS):
+        raise ValueError(
+            f"prenas-vit: algorithm must be None or an algorithms.PreNAS; got {algorithm!r}."
+        )
+    dataset = load_data(algorithm.data)
+    _, validation = validation_split(dataset, algorithm.validation_fraction, algorithm.train_seed)
     space = mini_autoformer(dataset.num_classes, dataset.input_shape[0], dataset.input_shape[1])
-    prenas = PreNAS(space, selector=algorithm, seed=seed)
-
+    say = print if verbose else (lambda *_: None)
     start = time.perf_counter()
-    preferred_path = None if out is None else out / "preferred.json"
-    if resume and preferred_path is not None and preferred_path.exists():
-        records = json.loads(preferred_path.read_text())["preferred"]
-        prenas.preferred = [Preferred.from_json(r) for r in records]
-        candidates = json.loads(preferred_path.read_text())["candidates"]
-    else:
-        prenas.select()
-        candidates = len(algorithm.candidates)
-        if preferred_path is not None:
-            write_json_atomic(
-                preferred_path,
-                {"candidates": candidates, "preferred": [p.to_json() for p in prenas.preferred]},
-            )
-    select_s = time.perf_counter() - start
-    say(f"prenas-vit: {len(prenas.preferred)} preferred of {candidates} candidates")
+    result = search(
+        space,
+        InheritedAccuracy(algorithm, validation, dataset),
+        algorithm,
+        budget=budget or algorithm.buckets * algorithm.per_bucket,
+        out=out,
+        seed=seed,
+        resume=resume,
+        verbose=verbose,
+        options={"baseline": baseline, "data": data},
+    )
+    say(
+        f"prenas-vit: {len(algorithm.preferred)} preferred of {algorithm.candidates} candidates, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    report = _report(algorithm, result, space, dataset, baseline, resume)
+    if result.out is not None:
+        write_json_atomic(result.out / "report.json", report)
+        (result.out / "report.md").write_text(markdown(report))
+    say(markdown(report))
+    return result
 
-    training = {"prenas": _train_or_resume(prenas, train_data, epochs, lr, out, resume)}
-    say(f"prenas-vit: preferred training {training['prenas']['wall_s']:.1f} s")
+
+def _report(
+    prenas: Any, result: SearchResult, space: Any, dataset: Any, baseline: bool, resume: bool
+):
+    """The report: the preferred set with inherited accuracies, the uniform baseline, and the
+    specialised architectures under three parameter budgets."""
+    from symnas import programs
+    from symnas.algorithms.oneshot.base import encode_spec
+    from symnas.algorithms.oneshot.prenas import train_uniform
+    from symnas.programs.data import validation_split
+    from symnas.programs.estimator import SupernetEstimator
+
+    train_data, validation = validation_split(
+        dataset, prenas.validation_fraction, prenas.train_seed
+    )
     specs = [p.spec for p in prenas.preferred]
-    val_acc = prenas.evaluate(validation)
-    test_acc = _inherited(prenas.supernet, specs, dataset, "test")
-    rows = [
-        {**p.to_json(), "val_accuracy": v, "test_accuracy": t}
-        for p, v, t in zip(prenas.preferred, val_acc, test_acc, strict=True)
-    ]
+    tested = {prenas.codec.key(t.genome): t.metrics for t in result.trials if t.ok}
+    rows = []
+    for i, p in enumerate(prenas.preferred):
+        row = {**p.to_json(), "val_accuracy": prenas.accuracy[i]}
+        metrics = tested.get(prenas.codec.key(encode_spec(prenas.codec, p.spec)))
+        if metrics is not None:
+            row["test_accuracy"] = metrics["test_accuracy"]
+        rows.append(row)
+    training = {"prenas": prenas.training}
     if baseline:
-        torch.manual_seed(seed)
+        torch.manual_seed(prenas.train_seed)
         uniform = programs.supernet(space)
-        training["uniform"] = train_uniform(uniform, train_data, epochs, lr=lr, seed=seed)
-        say(f"prenas-vit: uniform training {training['uniform']['wall_s']:.1f} s")
-        for row, v, t in zip(
-            rows,
-            _inherited(uniform, specs, validation, "test"),
-            _inherited(uniform, specs, dataset, "test"),
-            strict=True,
-        ):
-            row.update(uniform_val_accuracy=v, uniform_test_accuracy=t)
-
+        training["uniform"] = train_uniform(
+            uniform,
+            space,
+            train_data,
+            prenas.epochs,
+            out=None if result.out is None else result.out / "uniform",
+            resume=resume,
+            device=prenas.device,
+            lr=prenas.lr,
+            seed=prenas.train_seed,
+        )
+        val = SupernetEstimator(uniform, validation, device=prenas.device).evaluate_batch(specs)
+        test = SupernetEstimator(uniform, dataset, device=prenas.device).evaluate_batch(specs)
+        for row, v, t in zip(rows, val, test, strict=True):
+            row.update(uniform_val_accuracy=v["accuracy"], uniform_test_accuracy=t["accuracy"])
     sizes = sorted(p.params for p in prenas.preferred)
     budgets = sorted({sizes[0] + (sizes[-1] - sizes[0]) * q for q in (0.0, 0.5, 1.0)})
     specialized = []
@@ -277,27 +260,15 @@ def _run(
                 "spec": chosen.spec,
                 "params": chosen.metrics["params"],
                 "macs": prenas.cost(index, "macs"),
-                "val_accuracy": val_acc[index],
+                "val_accuracy": prenas.accuracy[index],
                 "test_accuracy": programs.evaluate(chosen.module, dataset)["accuracy"],
             }
         )
-    report = {
+    return {
         "space": "mini AutoFormer (embed 16/24/32, depth 2-4, ratio 1/2, heads 1/2), 8x8 digits",
-        "seed": seed,
-        "candidates": candidates,
-        "select_s": select_s,
+        "seed": prenas.train_seed,
+        "candidates": prenas.candidates,
         "training": training,
         "preferred": rows,
         "specialized": specialized,
     }
-    best_row = max(range(len(rows)), key=lambda i: (rows[i]["val_accuracy"], rows[i]["params"]))
-    best = FlowBest(
-        best_row,
-        rows[best_row]["spec"],
-        {k: rows[best_row][k] for k in ("params", "val_accuracy", "test_accuracy")},
-    )
-    if out is not None:
-        write_json_atomic(out / "report.json", report)
-        (out / "report.md").write_text(markdown(report))
-    say(markdown(report))
-    return PreNASFlowResult(out, best, report)

@@ -281,7 +281,7 @@ class SupernetTrainer:
             self.arch.zero_grad(set_to_none=True)
         if self.sampler is not None:
             self.sampler.update(specs, [float(v.detach()) for v in losses])
-        return float(loss)
+        return float(loss.detach())
 
     def _valid_stream(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         seed = self.config.seed + 7919 * (epoch + 1)
@@ -291,7 +291,8 @@ class SupernetTrainer:
 
     # ------------------------------------------------------------------ loop
     def fit(self) -> dict[str, Any]:
-        """Trains to the end (resuming when asked) and returns the last epoch's log record."""
+        """Trains to the end (resuming when asked); returns the last epoch's log record with the
+        total training time ``train_s``."""
         if self.out is not None:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.resume:
@@ -313,7 +314,9 @@ class SupernetTrainer:
                     self._save()
         finally:
             bar.close()
-        return self.history[-1] if self.history else {}
+        if not self.history:
+            return {}
+        return {**self.history[-1], "train_s": sum(r["wall_s"] for r in self.history)}
 
     def begin_epoch(self, epoch: int) -> None:
         """Called before each epoch's steps (again after a resume); subclasses hook in here."""

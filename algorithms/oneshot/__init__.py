@@ -1,1 +1,11 @@
-"""One-shot searchers: algorithms that train a supernet, then propose derived architectures."""
+"""One-shot searchers: algorithms that train a supernet, then propose derived architectures.
+
+Importing this package registers every one-shot searcher with ``algorithms.registry``.
+"""
+
+from symnas.algorithms.oneshot import prenas  # noqa: F401 - registers "prenas"
+from symnas.algorithms.oneshot.base import OneShotSearcher
+from symnas.algorithms.oneshot.prenas import PreNAS
+from symnas.algorithms.oneshot.prenas_selector import PreNASSelector
+
+__all__ = ["OneShotSearcher", "PreNAS", "PreNASSelector"]

@@ -11,6 +11,7 @@ then proposes the finalists best first, the objective evaluates them, and ``prop
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def describe_data(data: Any) -> Any:
 
 def encode_spec(codec: Codec, spec: Spec) -> np.ndarray:
     """The genome of a decoded spec of ``codec``'s space."""
-    dna = pg.template(codec.space).encode(pg.from_json(spec))
+    # pg.from_json consumes the "_type" keys of the dicts it is given: pass a copy.
+    dna = pg.template(codec.space).encode(pg.from_json(copy.deepcopy(spec)))
     return codec.from_dna(dna)
 
 
@@ -105,7 +107,9 @@ class OneShotSearcher(SearchAlgorithm):
         return np.stack(left)
 
     def sym_jsonify(self, **kwargs: Any) -> Any:
-        """The algorithm as JSON, with its data described rather than serialised."""
+        """The algorithm as JSON, with its data described rather than serialised and without its
+        device (a search may resume on another device)."""
         json_value = super().sym_jsonify(**kwargs)
         json_value["data"] = describe_data(self.data)
+        json_value.pop("device", None)
         return json_value

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from symnas.algorithms import prenas_scores as scores
+from symnas.algorithms.oneshot import prenas_scores as scores
 from symnas.programs.vit import ViTSupernet
 from symnas.spaces.vit import ViTSpace
 

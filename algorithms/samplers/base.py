@@ -27,8 +27,12 @@ class PathSampler:
     requires: str | None = None
 
     def bind(self, space: Any, supernet: Any = None) -> PathSampler:
-        """Sets the sampler up on a space (or compiled codec) and its supernet; returns self."""
-        self.codec = space if isinstance(space, Codec) else compile_space(space)
+        """Sets the sampler up on a space (or compiled codec; None for samplers of a fixed set of
+        specs) and its supernet; returns self."""
+        if space is None or isinstance(space, Codec):
+            self.codec = space
+        else:
+            self.codec = compile_space(space)
         if self.requires is not None:
             from symnas.programs.supernet_base import require
 
@@ -57,6 +61,8 @@ class PathSampler:
             raise ValueError(f"{type(self).__name__} is stateless; got state {sorted(state)}.")
 
     def _random_spec(self, rng: np.random.Generator) -> Spec:
+        if self.codec is None:
+            raise ValueError(f"{type(self).__name__} draws from a space: bind it with space=...")
         return self.codec.decode(self.codec.random(1, rng)[0])
 
 

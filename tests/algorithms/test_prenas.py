@@ -4,25 +4,25 @@ instant specialisation, on a tiny AutoFormer space."""
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
 
 import numpy as np
 import pytest
 import torch
 
-from symnas import programs
+from symnas import programs, spaces
 from symnas.algorithms import PreNAS, PreNASSelector
-from symnas.algorithms import prenas_scores as scores
-from symnas.algorithms.prenas import bucket_edges, compositions, enumerate_candidates, reallocate
-from symnas.algorithms.prenas_deploy import validation_split
-from symnas.algorithms.prenas_train import (
-    group_candidates,
-    preferred_sampler,
-    train_preferred,
-    train_uniform,
-    uniform_sampler,
+from symnas.algorithms.oneshot import prenas_scores as scores
+from symnas.algorithms.oneshot.prenas import train_preferred, train_uniform
+from symnas.algorithms.oneshot.prenas_selector import (
+    bucket_edges,
+    compositions,
+    enumerate_candidates,
+    reallocate,
 )
+from symnas.algorithms.samplers import PreferredSampler, UniformSampler
+from symnas.algorithms.samplers.preferred import group_candidates
+from symnas.programs.data import validation_split
 from symnas.programs.vit import param_count
 from symnas.spaces.vit import vit_space
 
@@ -225,38 +225,38 @@ def _specs(*shapes):
 def test_grouped_sampling_draws_a_group_uniformly_then_a_member():
     specs = _specs((8, 1), (16, 2), (16, 2), (16, 2))
     assert group_candidates(specs) == [[0], [1, 2, 3]]
-    sample = preferred_sampler(specs)
-    rng = random.Random(0)
-    counts = Counter(id(sample(rng)[0]) for _ in range(4000))
-    assert abs(counts[id(specs[0])] / 4000 - 0.5) < 0.03
-    flat = preferred_sampler(specs, group_by=())
-    counts = Counter(id(flat(rng)[0]) for _ in range(4000))
-    assert abs(counts[id(specs[0])] / 4000 - 0.25) < 0.03
+    sampler = PreferredSampler(specs).bind(None)
+    rng = np.random.default_rng(0)
+    counts = Counter(sampler.specs.index(sampler.sample(rng)[0]) for _ in range(4000))
+    assert abs(counts[0] / 4000 - 0.5) < 0.03
+    flat = PreferredSampler(specs, group_by=()).bind(None)
+    counts = Counter(flat.specs.index(flat.sample(rng)[0]) for _ in range(4000))
+    assert abs(counts[0] / 4000 - 0.25) < 0.03
     with pytest.raises(ValueError, match="group_by keys"):
         group_candidates(specs, ("width",))
 
 
 def test_sandwich_and_shuffle_options():
     specs = _specs((8, 1), (8, 2), (16, 1), (16, 2))
-    sample = preferred_sampler(specs, sandwich=2)
-    rng = random.Random(1)
+    sampler = PreferredSampler(specs, sandwich=2).bind(None)
+    rng = np.random.default_rng(1)
     for _ in range(50):
-        drawn = sample(rng)
-        assert len(drawn) == 4 and drawn[0] is specs[0] and drawn[-1] is specs[-1]
-        assert all(s is specs[1] or s is specs[2] for s in drawn[1:-1])
+        drawn = sampler.sample(rng)
+        assert len(drawn) == 4 and drawn[0] == specs[0] and drawn[-1] == specs[-1]
+        assert all(s in (specs[1], specs[2]) for s in drawn[1:-1])
     spec = {**specs[3], "mlp_ratio": [1.0, 2.0], "num_heads": [2, 1]}
-    shuffled = preferred_sampler([spec], shuffle=True)
-    seen = {tuple(shuffled(rng)[0]["mlp_ratio"]) for _ in range(40)}
+    shuffled = PreferredSampler([spec], shuffle=True).bind(None)
+    seen = {tuple(shuffled.sample(rng)[0]["mlp_ratio"]) for _ in range(40)}
     assert seen == {(1.0, 2.0), (2.0, 1.0)}
     with pytest.raises(ValueError, match="sandwich must be an int"):
-        preferred_sampler(specs, sandwich=-1)
+        PreferredSampler(specs, sandwich=-1)
 
 
 def test_uniform_sampler_draws_members_of_the_whole_space():
     supernet = tiny_supernet()
-    sample = uniform_sampler(supernet)
-    rng = random.Random(0)
-    drawn = [sample(rng)[0] for _ in range(200)]
+    sampler = UniformSampler().bind(tiny_space(), supernet)
+    rng = np.random.default_rng(0)
+    drawn = [sampler.sample(rng)[0] for _ in range(200)]
     for spec in drawn:
         supernet.arch_of(spec)
     assert {s["embed_dim"] for s in drawn} == {8, 16} and {s["depth"] for s in drawn} == {1, 2}
@@ -269,10 +269,8 @@ def test_preferred_training_touches_only_the_preferred_paths(data):
     preferred = [
         {**s, "mlp_ratio": [1.0] * 3, "num_heads": [1] * 3} for s in _specs((8, 1), (16, 2))
     ]
-    metrics = train_preferred(supernet, preferred, data, epochs=2, lr=1e-2, seed=0)
-    assert (
-        metrics["steps"] == 2 * math.ceil(72 / 64) and metrics["archs_sampled"] == metrics["steps"]
-    )
+    record = train_preferred(supernet, preferred, data, epochs=2, lr=1e-2, seed=0, device="cpu")
+    assert record["step"] == 2 * math.ceil(96 / 64) and record["epoch"] == 2
     for before, after in zip(unused, supernet.blocks[2].parameters(), strict=True):
         assert torch.equal(before, after)
     assert not torch.equal(used, supernet.blocks[0].fc1.weight)
@@ -283,20 +281,39 @@ def test_preferred_training_touches_only_the_preferred_paths(data):
 def test_uniform_training_reaches_every_layer_and_learns(data):
     supernet = tiny_supernet()
     before = supernet.blocks[1].fc1.weight.detach().clone()
-    metrics = train_uniform(supernet, data, epochs=15, lr=1e-2, seed=0, label_smoothing=0.0)
+    record = train_uniform(
+        supernet, tiny_space(), data, epochs=15, lr=1e-2, seed=0, label_smoothing=0.0, device="cpu"
+    )
     assert not torch.equal(before, supernet.blocks[1].fc1.weight)
-    assert metrics["accuracy"] > 0.6  # chance is 1/3
+    assert record["accuracy"] > 0.6  # chance is 1/3
 
 
 # ----------------------------------------------------------------------------- deployment
 
 
+def trained_prenas(data, buckets: int, epochs: int = 1) -> PreNAS:
+    """A PreNAS searcher prepared (selected, trained, ranked) on the tiny space."""
+    prenas = PreNAS(
+        data=data,
+        epochs=epochs,
+        buckets=buckets,
+        lr=1e-2,
+        seed=0,
+        device="cpu",
+        validation_fraction=0.25,
+    )
+    prenas.bind(spaces.compile(tiny_space()), 0)
+    prenas.prepare(None, verbose=False)
+    return prenas
+
+
 def test_specialize_picks_the_best_feasible_preferred_architecture(data):
-    prenas = PreNAS(tiny_space(), PreNASSelector(buckets=3), seed=0)
-    preferred = prenas.select()
+    prenas = trained_prenas(data, buckets=3)
+    preferred = prenas.preferred
     sizes = [p.params for p in preferred]
+    prenas.accuracy = {}
     chosen = prenas.specialize({"params": sizes[1]})
-    assert chosen.spec == preferred[1].spec  # no accuracies yet: the largest that fits
+    assert chosen.spec == preferred[1].spec  # no accuracies: the largest that fits
     x = data.x_test[:4]
     prenas.supernet.eval()
     torch.testing.assert_close(chosen.module.eval()(x), prenas.supernet(x, chosen.spec))
@@ -309,11 +326,10 @@ def test_specialize_picks_the_best_feasible_preferred_architecture(data):
     assert prenas.specialize({"latency_ms": 1e6}).metrics["latency_ms"] > 0
 
 
-def test_specialize_errors_name_the_problem():
-    prenas = PreNAS(tiny_space(), PreNASSelector(buckets=2), seed=0)
-    with pytest.raises(ValueError, match="call select"):
-        prenas.specialize({"params": 1e6})
-    prenas.select()
+def test_specialize_errors_name_the_problem(data):
+    with pytest.raises(ValueError, match="nothing trained yet"):
+        PreNAS(data=data).specialize({"params": 1e6})
+    prenas = trained_prenas(data, buckets=2)
     smallest = prenas.preferred[0].params
     with pytest.raises(ValueError, match=f"smallest values available are {{'params': {smallest}"):
         prenas.specialize({"params": 10})
@@ -323,14 +339,22 @@ def test_specialize_errors_name_the_problem():
         prenas.specialize({"params": -1})
 
 
-def test_prenas_evaluate_and_train_end_to_end(data):
-    prenas = PreNAS(tiny_space(), PreNASSelector(buckets=2), seed=0)
-    prenas.select()
-    train_part, validation = validation_split(data, 0.25, seed=0)
-    metrics = prenas.train(train_part, epochs=10, lr=1e-2)
-    accuracies = prenas.evaluate(validation)
-    assert len(accuracies) == 2 and min(accuracies) > 0.5 and metrics["steps"] == 10
+def test_prenas_trains_ranks_and_proposes_its_finalists_best_first(data):
+    prenas = trained_prenas(data, buckets=2, epochs=10)
+    accuracies = [prenas.accuracy[i] for i in range(len(prenas.preferred))]
+    assert len(accuracies) == 2 and min(accuracies) > 0.5 and prenas.training["epoch"] == 10
     assert prenas.specialize({"params": 1e9}).metrics["inherited_accuracy"] == max(accuracies)
+    first, second = (prenas.codec.decode(g) for g in prenas.propose_batch(2))
+    ranked = sorted(range(2), key=lambda i: -accuracies[i])
+    assert [first["embed_dim"], second["embed_dim"]] == [
+        prenas.preferred[i].spec["embed_dim"] for i in ranked
+    ]
+    with pytest.raises(StopIteration):
+        prenas.propose_batch(1)
+    with pytest.raises(TypeError, match="PreNAS searches AutoFormer ViT spaces"):
+        bad = PreNAS(data=data, epochs=1)
+        bad.bind(spaces.compile(spaces.nb201_cell(C=4, N=1)), 0)
+        bad.prepare(None)
 
 
 def test_validation_split_holds_out_part_of_the_training_set(data):

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from symnas.algorithms import PreNASSelector
+from symnas.algorithms import PreNAS
 from symnas.flows import cli
 from symnas.flows.prenas_flow import mini_autoformer, prenas_vit
 from symnas.flows.registry import flows
@@ -20,15 +20,16 @@ def test_flow_is_registered_and_its_space_has_1008_architectures():
 
 
 def test_flow_writes_the_report_and_resumes_without_retraining(tmp_path, monkeypatch):
-    result = prenas_vit(budget=2, out=tmp_path, verbose=False, baseline=True)
+    result = prenas_vit(epochs=2, out=tmp_path, verbose=False, baseline=True, device="cpu")
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["candidates"] == 150 and len(report["preferred"]) == 4
-    assert report["training"]["prenas"]["epochs"] == 2
-    assert report["training"]["uniform"]["steps"] == report["training"]["prenas"]["steps"]
+    assert report["training"]["prenas"]["epoch"] == 2
+    assert report["training"]["uniform"]["step"] == report["training"]["prenas"]["step"]
     sizes = [row["params"] for row in report["preferred"]]
     assert sizes == sorted(sizes)
     for row in report["preferred"]:
         assert 0.0 <= row["val_accuracy"] <= 1.0 and "uniform_test_accuracy" in row
+        assert "test_accuracy" in row  # every finalist was evaluated by the search
     budgets = [row["budget"]["params"] for row in report["specialized"]]
     assert budgets == [sizes[0], (sizes[0] + sizes[-1]) / 2, sizes[-1]]
     for row in report["specialized"]:
@@ -36,35 +37,51 @@ def test_flow_writes_the_report_and_resumes_without_retraining(tmp_path, monkeyp
         feasible = [r for r in report["preferred"] if r["params"] <= row["budget"]["params"]]
         assert row["val_accuracy"] == max(r["val_accuracy"] for r in feasible)
     assert "| params budget |" in (tmp_path / "report.md").read_text()
+    assert len(result.trials) == 4 and (tmp_path / "trials.jsonl").exists()
     assert result.out == tmp_path and result.best.metrics["val_accuracy"] == max(
         r["val_accuracy"] for r in report["preferred"]
     )
+    # The finalists come best first: the search proposes them in inherited-accuracy order.
+    vals = [t.metrics["val_accuracy"] for t in result.trials]
+    assert vals == sorted(vals, reverse=True)
+    assert (tmp_path / "oneshot" / "supernet" / "checkpoint.pt").exists()
     assert torch.get_num_threads() == 1  # the thread count of conftest.py is restored
 
     def no_training(*args, **kwargs):
-        raise AssertionError("resume must reuse supernet.pt")
+        raise AssertionError("resume must reuse the finished checkpoint")
 
-    monkeypatch.setattr("symnas.algorithms.prenas_train.train_preferred", no_training)
-    again = prenas_vit(budget=2, out=tmp_path, resume=True, verbose=False, baseline=False)
-    assert [r["val_accuracy"] for r in again.report["preferred"]] == [
-        r["val_accuracy"] for r in report["preferred"]
-    ]
+    monkeypatch.setattr("symnas.programs.supernet_train.SupernetTrainer._run_epoch", no_training)
+    again = prenas_vit(epochs=2, out=tmp_path, resume=True, verbose=False, baseline=True)
+    assert [t.metrics for t in again.trials] == [t.metrics for t in result.trials]
+    assert json.loads((tmp_path / "report.json").read_text())["preferred"] == report["preferred"]
 
 
 def test_cli_runs_the_flow(tmp_path, capsys):
     code = cli.main(
-        ["run", "prenas-vit", "--budget", "1", "--out", str(tmp_path), "--set", "baseline=0"]
+        [
+            "run",
+            "prenas-vit",
+            "--budget",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--set",
+            "baseline=0",
+            "--set",
+            "epochs=1",
+        ]
     )
     assert code == 0
-    assert "best trial" in capsys.readouterr().out
-    assert (tmp_path / "preferred.json").exists() and (tmp_path / "supernet.pt").exists()
+    assert "best" in capsys.readouterr().out
+    assert (tmp_path / "oneshot" / "preferred.json").exists()
+    assert (tmp_path / "oneshot" / "supernet" / "checkpoint.pt").exists()
 
 
 def test_flow_rejects_bad_options(tmp_path):
-    with pytest.raises(ValueError, match="algorithm must be None or a PreNASSelector"):
+    with pytest.raises(ValueError, match="algorithm must be None or an algorithms.PreNAS"):
         prenas_vit(algorithm="random", out=tmp_path, verbose=False)
     with pytest.raises(ValueError, match=r"data must be 'digits'"):
         prenas_vit(data="cifar", out=tmp_path, verbose=False)
-    selector = PreNASSelector(buckets=2)
-    result = prenas_vit(algorithm=selector, budget=1, verbose=False, baseline=False)
-    assert len(result.report["preferred"]) == 2 and result.out is None
+    searcher = PreNAS(data="digits", epochs=1, buckets=2, metric="val_accuracy")
+    result = prenas_vit(algorithm=searcher, verbose=False, baseline=False)
+    assert len(result.trials) == 2 and result.out is None
