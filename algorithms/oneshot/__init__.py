@@ -5,7 +5,8 @@ Importing this package registers every one-shot searcher with ``algorithms.regis
 
 from symnas.algorithms.oneshot import prenas  # noqa: F401 - registers "prenas"
 from symnas.algorithms.oneshot.base import OneShotSearcher
+from symnas.algorithms.oneshot.fewshot import FewShotSearcher, FewShotTrainer
 from symnas.algorithms.oneshot.prenas import PreNAS
 from symnas.algorithms.oneshot.prenas_selector import PreNASSelector
 
-__all__ = ["OneShotSearcher", "PreNAS", "PreNASSelector"]
+__all__ = ["FewShotSearcher", "FewShotTrainer", "OneShotSearcher", "PreNAS", "PreNASSelector"]
