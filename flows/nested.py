@@ -31,6 +31,7 @@ from symnas.algorithms.pareto import pareto_front
 from symnas.algorithms.registry import resolve
 from symnas.flows.report import load_result
 from symnas.flows.result import SearchResult, Trial
+from symnas.flows.run_config import prepare_out_dir
 from symnas.flows.search import search
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
@@ -66,6 +67,7 @@ class InnerSearch:
         inner_budget: int,
         out: Path | None,
         seed: int,
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.inner_space = inner_space
         self.inner_algorithm = inner_algorithm
@@ -73,6 +75,7 @@ class InnerSearch:
         self.inner_budget = inner_budget
         self.out = out
         self.seed = seed
+        self.options = dict(options or {})
         self.results: dict[str, SearchResult] = {}
         self._codec: Codec | None = None
 
@@ -99,6 +102,7 @@ class InnerSearch:
                 seed=(self.seed * 1_000_003 + int(key[:8], 16)) % 2**31,
                 resume=True,
                 verbose=False,
+                options=self.options,
             )
         best = self.results[key].best
         if best is None:
@@ -193,12 +197,16 @@ def nested(
     resume: bool = False,
     workers: int = 1,
     verbose: bool = True,
+    options: Mapping[str, Any] | None = None,
 ) -> NestedResult:
     """Searches hardware (outer) and, for each configuration, architectures (inner).
 
     ``objective(hw, arch)`` returns the metrics of one pair; the inner algorithm picks the best
     architecture for a configuration, whose metrics become the outer trial's metrics.
-    ``workers`` runs that many inner searches in parallel processes.
+    ``workers`` runs that many inner searches in parallel processes. ``options`` (the
+    objective's settings) are recorded in both levels' ``config.json``, so resuming with other
+    settings is refused. An inner search that stops after consecutive failures fails its outer
+    trial with that message.
     """
     inner_algorithm = resolve(inner_algorithm, "inner_algorithm")
     if not isinstance(inner_budget, int) or inner_budget < 1:
@@ -210,8 +218,10 @@ def nested(
             "nested: workers > 1 runs inner searches in other processes; give 'out' so that "
             "their logs can be read back."
         )
-    out_dir = Path(out) if out is not None else None
-    inner = InnerSearch(inner_space, inner_algorithm, objective, inner_budget, out_dir, seed)
+    out_dir = prepare_out_dir(out) if out is not None else None
+    inner = InnerSearch(
+        inner_space, inner_algorithm, objective, inner_budget, out_dir, seed, options
+    )
     outer = search(
         outer_space,
         inner,
@@ -222,6 +232,7 @@ def nested(
         resume=resume,
         workers=workers,
         verbose=verbose,
+        options={"inner_budget": inner_budget, **(options or {})},
     )
     return NestedResult(outer, inner, outer.objectives)
 
