@@ -41,6 +41,9 @@ _LAZY = {
     "PreNASSelector": "symnas.algorithms.oneshot.prenas_selector",
     "PreNAS": "symnas.algorithms.oneshot.prenas",
     "OneShotSearcher": "symnas.algorithms.oneshot.base",
+    "graf": "symnas.algorithms.graf",
+    "Surrogate": "symnas.algorithms.surrogate",
+    "SurrogateFilter": "symnas.algorithms.surrogate",
 }
 
 
@@ -73,8 +76,11 @@ __all__ = [
     "RandomSearch",
     "RegularizedEvolution",
     "SearchAlgorithm",
+    "Surrogate",
+    "SurrogateFilter",
     "TPE",
     "create",
+    "graf",
     "names",
     "oneshot",
     "register_algorithm",
