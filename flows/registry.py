@@ -30,7 +30,12 @@ DEFAULT_FLOW = "hw-nested"
 
 FLOWS = Registry(
     "flow",
-    loaders=["symnas.flows.family_flows", "symnas.flows.hw_flow", "symnas.flows.prenas_flow"],
+    loaders=[
+        "symnas.flows.family_flows",
+        "symnas.flows.hw_flow",
+        "symnas.flows.prenas_flow",
+        "symnas.flows.fewshot_flow",
+    ],
 )
 
 _TRUE = ("true", "yes", "on", "1")

@@ -150,6 +150,7 @@ class FewShotTrainer:
         self.resume, self.progress = resume, progress
         self.plan: dict[str, Any] = {"config": self.config(), "splits": {}}
         self.leaves: list[SubSupernet] = []
+        self.steps = 0
 
     def _check_split_epochs(self, value: Any) -> tuple[int, ...]:
         epochs = tuple(value)
@@ -200,6 +201,7 @@ class FewShotTrainer:
     def fit(self) -> FewShotSupernet:
         """Trains every stage (resuming when asked) and returns the few-shot supernet."""
         self._load_plan()
+        self.steps = 0
         leaves = [self.root]
         bounds = (0, *self.split_epochs, self.train.epochs)
         for stage, (start, end) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
@@ -215,7 +217,7 @@ class FewShotTrainer:
             self.train, epochs=epochs, seed=self.train.seed + _offset(f"{leaf.name}/{stage}")
         )
         folder = None if self.out is None else self.out / leaf.name / f"stage{stage}"
-        SupernetTrainer(
+        trainer = SupernetTrainer(
             leaf.supernet,
             self.data,
             config,
@@ -226,7 +228,9 @@ class FewShotTrainer:
             device=self.device,
             progress=self.progress,
             fingerprint={"restrictions": leaf.restrictions, "method": self.method},
-        ).fit()
+        )
+        trainer.fit()
+        self.steps += trainer.step
 
     def _split_leaves(self, leaves: list[SubSupernet], stage: int) -> list[SubSupernet]:
         out: list[SubSupernet] = []
