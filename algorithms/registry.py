@@ -30,14 +30,15 @@ def register_algorithm(
     description: str,
     defaults: Mapping[str, Any] | None = None,
     aliases: Iterable[str] = (),
-    kind: str = "multi_trial",
+    kind: str | None = None,
 ) -> Callable[[A], A]:
     """Class decorator: registers a :class:`SearchAlgorithm` under ``name``.
 
     ``defaults`` are the constructor arguments that ``create(name)`` passes unless overridden;
-    ``kind`` is one of :data:`KINDS`.
+    ``kind`` is one of :data:`KINDS`, by default the kind of the package that defines the class
+    (``one_shot`` in ``symnas.algorithms.oneshot``, else ``multi_trial``).
     """
-    if kind not in KINDS:
+    if kind is not None and kind not in KINDS:
         raise ValueError(
             f"register_algorithm({name!r}): kind must be one of {KINDS}; got {kind!r}."
         )
@@ -47,8 +48,14 @@ def register_algorithm(
             raise TypeError(
                 f"register_algorithm({name!r}) decorates a SearchAlgorithm subclass; got {cls!r}."
             )
+        in_oneshot = cls.__module__.startswith("symnas.algorithms.oneshot.")
         ALGORITHMS.register(
-            name, description, cls, aliases=aliases, defaults=dict(defaults or {}), kind=kind
+            name,
+            description,
+            cls,
+            aliases=aliases,
+            defaults=dict(defaults or {}),
+            kind=kind or ("one_shot" if in_oneshot else "multi_trial"),
         )
         return cls
 
