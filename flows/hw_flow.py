@@ -25,7 +25,8 @@ from symnas.flows.nested import NestedResult, nested
 from symnas.flows.registry import register_flow
 from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult
-from symnas.flows.trial_log import write_json_atomic
+from symnas.flows.run_config import prepare_out_dir
+from symnas.flows.trial_log import read_trials, write_json_atomic
 
 MNAS_W = -0.07
 OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
@@ -36,29 +37,40 @@ def _arch_key(arch: Any) -> str:
 
 
 def supernet_accuracy_table(
-    space: Any, data: Any, epochs: int = 8, seed: int = 0, lr: float = 3e-3
+    space: Any,
+    data: Any,
+    epochs: int = 8,
+    seed: int = 0,
+    lr: float = 3e-3,
+    out: Path | None = None,
+    resume: bool = False,
+    device: str = "auto",
 ) -> dict[str, float]:
-    """Trains one pooling supernet (uniform single-path sampling) and returns the inherited test
-    accuracy of every architecture of ``space``, keyed by the architecture's JSON."""
+    """Trains one pooling supernet with the shared trainer (uniform single-path sampling over
+    the space's architectures, Adam, cosine) and returns the inherited test accuracy of every
+    architecture of ``space``, keyed by the architecture's JSON. With ``out`` the training is
+    checkpointed there and ``resume`` continues it."""
     from symnas import programs, spaces
-    from symnas.programs.train import evaluate, train
+    from symnas.algorithms.samplers import UniformSampler
+    from symnas.programs.estimator import SupernetEstimator
+    from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
 
     codec = spaces.compile(space)
     every = [codec.decode(g) for g in codec.distinct(int(codec.size), np.random.default_rng(0))]
     torch.manual_seed(seed)
     supernet = programs.supernet(space)
-    rng = np.random.default_rng(seed)
-
-    def step(module, x, y, step):
-        spec = every[int(rng.integers(len(every)))]
-        return torch.nn.functional.cross_entropy(module(x, spec), y)
-
-    train(supernet, data, epochs=epochs, lr=lr, seed=seed, step_fn=step)
-    accuracy = {}
-    for spec in every:
-        metrics = evaluate(supernet, data, forward=lambda m, x, s=spec: m(x, s))
-        accuracy[_arch_key(spec)] = metrics["accuracy"]
-    return accuracy
+    SupernetTrainer(
+        supernet,
+        data,
+        TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
+        sampler=UniformSampler(specs=every),
+        out=out,
+        resume=resume,
+        device=device,
+        progress=None,
+    ).fit()
+    scores = SupernetEstimator(supernet, data, device=device).evaluate_batch(every)
+    return {_arch_key(spec): s["accuracy"] for spec, s in zip(every, scores, strict=True)}
 
 
 class CoDesignObjective:
@@ -163,10 +175,12 @@ def hw_nested(
     max_area_mm2: float = 2.0,
     target_latency_ms: float = 0.05,
     supernet_epochs: int = 8,
+    device: str = "auto",
 ) -> NestedResult:
     """Runs the nested co-design search and writes ``pareto.png`` and ``report.txt`` in ``out``.
 
     ``algorithm`` is the outer (hardware) algorithm, ``budget`` the number of configurations.
+    Options and the output folder are checked before the supernet is trained.
 
     Args:
       inner_algorithm: the architecture search's algorithm (name or object; None: regularized
@@ -175,42 +189,68 @@ def hw_nested(
       max_area_mm2: area cap of a configuration (a constraint of the outer search).
       target_latency_ms: latency target of the MnasNet-style inner reward.
       supernet_epochs: training epochs of the pooling supernet that gives every accuracy.
+      device: where the supernet trains and is evaluated ("auto": CUDA when available).
     """
     from symnas import programs, spaces
 
+    budget = 16 if budget is None else budget
+    for name, value in (
+        ("budget", budget),
+        ("inner_budget", inner_budget),
+        ("workers", workers),
+        ("supernet_epochs", supernet_epochs),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"hw-nested: '{name}' must be a positive integer; got {value!r}.")
+    outer_algorithm, inner_algorithm = _outer(algorithm, max_area_mm2), _inner(inner_algorithm)
+    out_dir = prepare_out_dir(out) if out is not None else None
+    if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):
+        raise ValueError(
+            f"{out_dir} already holds a search; pass --resume to continue it, or choose another "
+            "output folder."
+        )
     data = programs.data.digits()
     arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
     hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
-    out_dir = Path(out) if out is not None else None
-    accuracy = _accuracy_table(arch_space, data, supernet_epochs, seed, out_dir)
+    accuracy = _accuracy_table(arch_space, data, supernet_epochs, seed, out_dir, resume, device)
     objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
     result = nested(
         hw_space,
         arch_space,
-        _outer(algorithm, max_area_mm2),
-        _inner(inner_algorithm),
+        outer_algorithm,
+        inner_algorithm,
         objective,
-        outer_budget=budget or 16,
+        outer_budget=budget,
         inner_budget=inner_budget,
         out=out_dir,
         seed=seed,
         resume=resume,
         workers=workers,
         verbose=verbose,
+        options={
+            "max_area_mm2": max_area_mm2,
+            "target_latency_ms": target_latency_ms,
+            "supernet_epochs": supernet_epochs,
+        },
     )
     if out_dir is not None:
         _write_report(result, out_dir, max_area_mm2)
     return result
 
 
-def _accuracy_table(space, data, epochs: int, seed: int, out_dir: Path | None) -> dict:
+def _accuracy_table(
+    space, data, epochs: int, seed: int, out_dir: Path | None, resume: bool, device: str
+) -> dict:
     path = out_dir / "supernet_accuracy.json" if out_dir is not None else None
     if path is not None and path.exists():
         try:
             return json.loads(path.read_text())
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: corrupt accuracy table ({e.msg}).") from None
-    table_ = supernet_accuracy_table(space, data, epochs=epochs, seed=seed)
+    folder = out_dir / "supernet" if out_dir is not None else None
+    table_ = supernet_accuracy_table(
+        space, data, epochs=epochs, seed=seed, out=folder, resume=resume, device=device
+    )
     if path is not None:
         write_json_atomic(path, table_)
     return table_

@@ -302,6 +302,8 @@ class SupernetTrainer:
                     f"{self.out} already holds a supernet checkpoint; pass resume=True to "
                     "continue that training, or choose another folder."
                 )
+        if self.step == 0:
+            torch.manual_seed(self.config.seed)  # dropout, drop path; a resume restores it
         epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=not self.progress, desc="supernet"
