@@ -5,6 +5,11 @@ offspring are bred by binary tournaments on (non-domination rank, crowding dista
 crossover with probability ``crossover_prob`` and mutation; parents and offspring are merged and
 the next parents are filled front by front, the last front cut by crowding distance.
 Constraints use Deb's constrained domination (feasible first, then smaller violation).
+
+As in ``pg.evolution.nsga2``, the operators are pluggable: ``mutator=`` (a
+``pg.evolution.Mutator``), ``crossover=`` (a ``pg.evolution.Recombinator``; its first child is
+taken) and ``population_init=`` (a ``pg.DNAGenerator`` proposing the first generation); the
+defaults are the codec's uniform mutation, sub-tree crossover and uniform random members.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import pyglove as pg
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import CONSTRAINT_OPS, MODES, Objectives
+from symnas.algorithms.operators import initial_with, mutate_with, recombine_with
 from symnas.algorithms.pareto import crowding_distance, non_dominated_sort
 from symnas.algorithms.registry import register_algorithm
 
@@ -51,6 +57,21 @@ from symnas.algorithms.registry import register_algorithm
             pg.typing.Float(min_value=0.0, max_value=1.0).noneable(),
             "Per-decision mutation probability; None changes one decision per child.",
         ),
+        (
+            "mutator",
+            pg.typing.Object(pg.evolution.Mutator).noneable(),
+            "A PyGlove mutator; None: the codec's uniform mutation (with mutation_rate).",
+        ),
+        (
+            "crossover",
+            pg.typing.Object(pg.evolution.Recombinator).noneable(),
+            "A PyGlove recombinator; None: the codec's sub-tree crossover.",
+        ),
+        (
+            "population_init",
+            pg.typing.Object(pg.DNAGenerator).noneable(),
+            "A DNAGenerator proposing the first generation; None: uniform random members.",
+        ),
     ],
     init_arg_list=["population_size", "objectives", "constraints"],
 )
@@ -73,6 +94,10 @@ class NSGA2(SearchAlgorithm):
         self._offspring: list[tuple[np.ndarray, np.ndarray, float]] = []
         self._queue: deque[np.ndarray] = deque()
         self._rank = np.zeros(0)
+        self._initializer = None
+        if self.population_init is not None:
+            self._initializer = self.population_init.clone(deep=True)
+            self._initializer.setup(self.dna_spec)
         self._crowding = np.zeros(0)
 
     # ------------------------------------------------------------------ proposals
@@ -89,17 +114,24 @@ class NSGA2(SearchAlgorithm):
         codec = self._codec
         size = self.population_size
         if not self._parents:
+            if self._initializer is not None:
+                return initial_with(self._initializer, codec, size)
             return codec.random(size, self._rng)
         genomes = np.stack([p[0] for p in self._parents])
         first = self._tournament(size)
         second = self._tournament(size)
         children = genomes[first].copy()
         cross = self._rng.random(size) < self.crossover_prob
+        step = self._num_proposals
         if cross.any():
-            children[cross] = codec.crossover(
-                genomes[first[cross]], genomes[second[cross]], self._rng
-            )
-        return codec.mutate(children, self._rng, self.mutation_rate)
+            a, b = genomes[first[cross]], genomes[second[cross]]
+            if self.crossover is None:
+                children[cross] = codec.crossover(a, b, self._rng)
+            else:
+                children[cross] = recombine_with(self.crossover, codec, self.dna_spec, a, b, step)
+        if self.mutator is None:
+            return codec.mutate(children, self._rng, self.mutation_rate)
+        return mutate_with(self.mutator, codec, self.dna_spec, children, step)
 
     def _tournament(self, n: int) -> np.ndarray:
         """Binary tournaments by the crowded-comparison operator."""

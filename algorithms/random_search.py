@@ -23,11 +23,19 @@ class RandomSearch(SearchAlgorithm):
     """Uniform random sampling of a space; skips architectures it has already proposed
     (while the space has unseen ones within a few redraws)."""
 
+    @property
+    def needs_feedback(self) -> bool:
+        """False, as ``pg.geno.Random``: proposals never depend on rewards."""
+        return False
+
     def objectives(self) -> Objectives:
         return Objectives.create(self.metric, self.mode)
 
     def _reset(self) -> None:
         self._seen: set[bytes] = set()
+
+    def _replayed(self, genome: np.ndarray) -> None:
+        self._seen.add(self._codec.key(genome))
 
     def _propose_genomes(self, n: int) -> np.ndarray:
         genomes = self._codec.random(n, self._rng)

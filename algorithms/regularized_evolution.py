@@ -4,6 +4,11 @@ The population starts with ``population_size`` random architectures. Each cycle 
 ``tournament_size`` members uniformly without replacement, mutates the best one (one decision
 changed, PyGlove's uniform mutator) and adds the child as the youngest member; the oldest
 member dies. Failed trials never join the population.
+
+As in ``pg.evolution.regularized_evolution``, the operators are pluggable: ``mutator=`` takes a
+``pg.evolution.Mutator`` and ``population_init=`` a ``pg.DNAGenerator`` (e.g.
+``pg.geno.Random(seed=1)``) that proposes the first ``population_size`` members; the defaults
+are the codec's uniform mutation and uniform random members.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import pyglove as pg
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import MODES, Objectives
+from symnas.algorithms.operators import initial_with, mutate_with
 from symnas.algorithms.registry import register_algorithm
 
 
@@ -34,6 +40,16 @@ from symnas.algorithms.registry import register_algorithm
             "mutation_rate",
             pg.typing.Float(min_value=0.0, max_value=1.0).noneable(),
             "Per-decision mutation probability; None mutates exactly one decision.",
+        ),
+        (
+            "mutator",
+            pg.typing.Object(pg.evolution.Mutator).noneable(),
+            "A PyGlove mutator; None: the codec's uniform mutation (with mutation_rate).",
+        ),
+        (
+            "population_init",
+            pg.typing.Object(pg.DNAGenerator).noneable(),
+            "A DNAGenerator proposing the initial members; None: uniform random ones.",
         ),
     ]
 )
@@ -57,20 +73,34 @@ class RegularizedEvolution(SearchAlgorithm):
         self._tournament = self.tournament_size
         self._rate = self.mutation_rate
         self._population: deque[tuple[np.ndarray, float]] = deque(maxlen=self._size)
+        self._initializer = None
+        if self.population_init is not None:
+            self._initializer = self.population_init.clone(deep=True)
+            self._initializer.setup(self.dna_spec)
 
     def _propose_genomes(self, n: int) -> np.ndarray:
         codec = self._codec
         out = np.empty((n, codec.num_slots))
         for i in range(n):
-            warm = self._num_proposals + i >= self._size
-            if not warm or len(self._population) < 2:
-                out[i] = codec.random(1, self._rng)[0]
+            step = self._num_proposals + i
+            if step < self._size or len(self._population) < 2:
+                out[i] = self._new_member()
                 continue
             size = min(self._tournament, len(self._population))
             picks = self._rng.choice(len(self._population), size=size, replace=False)
             parent = max(picks, key=lambda j: self._population[j][1])
-            out[i] = codec.mutate(self._population[parent][0], self._rng, self._rate)[0]
+            out[i] = self._mutate(self._population[parent][0], step)
         return out
+
+    def _new_member(self) -> np.ndarray:
+        if self._initializer is None:
+            return self._codec.random(1, self._rng)[0]
+        return initial_with(self._initializer, self._codec, 1)[0]
+
+    def _mutate(self, parent: np.ndarray, step: int) -> np.ndarray:
+        if self.mutator is None:
+            return self._codec.mutate(parent, self._rng, self._rate)[0]
+        return mutate_with(self.mutator, self._codec, self.dna_spec, parent, step)[0]
 
     def _update(self, genomes, rewards, violations) -> None:
         for genome, reward in zip(genomes, rewards, strict=True):
