@@ -187,9 +187,8 @@ def options_of(fn: Callable[..., Any]) -> dict[str, FlowOption]:
                 or p.default is p.empty
             ):
                 continue
-            annotation = hints.get(p.name, p.annotation)
-            if annotation is p.empty and p.default is not None:
-                annotation = type(p.default)
+            # Without a resolvable annotation the default's type (or any value) is allowed.
+            annotation = hints.get(p.name, Any if p.default is None else type(p.default))
             options[p.name] = FlowOption(p.name, annotation, p.default, helps.get(p.name, ""))
     options.pop("options", None)  # flows.search's own pass-through mapping
     return options

@@ -12,7 +12,14 @@ import pytest
 from symnas import algorithms
 from symnas.algorithms.registry import ALGORITHMS, KINDS, create, register_algorithm
 from symnas.flows.nested import nested as flows_nested
-from symnas.flows.registry import COMMON_OPTIONS, FLOWS, FlowOption, get_flow
+from symnas.flows.registry import (
+    COMMON_OPTIONS,
+    FLOWS,
+    FlowOption,
+    get_flow,
+    options_of,
+    register_flow,
+)
 from symnas.flows.result import FlowResult
 from symnas.flows.search import search as flows_search
 from symnas.spaces.registry import SPACES
@@ -111,7 +118,9 @@ def test_parse_options_converts_text_and_refuses_unknown_keys():
     assert entry.parse_options({"inner_algorithm": "None"}) == {"inner_algorithm": None}
     with pytest.raises(ValueError, match=r"option 'inner_budget' expects int; got 'many'"):
         entry.parse_options({"inner_budget": "many"})
-    with pytest.raises(ValueError, match=r"no option 'inner_budgt'; valid options: \['inner_alg"):
+    with pytest.raises(
+        ValueError, match=r"no option 'inner_budgt'; valid options: \[.*'inner_budget'"
+    ):
         entry.parse_options({"inner_budgt": 3})
     with pytest.raises(ValueError, match="'budget' is a common option"):
         entry.parse_options({"budget": 3})
@@ -172,3 +181,40 @@ def test_search_and_nested_results_are_flow_results(tmp_path):
             t.metrics["objective"] for t in result.trials
         )
         assert set(result.best.spec) == {"x"}
+
+
+def test_a_flow_without_the_common_options_is_refused():
+    def partial_flow(budget=None, epochs: int = 2):
+        """A flow that forgot most common options."""
+
+    with pytest.raises(TypeError, match=r"lacks \['algorithm', 'out', 'resume'"):
+        register_flow("partial", "no common options")(partial_flow)
+    assert "partial" not in FLOWS
+
+
+def test_options_read_types_and_help_from_the_signature_and_args_section():
+    def flow(
+        algorithm=None,
+        budget=None,
+        out=None,
+        resume=False,
+        seed=0,
+        workers=1,
+        verbose=True,
+        rounds: int = 2,
+        tag=None,
+        size: Undefined = 3.0,  # noqa: F821 - an annotation that cannot be resolved
+    ):
+        """A flow.
+
+        Args:
+          rounds: how many rounds,
+            continued here.
+          size: a size.
+        """
+
+    options = options_of(flow)
+    assert list(options) == ["rounds", "tag", "size"]
+    assert options["rounds"].help == "how many rounds, continued here."
+    assert options["size"].type is float and options["size"].convert("2") == 2.0
+    assert options["tag"].convert(["any", "value"]) == ["any", "value"]
