@@ -17,24 +17,10 @@ import numpy as np
 import torch
 
 from symnas import programs, spaces
-from symnas.flows.family_flows import (
-    darts_digits_space,
-    data_root,
-    nb201_digits_space,
-    pooling_digits_space,
-    tdnn_fsdd_space,
-    vit_digits_space,
-    vit_resnas_digits_space,
-)
+from symnas.flows.family_flows import data_root
+from symnas.spaces.examples import examples
 
-FAMILIES = {
-    "nb201": (nb201_digits_space, "digits"),
-    "darts": (darts_digits_space, "digits"),
-    "vit": (vit_digits_space, "digits"),
-    "vit_resnas": (vit_resnas_digits_space, "digits"),
-    "pooling": (pooling_digits_space, "digits"),
-    "tdnn": (tdnn_fsdd_space, "fsdd"),
-}
+FAMILIES = {family: (entry.obj, entry.meta["data"]) for family, entry in examples().items()}
 
 
 def extremes(space, input_shape: tuple[int, ...], samples: int) -> tuple[dict, dict]:

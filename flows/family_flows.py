@@ -20,6 +20,12 @@ from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
 from symnas.flows.search import search
 from symnas.flows.seeding import current_trial_seed
+from symnas.spaces.examples import (
+    nb201_digits_space,
+    pooling_digits_space,
+    tdnn_fsdd_space,
+    vit_digits_space,
+)
 
 TRIAL_THREADS = 1
 
@@ -88,81 +94,6 @@ def _run(
     settings = {k: v for k, v in objective.keywords.items() if k != "root"}
     options.setdefault("threads", TRIAL_THREADS)
     return search(space, objective, algorithm, budget=budget, options=settings, **options)
-
-
-def nb201_digits_space() -> Any:
-    """NB201 cells in a scaled macro skeleton (C=8, N=1) for 8x8 digits."""
-    from symnas import spaces
-
-    return spaces.nb201_cell(C=8, N=1, num_classes=10, in_chans=1)
-
-
-def vit_digits_space() -> Any:
-    """A small AutoFormer space for 8x8 digits (patch 2): 240 architectures."""
-    from symnas.spaces.vit import vit_space
-
-    return vit_space(
-        [16, 24, 32],
-        [2, 3],
-        [2.0, 4.0],
-        [1, 2],
-        head_dim=8,
-        image_size=8,
-        patch_size=2,
-        in_chans=1,
-        num_classes=10,
-        relative_position=False,
-    )
-
-
-def vit_resnas_digits_space() -> Any:
-    """A two-stage ViT-ResNAS space for 8x8 digits (4x4 tokens, one residual reduction)."""
-    from symnas.spaces.vit_resnas import vit_resnas_space
-
-    return vit_resnas_space(
-        [[16, 24], [32, 48]],
-        [8, 8],
-        [[1, 2], [2, 4]],
-        [[32, 64], [64, 128]],
-        [2, 2],
-        image_size=8,
-        patch_size=2,
-        in_chans=1,
-        num_classes=10,
-        conv_stem=False,
-    )
-
-
-def darts_digits_space() -> Any:
-    """DARTS cells in a 3-layer evaluation network (C=8) for 8x8 digits."""
-    from symnas import spaces
-
-    return spaces.darts_cell(C=8, layers=3, num_classes=10, in_chans=1)
-
-
-def pooling_digits_space() -> Any:
-    """ResNet20 pooling positions for 8x8 digits: 36 architectures."""
-    from symnas import spaces
-
-    return spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
-
-
-def tdnn_fsdd_space() -> Any:
-    """A scaled-down EfficientTDNN space for 30 log-mel bands and 6 FSDD speakers."""
-    from symnas.spaces.tdnn import tdnn_space
-
-    return tdnn_space(
-        widths=[32, 64],
-        kernels=[1, 3, 5],
-        depths=[1, 2],
-        cat_channels=[64, 128],
-        in_feats=30,
-        num_classes=6,
-        embed_dim=32,
-        scale=4,
-        se_reduction=4,
-        attention_dim=16,
-    )
 
 
 @register_flow("nb201-digits", "NAS-Bench-201 cells (C=8, N=1) trained 4 epochs on 8x8 digits")

@@ -1,6 +1,6 @@
 """symnas.spaces: search spaces as PyGlove hyper-values, and their compiled codecs."""
 
-from symnas.spaces import hardware
+from symnas.spaces import examples, hardware
 from symnas.spaces.cells import (
     DARTS_OPS,
     NB201_OPS,
@@ -46,6 +46,7 @@ from symnas.spaces.vit_resnas import (
 )
 
 __all__ = [
+    "examples",
     "DARTS_OPS",
     "NB201_OPS",
     "Codec",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from symnas.flows import family_flows
+from symnas.spaces.examples import examples
 
 torch.set_num_threads(1)
 
@@ -89,16 +89,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-# One tiny space per architecture family (those of the family flows) with the per-sample input
-# shape of its data.
-TINY_FAMILIES = {
-    "nb201": (family_flows.nb201_digits_space, (1, 8, 8)),
-    "darts": (family_flows.darts_digits_space, (1, 8, 8)),
-    "vit": (family_flows.vit_digits_space, (1, 8, 8)),
-    "vit_resnas": (family_flows.vit_resnas_digits_space, (1, 8, 8)),
-    "pooling": (family_flows.pooling_digits_space, (1, 8, 8)),
-    "tdnn": (family_flows.tdnn_fsdd_space, (30, 40)),
-}
+# One tiny space per architecture family (the registered example spaces) with the per-sample
+# input shape of its data.
+TINY_FAMILIES = {family: (e.obj, e.meta["input_shape"]) for family, e in examples().items()}
 
 
 @pytest.fixture(params=sorted(TINY_FAMILIES))
