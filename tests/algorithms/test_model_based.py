@@ -148,6 +148,16 @@ def test_each_beats_random_search_on_a_separable_problem():
     assert _separable_best(bananas, 80) > random_best
 
 
+def test_independent_tpe_keeps_manyof_rules_and_conditions():
+    codec = spaces.compile(MIXED)
+    algo = algorithms.TPE(multivariate=False, n_startup_trials=4, seed=1)
+    algo.bind(codec)
+    for _ in range(20):
+        genome = algo.propose_batch(1)
+        assert np.array_equal(codec.validate(genome[0]), genome[0], equal_nan=True)
+        algo.feedback_batch(genome, [{"score": _mixed_score(codec.decode(genome[0]))}])
+
+
 def test_tpe_schedule_and_kernels():
     assert [gamma(n) for n in (1, 10, 11, 100, 1000)] == [1, 1, 2, 10, 25]
     w = kernel_weights(30)
