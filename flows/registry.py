@@ -35,6 +35,7 @@ FLOWS = Registry(
         "symnas.flows.hw_flow",
         "symnas.flows.prenas_flow",
         "symnas.flows.fewshot_flow",
+        "symnas.flows.grammar_flow",
     ],
 )
 

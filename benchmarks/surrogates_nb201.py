@@ -1,0 +1,163 @@
+"""Surrogates on NAS-Bench-201: Kendall tau of GRAF, ZC and GRAF+ZC random forests.
+
+Data (``../shared/data/nb201/``): ``nb201_cifar10.csv`` (all 15,625 cells, CIFAR-10 test
+accuracy) and ``naslib_zero_cost.csv`` (725 cells with NASLib's zero-cost scores and validation
+accuracy on CIFAR-10 and CIFAR-100). The ZC features are the paper's seven proxies (grad_norm,
+snip, grasp, fisher, jacov, plain, synflow) as NASLib published them.
+
+1. GRAF random forests trained on 100 and 1,000 random cells, tested on all the other cells of
+   the 15,625 (CIFAR-10 test accuracy); the parameter count alone as a reference.
+2. GRAF, ZC and GRAF+ZC forests on the 725 cells (CIFAR-10 validation accuracy), trained on 100
+   and on 500 cells (the table has 725, so 1,000 is not possible), tested on the rest.
+3. Transfer: fitted on all 725 CIFAR-10 results (percentile targets), ranking the same cells
+   for CIFAR-100 with CIFAR-100 zero-cost scores; next to a forest fitted on 100 CIFAR-100 cells
+   and to the rank agreement of the two data sets' true accuracies.
+
+Each row is the mean (and spread) over ``--splits`` random splits.
+Usage: python benchmarks/surrogates_nb201.py [--splits 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau
+
+from symnas import spaces
+from symnas.algorithms.graf import graf
+from symnas.algorithms.surrogate import ZC_PROXIES, Surrogate
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201"
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file."""
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+class ZCTable:
+    """Zero-cost features of NB201 cells looked up in NASLib's table for one data set."""
+
+    def __init__(self, rows: list[dict[str, str]], dataset: str) -> None:
+        self.__name__ = f"zc_{dataset}"
+        self.scores = {
+            r["arch_str"]: {f"zc_{p}": float(r[p]) for p in ZC_PROXIES}
+            for r in rows
+            if r["dataset"] == dataset
+        }
+
+    def __call__(self, spec: dict) -> dict[str, float]:
+        return self.scores[spaces.nb201_arch_str(spec)]
+
+
+class GRAFTable:
+    """GRAF features of NB201 cells, computed once per cell and shared by every surrogate."""
+
+    __name__ = "graf"
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, float]] = {}
+
+    def __call__(self, spec: dict) -> dict[str, float]:
+        key = spaces.nb201_arch_str(spec)
+        if key not in self.rows:
+            self.rows[key] = graf(spec)
+        return self.rows[key]
+
+
+def tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall tau-b."""
+    return float(kendalltau(a, b).statistic)
+
+
+def split_taus(specs, y, features, n_train, splits, target="raw", extra=None) -> list[float]:
+    """Kendall tau on the held-out cells of ``splits`` random splits."""
+    out = []
+    for seed in range(splits):
+        order = np.random.default_rng(seed).permutation(len(specs))
+        train, test = order[:n_train], order[n_train:]
+        model = Surrogate(features, "random_forest", target, seed=seed)
+        model.fit([specs[i] for i in train], y[train])
+        out.append(tau(model.predict([specs[i] for i in test]), y[test]))
+    return out
+
+
+def show(label: str, values: list[float]) -> None:
+    """Prints mean and range of a list of taus."""
+    print(
+        f"{label:<48} tau {np.mean(values):.3f}  (min {min(values):.3f}, max {max(values):.3f}, "
+        f"{len(values)} splits)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--splits", type=int, default=5)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    graf_table = GRAFTable()
+
+    cells = read(DATA / "nb201_cifar10.csv")
+    specs = [spaces.nb201_arch(r["arch_str"]) for r in cells]
+    test_acc = np.array([float(r["test_acc"]) for r in cells])
+    params = np.array([float(r["params_m"]) for r in cells])
+    print(f"1. all 15,625 cells, CIFAR-10 test accuracy ({args.splits} splits)")
+    for n in (100, 1000):
+        show(
+            f"GRAF random forest, train {n}",
+            split_taus(specs, test_acc, [graf_table], n, args.splits),
+        )
+    show("parameter count alone (all cells)", [tau(params, test_acc)])
+
+    rows = read(DATA / "naslib_zero_cost.csv")
+    c10 = [r for r in rows if r["dataset"] == "cifar10"]
+    c100 = {r["arch_str"]: r for r in rows if r["dataset"] == "cifar100"}
+    arch = [r["arch_str"] for r in c10 if r["arch_str"] in c100]
+    zc_specs = [spaces.nb201_arch(a) for a in arch]
+    by_arch = {r["arch_str"]: r for r in c10}
+    y10 = np.array([float(by_arch[a]["val_accuracy"]) for a in arch])
+    y100 = np.array([float(c100[a]["val_accuracy"]) for a in arch])
+    zc10, zc100 = ZCTable(rows, "cifar10"), ZCTable(rows, "cifar100")
+    print(f"2. {len(arch)} cells with zero-cost scores, CIFAR-10 validation accuracy")
+    for n in (100, 500):
+        for name, features in (
+            ("GRAF", [graf_table]),
+            ("ZC", [zc10]),
+            ("GRAF+ZC", [graf_table, zc10]),
+        ):
+            show(
+                f"{name} random forest, train {n}",
+                split_taus(zc_specs, y10, features, n, args.splits),
+            )
+    best_single = max(
+        (abs(tau(np.array([zc10(s)[f"zc_{p}"] for s in zc_specs]), y10)), p) for p in ZC_PROXIES
+    )
+    show(f"best single proxy ({best_single[1]}, |tau|, all cells)", [best_single[0]])
+
+    print("3. transfer CIFAR-10 -> CIFAR-100 on the same cells")
+    for name, source, target_features in (
+        ("GRAF", [graf_table], [graf_table]),
+        ("ZC", [zc10], [zc100]),
+        ("GRAF+ZC", [graf_table, zc10], [graf_table, zc100]),
+    ):
+        model = Surrogate(source, "random_forest", "percentile", seed=0).fit(zc_specs, y10)
+        show(
+            f"{name} fit on CIFAR-10, ranks CIFAR-100",
+            [tau(model.for_task(target_features).predict(zc_specs), y100)],
+        )
+    show(
+        "GRAF+ZC fit on 100 CIFAR-100 cells (in-task)",
+        split_taus(zc_specs, y100, [graf_table, zc100], 100, args.splits, "percentile"),
+    )
+    show("CIFAR-10 accuracy as a ranking of CIFAR-100", [tau(y10, y100)])
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
