@@ -7,7 +7,8 @@ ResNet20-pooling and EfficientTDNN spaces, plus a plain CNN and an MLP), traced 
 dataflows; a grouped layer is compared on one group's GEMM (its cost is ``count`` times that,
 as SCALE-Sim runs depthwise layers channel by channel). Prints the Spearman correlation and the median relative
 error of compute cycles, and the wall-time ratio of SCALE-Sim over ``cost_table`` on the same
-pairs (the analytical model evaluates the full layers x configurations grid).
+pairs (the analytical model evaluates the full layers x configurations grid), for each of
+``--runs`` runs and as a range to two significant digits.
 
 SCALE-Sim 3.0.0 calls ``int()`` on one-element arrays, which numpy >= 2.3 rejects, so it runs in a
 worker process whose interpreter ``--scalesim-python`` may point at an environment with
@@ -177,6 +178,23 @@ def pairs_per_second(repeats: int) -> tuple[int, int, float]:
     return len(table), len(specs), float(np.median(times))
 
 
+def simulate(python: str, jobs: list[dict]) -> list[dict]:
+    """SCALE-Sim's cycles and per-job wall times, from a worker run by ``python``."""
+    proc = subprocess.run(
+        [python, __file__, "--worker"],
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout)
+
+
+def _two_digits(value: float) -> str:
+    """``value`` rounded to two significant digits, with thousands separators."""
+    return f"{float(f'{value:.2g}'):,.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def main() -> None:
     """Runs the comparison and prints its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,6 +202,7 @@ def main() -> None:
     parser.add_argument("--max-lines", type=int, default=6000, help="cap on cycles per job")
     parser.add_argument("--per-family", type=int, default=12, help="jobs per model")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=3, help="timed SCALE-Sim / cost_table runs")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -192,18 +211,18 @@ def main() -> None:
     from scipy.stats import spearmanr
 
     jobs = make_jobs(family_tables(args.seed), args.max_lines, args.per_family, args.seed)
-    proc = subprocess.run(
-        [args.scalesim_python, __file__, "--worker"],
-        input=json.dumps(jobs),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    sim = json.loads(proc.stdout)
+    ratios = []
+    for run in range(args.runs):
+        sim = simulate(args.scalesim_python, jobs)
+        sim_seconds = sum(r["seconds"] for r in sim)
+        est, our_seconds = ours(jobs, repeats=50)
+        ratios.append(sim_seconds / our_seconds)
+        print(
+            f"run {run + 1}: SCALE-Sim {sim_seconds:.2f} s for {len(jobs)} pairs, cost_table "
+            f"{our_seconds * 1e3:.3f} ms (full grid, median of 50): {ratios[-1]:,.0f}x"
+        )
     # SCALE-Sim reports the index of the last cycle: one less than the cycle count.
     ref = np.array([r["cycles"] + 1 for r in sim], dtype=float)
-    sim_seconds = sum(r["seconds"] for r in sim)
-    est, our_seconds = ours(jobs, repeats=50)
     rel = np.abs(est - ref) / ref
     print(
         f"jobs: {len(jobs)} (GEMM x array x dataflow), families: {len({j['family'] for j in jobs})}"
@@ -217,9 +236,11 @@ def main() -> None:
             f"{name:<10} {keep.sum():>4} {rho:>9.4f} {np.median(rel[keep]):>15.5f} "
             f"{rel[keep].max():>12.5f}"
         )
-    print(f"SCALE-Sim wall time: {sim_seconds:.2f} s for {len(jobs)} pairs")
-    print(f"cost_table wall time (full grid, median of 50): {our_seconds * 1e3:.3f} ms")
-    print(f"speed ratio (SCALE-Sim / cost_table): {sim_seconds / our_seconds:,.0f}x")
+    print(
+        f"speed ratio (SCALE-Sim / cost_table) over {args.runs} runs: "
+        f"{_two_digits(min(ratios))}x to {_two_digits(max(ratios))}x "
+        f"(median {_two_digits(float(np.median(ratios)))}x)"
+    )
     n_layers, n_hw, seconds = pairs_per_second(repeats=20)
     print(
         f"NB201 (C=16, N=5, 32x32) {n_layers} layers x {n_hw} accelerators: "
