@@ -5,8 +5,18 @@ Importing this package registers every one-shot searcher with ``algorithms.regis
 
 from symnas.algorithms.oneshot import prenas  # noqa: F401 - registers "prenas"
 from symnas.algorithms.oneshot.base import OneShotSearcher
+from symnas.algorithms.oneshot.darts import DARTS
 from symnas.algorithms.oneshot.fewshot import FewShotSearcher, FewShotTrainer
+from symnas.algorithms.oneshot.perturbation import DARTSPT
 from symnas.algorithms.oneshot.prenas import PreNAS
 from symnas.algorithms.oneshot.prenas_selector import PreNASSelector
 
-__all__ = ["FewShotSearcher", "FewShotTrainer", "OneShotSearcher", "PreNAS", "PreNASSelector"]
+__all__ = [
+    "DARTS",
+    "DARTSPT",
+    "FewShotSearcher",
+    "FewShotTrainer",
+    "OneShotSearcher",
+    "PreNAS",
+    "PreNASSelector",
+]
