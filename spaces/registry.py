@@ -100,11 +100,12 @@ class Registry:
 
     # ------------------------------------------------------------------ loading
     def _load_next(self) -> bool:
-        """Imports the next loader module not imported yet; False when none is left."""
+        """Imports the next loader module not imported yet; False when none is left. A module
+        that fails to import raises here, at every lookup that reaches it."""
         for module in self._loaders:
             if module not in self._loaded:
-                self._loaded.add(module)
                 importlib.import_module(module)
+                self._loaded.add(module)
                 return True
         return False
 

@@ -119,3 +119,10 @@ def test_registered_space_compiles_and_states_its_size(name):
         assert COUNTERS[name](space) == stated
     else:
         assert codec.size == stated
+
+
+def test_a_loader_that_fails_to_import_raises_at_every_lookup():
+    registry = Registry("widget", loaders=["symnas_test_no_such_module"])
+    for _ in range(2):
+        with pytest.raises(ModuleNotFoundError, match="symnas_test_no_such_module"):
+            registry.get("anything")
