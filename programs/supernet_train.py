@@ -262,7 +262,7 @@ class SupernetTrainer:
         loss = self.loss(self.weighted_logits(x_valid), y_valid)
         loss.backward()
         self.arch_optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def weight_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """One step of the shared weights on a training batch; returns its loss."""
