@@ -46,7 +46,7 @@ class ZCTable:
     def __init__(self, rows: list[dict[str, str]], dataset: str) -> None:
         self.__name__ = f"zc_{dataset}"
         self.scores = {
-            r["arch_str"]: {f"zc_{p}": float(r[p]) for p in ZC_PROXIES}
+            r["arch_str"]: {f"zc_{p}": float(r[p]) if r[p] else np.nan for p in ZC_PROXIES}
             for r in rows
             if r["dataset"] == dataset
         }

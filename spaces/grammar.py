@@ -45,6 +45,7 @@ import pyglove as pg
 Tree = tuple
 
 PATIENCE = 50
+PARSE_CACHE = 4096  # derivations kept parsed per grammar
 _TOKEN = re.compile(r'"[^"]*"|\'[^\']*\'|\[[^\]]*\]|\S+')
 Predicate = Callable[[list, "str | None"], bool]
 _CONSTRAINTS: dict[str, Predicate] = {}
@@ -191,6 +192,7 @@ class Grammar:
             for s, alts in self.rules.items()
         }
         self._count_cache: dict[tuple[str, int], int] = {}
+        self._allowed_cache: dict[tuple[str, int], list[int]] = {}
         self._parse_cache: dict[str, Tree] = {}
 
     # ----------------------------------------------------------------- declaration checks
@@ -256,7 +258,12 @@ class Grammar:
 
     def allowed(self, symbol: str, budget: int) -> list[int]:
         """Alternatives of ``symbol`` that terminate within ``budget`` levels."""
-        return [k for k, d in enumerate(self._alt_min[symbol]) if d <= budget]
+        key = (symbol, budget)
+        options = self._allowed_cache.get(key)
+        if options is None:
+            options = [k for k, d in enumerate(self._alt_min[symbol]) if d <= budget]
+            self._allowed_cache[key] = options
+        return options
 
     # ----------------------------------------------------------------- sampling
     def random(self, rng: Any, symbol: str | None = None, budget: int | None = None) -> Tree:
@@ -362,7 +369,20 @@ class Grammar:
     # ----------------------------------------------------------------- encodings
     def encode(self, tree: Tree) -> str:
         """The DNA string of a derivation: its pre-order alternative indices."""
-        return ",".join(str(node[1]) for _, node, _ in self.nodes(tree))
+        out = []
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            out.append(str(node[1]))
+            stack.extend(reversed(node[2]))
+        value = ",".join(out)
+        self._remember(value, tree)
+        return value
+
+    def _remember(self, value: str, tree: Tree) -> None:
+        if len(self._parse_cache) >= PARSE_CACHE:
+            self._parse_cache.clear()
+        self._parse_cache[value] = tree
 
     def decode(self, value: str) -> Tree:
         """The derivation of a DNA string; ``ValueError`` names the first bad decision."""
@@ -400,9 +420,7 @@ class Grammar:
             raise ValueError(
                 f"grammar: derivation {value[:60]!r} has {len(numbers) - position} extra indices."
             )
-        if len(self._parse_cache) > 100_000:
-            self._parse_cache.clear()
-        self._parse_cache[value] = tree
+        self._remember(value, tree)
         return tree
 
     def to_json(self, tree: Tree) -> list:
@@ -494,14 +512,19 @@ class GrammarHyper(pg.hyper.CustomHyper):
             return True
         return bool(self._predicate(self._grammar.to_json(tree), self._argument))
 
-    def _draw(self, make: Callable[[], Tree], what: str) -> Tree:
-        for _ in range(PATIENCE * 20):
+    def _draw(self, make: Callable[[], Tree], fallback: Callable[[], Tree] | None = None) -> Tree:
+        """The first of up to ``PATIENCE`` draws that satisfies the constraint, else the
+        fallback's (random derivations: up to 20 times as many draws)."""
+        tries = PATIENCE if fallback is not None else PATIENCE * 20
+        for _ in range(tries):
             tree = make()
             if self._satisfied(tree):
                 return tree
+        if fallback is not None:
+            return fallback()
         raise RuntimeError(
             f"grammar: no derivation satisfying constraint {self.constraint!r} after "
-            f"{PATIENCE * 20} {what} draws."
+            f"{tries} random draws."
         )
 
     # ----------------------------------------------------------------- PyGlove hooks
@@ -533,18 +556,23 @@ class GrammarHyper(pg.hyper.CustomHyper):
     # ----------------------------------------------------------------- codec value hooks
     def random_value(self, rng: Any) -> str:
         """A random derivation string."""
-        return self._grammar.encode(self._draw(lambda: self._grammar.random(rng), "random"))
+        return self._grammar.encode(self._draw(lambda: self._grammar.random(rng)))
 
     def mutate_value(self, value: str, rng: Any) -> str:
-        """A subtree-mutated derivation string."""
+        """A subtree-mutated derivation string (under a constraint: a random valid derivation
+        when no valid mutation turns up)."""
         tree = self._grammar.decode(value)
-        child = self._draw(lambda: self._grammar.mutate(tree, rng), "mutation")
+        child = self._draw(
+            lambda: self._grammar.mutate(tree, rng),
+            lambda: self._grammar.decode(self.random_value(rng)),
+        )
         return self._grammar.encode(child)
 
     def crossover_value(self, a: str, b: str, rng: Any) -> str:
-        """A child of two derivation strings: ``a`` with a same-nonterminal subtree of ``b``."""
+        """A child of two derivation strings: ``a`` with a same-nonterminal subtree of ``b``
+        (under a constraint: ``a`` when no valid graft turns up)."""
         ta, tb = self._grammar.decode(a), self._grammar.decode(b)
-        tree = self._draw(lambda: self._grammar.crossover(ta, tb, rng), "crossover")
+        tree = self._draw(lambda: self._grammar.crossover(ta, tb, rng), lambda: ta)
         return self._grammar.encode(tree)
 
     def check_value(self, value: str) -> str:

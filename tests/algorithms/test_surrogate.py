@@ -107,7 +107,7 @@ def test_a_cifar10_surrogate_ranks_cifar100_cells(shared_data):
     def lookup(dataset):
         def zc(spec):
             row = tables[dataset][spaces.nb201_arch_str(spec)]
-            return {f"zc_{p}": float(row[p]) for p in ZC_PROXIES}
+            return {f"zc_{p}": float(row[p]) if row[p] else np.nan for p in ZC_PROXIES}
 
         return zc
 

@@ -191,7 +191,18 @@ def test_mutation_rederives_one_subtree_and_crossover_grafts_a_same_symbol_subtr
     child = grammar.mutate(a, rng)
     if grammar.count() > 1:
         assert child != a
-    assert len(differing_subtrees(a, child)) <= 1
+    # Everything outside one subtree (below the common ancestor of the changes) is kept, and
+    # that subtree still derives the same nonterminal.
+    paths = differing_subtrees(a, child)
+    common = paths[0][
+        : next(
+            (i for i in range(len(paths[0])) if len({p[: i + 1] for p in paths}) > 1), len(paths[0])
+        )
+    ]
+    old, new = a, child
+    for i in common:
+        old, new = old[2][i], new[2][i]
+    assert old[0] == new[0] and old != new
     crossed = grammar.crossover(a, b, rng)
     for path in differing_subtrees(a, crossed):
         node = a
