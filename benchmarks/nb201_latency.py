@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--skip-cpu", action="store_true", help="do not time cpu_latency")
     args = parser.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"NB201 latency data not found at {DATA}.")
@@ -81,7 +82,11 @@ def main() -> None:
         estimates["params"].append(counts["params"])
         estimates["macs"].append(counts["macs"])
         estimates["cpu"].append(
-            programs.cpu_latency(model, (3, 32, 32), threads=args.threads, repeats=args.repeats)
+            float("nan")
+            if args.skip_cpu
+            else programs.cpu_latency(
+                model, (3, 32, 32), threads=args.threads, repeats=args.repeats
+            )
         )
         table = programs.hardware.layers(model, (3, 32, 32))
         latency = programs.hardware.cost_table(table, hw)["total_latency_ms"]
@@ -89,6 +94,7 @@ def main() -> None:
             estimates[f"model_{d}"].append(float(value))
     print(f"{len(cells)} NB201 cells (seed {args.seed}), {time.perf_counter() - start:.0f} s")
     header = f"{'device':<10} {'cpu_latency':>12} {'model(dev)':>11} {'params':>8} {'macs':>8}"
+    header += f" {'model-macs':>11}"
     print(header)
     for d in DEVICES:
         truth = [c[d] for c in cells]
@@ -98,7 +104,7 @@ def main() -> None:
 
         print(
             f"{d:<10} {rho('cpu'):>12.3f} {rho(f'model_{d}'):>11.3f} "
-            f"{rho('params'):>8.3f} {rho('macs'):>8.3f}"
+            f"{rho('params'):>8.3f} {rho('macs'):>8.3f} {rho(f'model_{d}') - rho('macs'):>+11.3f}"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -9,7 +10,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from symnas.algorithms.objectives import Objectives
-from symnas.algorithms.pareto import pareto_front
 from symnas.flows.trial_log import genome_from_json, genome_to_json
 
 
@@ -75,13 +75,24 @@ class SearchResult:
     objectives: Objectives
     out: Path | None = None
 
+    _scores: tuple[list[Trial], list[Trial], list, list] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
     def _scored(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
-        ok = [t for t in self.trials if t.ok]
+        """The ok trials with their rewards and violations, extended as trials are appended."""
+        seen, ok, rewards, violations = self._scores or ([], [], [], [])
+        if len(seen) > len(self.trials) or not all(map(operator.is_, seen, self.trials)):
+            seen, ok, rewards, violations = [], [], [], []  # changed, not only extended
+        for t in self.trials[len(seen) :]:
+            if t.ok:
+                ok.append(t)
+                rewards.append(self.objectives.reward(t.metrics))
+                violations.append(self.objectives.violation(t.metrics))
+        self._scores = (list(self.trials), ok, rewards, violations)
         if not ok:
             return [], np.zeros((0, 1)), np.zeros(0)
-        rewards = np.stack([self.objectives.reward(t.metrics) for t in ok])
-        violations = np.array([self.objectives.violation(t.metrics) for t in ok])
-        return ok, rewards, violations
+        return list(ok), np.stack(rewards), np.asarray(violations, dtype=np.float64)
 
     @property
     def best(self) -> Trial | None:
@@ -100,7 +111,7 @@ class SearchResult:
         ok, rewards, violations = self._scored()
         if not ok:
             return []
-        front = pareto_front(rewards, violations)
+        front = nondominated(rewards, violations)
         front = front[np.argsort(-rewards[front, 0], kind="stable")]
         return [ok[i] for i in front]
 
@@ -146,3 +157,27 @@ class FlowResult(Protocol):
 
     @property
     def out(self) -> Path | None: ...
+
+
+def nondominated(rewards: np.ndarray, violations: np.ndarray) -> np.ndarray:
+    """Indices (ascending) of the feasible points that no feasible point dominates.
+
+    The first front of constrained non-dominated sorting, restricted to feasible points (as
+    ``algorithms.pareto.pareto_front``), in ``O(n log n + n * front)`` time and ``O(n)`` memory
+    instead of an ``n x n`` domination matrix: points are visited in decreasing lexicographic
+    order, so a point can only be dominated by one visited before it.
+    """
+    feasible = np.flatnonzero(violations == 0)
+    points = rewards[feasible]
+    if points.shape[1] == 1:
+        return feasible[points[:, 0] == points[:, 0].max()] if feasible.size else feasible
+    order = np.lexsort(points.T[::-1])[::-1]
+    front: list[int] = []
+    for i in order:
+        p = points[i]
+        if front:
+            kept = points[front]
+            if np.any(np.all(kept >= p, axis=1) & np.any(kept > p, axis=1)):
+                continue
+        front.append(i)
+    return np.sort(feasible[front])

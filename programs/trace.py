@@ -43,6 +43,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 GEMM_KINDS = ("conv", "linear", "matmul", "attention")
 CACHE_SIZE = 100_000
+KEY_LIMIT = 1_000_000  # interned structural keys kept before both caches are emptied
 
 
 class Row(NamedTuple):
@@ -79,6 +80,7 @@ _CACHE: OrderedDict[tuple, _Entry] = OrderedDict()
 def clear_cache() -> None:
     """Empties the layer cache shared by ``trace``, ``programs.count`` and ``hardware.layers``."""
     _CACHE.clear()
+    _KEY_IDS.clear()
 
 
 def cache_size() -> int:
@@ -446,10 +448,12 @@ def _plain(value: Any) -> Any:
     """A hashable stand-in for an attribute value, or ``_Uncacheable``."""
     if type(value) in _ATOMIC or isinstance(value, (bool, int, float, str, bytes)):
         return value
+    if isinstance(value, (list, tuple)):
+        if all(type(v) in _ATOMIC for v in value):
+            return tuple(value)
+        return tuple(_plain(v) for v in value)
     if isinstance(value, (torch.dtype, torch.device, enum.Enum)):
         return repr(value)
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_plain(v) for v in value))
     if isinstance(value, dict):
         return ("dict", tuple(sorted((str(k), _plain(v)) for k, v in value.items())))
     if isinstance(value, type):
@@ -465,11 +469,13 @@ def _tensor_key(t: torch.Tensor | None) -> Any:
     return None if t is None else (t.shape, t.dtype)
 
 
-def _structure(module: nn.Module, memo: dict[int, Any]) -> Any:
-    """The structural key of a module, or None when something about it cannot be keyed."""
-    if id(module) in memo:
-        return memo[id(module)]
-    key = None
+# Structural keys are interned as small ints, so that a parent's key holds its children's ids
+# and hashing it does not walk the whole subtree again.
+_KEY_IDS: dict[tuple, int] = {}
+
+
+def _structure(module: nn.Module) -> int | None:
+    """The interned structural key of a module (None when something cannot be keyed)."""
     try:
         if module._forward_hooks or module._forward_pre_hooks or "forward" in module.__dict__:
             raise _Uncacheable
@@ -480,16 +486,33 @@ def _structure(module: nn.Module, memo: dict[int, Any]) -> Any:
         )
         params = tuple((n, _tensor_key(p)) for n, p in module._parameters.items())
         buffers = tuple((n, _tensor_key(b)) for n, b in module._buffers.items())
-        children = []
-        for name, child in module._modules.items():
-            child_key = None if child is None else _structure(child, memo)
-            if child is not None and child_key is None:
-                raise _Uncacheable
-            children.append((name, child_key))
-        key = (type(module), attrs, params, buffers, tuple(children))
     except (_Uncacheable, RuntimeError, ValueError, TypeError):
-        key = None
-    memo[id(module)] = key
+        return None
+    key = (type(module), attrs, params, buffers)
+    return _KEY_IDS.setdefault(key, len(_KEY_IDS))
+
+
+def _index(
+    module: nn.Module, name: str, seen: set[int], out: list[tuple[str, nn.Module, int | None]]
+) -> int | None:
+    """Lists ``(name, module, key)`` in pre-order (each module once, as ``named_modules``)."""
+    position = len(out)
+    out.append((name, module, None))
+    own = _structure(module)
+    children = []
+    for child_name, child in module._modules.items():
+        if child is None:
+            continue
+        if id(child) in seen:  # shared: keyed where it first appeared, not listed again
+            children.append((child_name, None))
+            continue
+        seen.add(id(child))
+        full = f"{name}.{child_name}" if name else child_name
+        children.append((child_name, _index(child, full, seen, out)))
+    if own is None or any(key is None for _, key in children):
+        return None
+    key = _KEY_IDS.setdefault((own, tuple(children)), len(_KEY_IDS))
+    out[position] = (name, module, key)
     return key
 
 
@@ -604,19 +627,20 @@ def trace(
     forward = forward or _call_module
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     tracer = _Tracer()
-    memo: dict[int, Any] = {}
+    if len(_KEY_IDS) > KEY_LIMIT:
+        clear_cache()
+    subs: list[tuple[str, nn.Module, int | None]] = []
+    _index(module, "", {id(module)}, subs)
     wrapped: list[nn.Module] = []
-    subs = list(module.named_modules())
-    modes = [(sub, sub.training) for _, sub in subs]
+    modes = [(sub, sub.training) for _, sub, _ in subs]
     try:
-        for _, sub in subs:  # eval mode, set directly: Module.eval() recurses through setattr
+        for _, sub, _ in subs:  # eval mode, set directly: Module.eval() recurses through setattr
             sub.__dict__["training"] = False
-        for name, sub in subs:
+        for name, sub, structure in subs:
             if "forward" in sub.__dict__:
                 continue
-            structure = _structure(sub, memo) if cache else None
             sub.__dict__["forward"] = partial(
-                _wrapped_forward, tracer, sub.forward, name, structure, device
+                _wrapped_forward, tracer, sub.forward, name, structure if cache else None, device
             )
             wrapped.append(sub)
         x = torch.zeros(shape, device=device)

@@ -1,0 +1,85 @@
+"""Memory and time of a long search with a trivial objective: in memory, logged, resumed.
+
+On the 30-decision AutoFormer-Tiny space, regularized evolution (population 20, tournament 5)
+runs ``--trials`` trials three ways, each in a fresh process so that its peak resident memory
+(``ru_maxrss``) is its own: in memory (``out=None``), logged to ``trials.jsonl``, and resumed
+from that log for one more trial. Prints the peak RSS, the wall time and the ratio of the logged
+run's peak to the in-memory run's.
+
+    python benchmarks/large_search.py --trials 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def trivial_objective(spec) -> float:
+    """Cheap stand-in for a real program: a number derived from the spec."""
+    return (
+        float(spec["embed_dim"] * spec["depth"]) + sum(spec["mlp_ratio"]) + sum(spec["num_heads"])
+    )
+
+
+def run(mode: str, trials: int, out: str | None) -> None:
+    """One search in this process; prints a JSON line with its time and peak RSS."""
+    from symnas import algorithms, flows, spaces
+
+    space = spaces.vit_tiny(image_size=8, patch_size=2, in_chans=1, num_classes=10)
+    algo = algorithms.RegularizedEvolution(population_size=20, tournament_size=5, seed=0)
+    budget = trials + 1 if mode == "resume" else trials
+    start = time.perf_counter()
+    result = flows.search(
+        space,
+        trivial_objective,
+        algo,
+        budget=budget,
+        out=out,
+        resume=mode == "resume",
+        verbose=False,
+    )
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"mode": mode, "trials": len(result.trials), "s": seconds, "mb": peak_mb}))
+
+
+def child(mode: str, trials: int, out: str | None) -> dict:
+    """Runs ``run`` in a fresh interpreter and returns its figures."""
+    cmd = [sys.executable, __file__, "--child", mode, "--trials", str(trials)]
+    if out is not None:
+        cmd += ["--out", out]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Runs the three searches and prints their figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=100_000)
+    parser.add_argument("--child", choices=("memory", "logged", "resume"))
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child:
+        run(args.child, args.trials, args.out)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = child("memory", args.trials, None)
+        logged = child("logged", args.trials, tmp)
+        resumed = child("resume", args.trials, tmp)
+    print(f"{args.trials:,} trials, vit_tiny (30 decisions), regularized evolution")
+    print(f"{'run':<28} {'wall s':>8} {'ms/trial':>9} {'peak RSS MB':>12}")
+    for name, r in (("in memory", memory), ("logged (trials.jsonl)", logged)):
+        per_trial = 1e3 * r["s"] / r["trials"]
+        print(f"{name:<28} {r['s']:>8.1f} {per_trial:>9.3f} {r['mb']:>12.0f}")
+    print(f"{'resume + 1 trial':<28} {resumed['s']:>8.1f} {'':>9} {resumed['mb']:>12.0f}")
+    print(f"peak RSS logged / in memory: {logged['mb'] / memory['mb']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""SearchResult scores large trial lists without quadratic memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symnas.algorithms.objectives import Objectives
+from symnas.algorithms.pareto import pareto_front
+from symnas.flows.result import SearchResult, Trial, nondominated
+
+
+def test_nondominated_equals_the_first_feasible_front_of_nsga2_sorting():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, d = int(rng.integers(1, 40)), int(rng.integers(1, 4))
+        rewards = rng.integers(0, 4, (n, d)).astype(float)  # many ties
+        violations = np.where(rng.random(n) < 0.3, rng.random(n), 0.0)
+        assert np.array_equal(nondominated(rewards, violations), pareto_front(rewards, violations))
+
+
+def _trial(i: int, metrics: dict | None) -> Trial:
+    status = "ok" if metrics is not None else "failed"
+    return Trial(id=i, genome=np.zeros(1), dna=[0], spec={}, metrics=metrics, status=status)
+
+
+def test_scores_follow_appended_and_replaced_trials():
+    objectives = Objectives(names=("a", "b"), modes=("max", "min"))
+    result = SearchResult([_trial(0, {"a": 1.0, "b": 1.0})], objectives)
+    assert result.best.id == 0
+    result.trials.extend([_trial(1, {"a": 2.0, "b": 2.0}), _trial(2, None)])
+    assert result.best.id == 1
+    assert [t.id for t in result.pareto_front()] == [1, 0]
+    result.trials[1] = _trial(1, {"a": 0.5, "b": 3.0})  # dominated now
+    assert [t.id for t in result.pareto_front()] == [0]
+    result.trials = [_trial(5, {"a": 9.0, "b": 9.0})]
+    assert result.best.id == 5
