@@ -82,16 +82,10 @@ def evaluate_spec(
 ) -> tuple[dict | None, str | None, float]:
     """Runs the objective on one spec under the trial's seed (and ``threads`` torch threads when
     given); returns (metrics, error text, wall seconds)."""
-    from symnas.programs.threads import torch_threads
-
     start = time.perf_counter()
     try:
-        with seeded_trial(seed):
-            if threads is None:
-                value = objective(spec)
-            else:
-                with torch_threads(threads):
-                    value = objective(spec)
+        with seeded_trial(seed, threads):
+            value = objective(spec)
         metrics = normalize_metrics(value)
         error = None
     except Exception:  # noqa: BLE001 - a failing trial is recorded, not raised
@@ -106,16 +100,10 @@ def evaluate_batch(
     """Runs ``objective.evaluate_batch(specs)`` (a supernet estimator scores candidates
     together); if the batch call raises, each spec is evaluated alone, so a bad candidate fails
     only its own trial. Wall time is shared equally."""
-    from symnas.programs.threads import torch_threads
-
     start = time.perf_counter()
     try:
-        with seeded_trial(seeds[0]):
-            if threads is None:
-                values = objective.evaluate_batch(specs)
-            else:
-                with torch_threads(threads):
-                    values = objective.evaluate_batch(specs)
+        with seeded_trial(seeds[0], threads):
+            values = objective.evaluate_batch(specs)
         metrics = [normalize_metrics(v) for v in values]
         if len(metrics) != len(specs):
             raise ValueError(f"evaluate_batch returned {len(metrics)} results for {len(specs)}.")

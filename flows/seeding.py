@@ -3,7 +3,8 @@
 ``search`` seeds Python's ``random``, numpy's global generator and torch before it calls the
 objective, so model construction (weight initialisation) and training are reproducible for a
 trial whatever ran before it in the process; an objective that draws its own generators reads
-the seed with :func:`current_trial_seed`. The seed is recorded in the trial log.
+the seed with :func:`current_trial_seed`. The seed is recorded in the trial log. A trial can
+also run with a chosen number of torch threads (see ``docs/architecture.md``, Threads).
 """
 
 from __future__ import annotations
@@ -38,13 +39,20 @@ def current_trial_seed() -> int | None:
 
 
 @contextmanager
-def seeded_trial(seed: int) -> Iterator[None]:
-    """Seeds every global generator with ``seed`` and exposes it to the objective."""
+def seeded_trial(seed: int, threads: int | None = None) -> Iterator[None]:
+    """Seeds every global generator with ``seed`` and exposes it to the objective; with
+    ``threads``, torch uses that many intra-op threads until the block ends."""
+    import torch
+
     global _current_seed
-    previous = _current_seed
+    previous_seed, previous_threads = _current_seed, torch.get_num_threads()
     seed_everything(seed)
     _current_seed = seed
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
-        _current_seed = previous
+        _current_seed = previous_seed
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
