@@ -116,9 +116,11 @@ def record_problem(record: Any) -> str | None:
         return f"trial record 'id' must be a non-negative integer; got {trial_id!r}"
     if record["status"] not in STATUSES:
         return f"trial record 'status' must be one of {list(STATUSES)}; got {record['status']!r}"
-    for key in ("genome", "dna"):
-        if not isinstance(record[key], list) or not all(_is_number(v) for v in record[key]):
-            return f"trial record '{key}' must be a list of numbers"
+    genome, dna = record["genome"], record["dna"]
+    if not isinstance(genome, list) or not all(_is_number(v) for v in genome):
+        return "trial record 'genome' must be a list of numbers"
+    if not isinstance(dna, list) or not all(_is_number(v) or isinstance(v, str) for v in dna):
+        return "trial record 'dna' must be a list of numbers (strings for custom decisions)"
     metrics = record["metrics"]
     ok = record["status"] == "ok"
     if ok and not (
