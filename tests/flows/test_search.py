@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -249,3 +250,102 @@ def test_keyboard_interrupt_flushes_the_log_and_summary(tmp_path):
         resume=True,
     )
     assert [t.id for t in resumed.trials] == list(range(6))
+
+
+# ---------------------------------------------------------------- failures, fingerprints, folders
+def broken(spec):
+    """An objective with a bug: every trial fails."""
+    raise ZeroDivisionError(f"bug on {spec['act']}")
+
+
+def test_consecutive_failures_stop_with_the_first_traceback(tmp_path):
+    with pytest.raises(flows.SearchFailed) as info:
+        flows.search(SPACE, broken, algorithms.RandomSearch(), budget=50, out=tmp_path)
+    message = str(info.value)
+    assert "5 consecutive trials failed (trials 0 to 4)" in message
+    assert "ZeroDivisionError: bug on" in message and "Traceback" in message
+    assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 5  # budget not spent
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"] == {"total": 5, "ok": 0, "failed": 5}
+
+
+def test_failure_limit_is_configurable():
+    with pytest.raises(flows.SearchFailed, match="2 consecutive trials failed"):
+        flows.search(SPACE, broken, "random", budget=9, max_consecutive_failures=2, verbose=False)
+    result = flows.search(
+        SPACE, broken, "random", budget=9, max_consecutive_failures=None, verbose=False
+    )
+    assert len(result.failed) == 9
+    with pytest.raises(ValueError, match="'max_consecutive_failures' must be a positive"):
+        flows.search(SPACE, broken, "random", budget=9, max_consecutive_failures=0)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (dict(space=spaces.nb201_cell(C=64, N=5, num_classes=100)), "'space.C' was 8"),
+        (dict(options={"epochs": 3}), "'options.epochs' was 1"),
+        (dict(options={"epochs": 1, "lr": 0.1}), "'options.lr' was None"),
+        (dict(workers=2), "'workers' was 1"),
+    ],
+    ids=["space", "option", "new-option", "workers"],
+)
+def test_resume_with_another_configuration_names_the_field(tmp_path, change, field):
+    base = dict(space=spaces.nb201_cell(C=8, N=1, num_classes=10), options={"epochs": 1})
+    flows.search(
+        base["space"], score_any, "random", budget=2, out=tmp_path, options=base["options"]
+    )
+    settings = {**base, **change}
+    space = settings.pop("space")
+    with pytest.raises(ValueError, match=re.escape(field)):
+        flows.search(space, score_any, "random", budget=4, out=tmp_path, resume=True, **settings)
+
+
+def score_any(spec):
+    """A constant objective for spaces of any shape."""
+    return 1.0
+
+
+def test_metrics_without_the_optimised_key_are_failed_before_logging(tmp_path):
+    def misnamed(spec):
+        return {"acc": float(sum(spec["x"]))}
+
+    algo = algorithms.RandomSearch(metric="accuracy")
+    result = flows.search(
+        SPACE, misnamed, algo, budget=3, out=tmp_path, max_consecutive_failures=None
+    )
+    records = [json.loads(x) for x in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == ["failed"] * 3
+    assert "optimises ['accuracy']" in records[0]["error"]
+    assert result.best is None
+
+    def named(spec):
+        return {"accuracy": float(sum(spec["x"]))}
+
+    resumed = flows.search(
+        SPACE, named, algorithms.RandomSearch(metric="accuracy"), 5, out=tmp_path, resume=True
+    )
+    assert [t.status for t in resumed.trials] == ["failed"] * 3 + ["ok"] * 2
+
+
+def test_output_folder_problems_are_one_clear_error(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    calls = []
+
+    def counting(spec):
+        calls.append(spec)
+        return 1.0
+
+    with pytest.raises(ValueError, match="'out': .*file.txt is a file, not a folder"):
+        flows.search(SPACE, counting, "random", budget=2, out=a_file)
+    with pytest.raises(ValueError, match="'out': cannot write in folder"):
+        flows.search(SPACE, counting, "random", budget=2, out=a_file / "sub")
+    assert not calls  # nothing ran
+
+
+def test_bad_seed_and_objective():
+    with pytest.raises(ValueError, match="'seed' must be a non-negative integer"):
+        flows.search(SPACE, score, "random", budget=2, seed=-1)
+    with pytest.raises(TypeError, match="'objective' must be callable"):
+        flows.search(SPACE, "score", "random", budget=2)
