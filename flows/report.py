@@ -97,7 +97,7 @@ def describe_best(result: SearchResult) -> str:
         return "no trial succeeded"
     objectives = result.objectives
     names = objectives.names or tuple(best.metrics)[:1]
-    goal = ", ".join(f"{m} {n}" for n, m in zip(names, objectives.modes, strict=False))
+    goal = ", ".join(f"{n} ({m})" for n, m in zip(names, objectives.modes, strict=False))
     meaning = f"best by {goal}"
     if len(names) > 1:
         front = len(result.pareto_front())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +103,144 @@ def test_family_flows_train_real_models(flow, tmp_path, shared_data, monkeypatch
     metrics = record["metrics"]
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["train_s"] > 0
     assert metrics["params"] > 0 and metrics["macs"] > 0
+
+
+# ---------------------------------------------------------------- what the user sees
+def test_every_trial_failing_exits_non_zero_with_the_first_traceback(tmp_path, capsys):
+    out = tmp_path / "bad"
+    code = cli.main(
+        ["run", "nb201-digits", "--budget", "8", "--out", str(out), "--set", "epochs=abc"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "5 consecutive trials failed" in err
+    assert "epochs must be a positive int; got 'abc'" in err
+    assert len((out / "trials.jsonl").read_text().splitlines()) == 5
+
+
+@pytest.mark.parametrize("flow", ["nb201-digits", "hw-nested"])
+@pytest.mark.parametrize("option", ["--budget", "--workers"])
+def test_zero_budget_or_workers_is_refused(flow, option, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", flow, option, "0"])
+    assert info.value.code == 2
+    assert "expected a positive integer; got 0" in capsys.readouterr().err
+
+
+def test_hw_nested_checks_options_and_folder_before_training(tmp_path, capsys):
+    from symnas.flows import hw_flow
+
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    started = time.perf_counter()
+    assert cli.main(["run", "hw-nested", "--out", str(a_file)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="'budget' must be a positive integer; got 0"):
+        hw_flow.hw_nested(budget=0, out=str(tmp_path / "hw"))
+    with pytest.raises(ValueError, match="'inner_budget' must be a positive integer"):
+        hw_flow.hw_nested(inner_budget=0, out=str(tmp_path / "hw"))
+    assert time.perf_counter() - started < 20  # no supernet was trained
+
+
+def test_output_folder_errors_are_one_line(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert cli.main(["run", "nb201-digits", "--out", str(a_file / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symnas: error: 'out': cannot write in folder") and err.count("\n") == 1
+
+
+def test_unknown_set_option_lists_the_flow_options(capsys):
+    assert cli.main(["run", "nb201-digits", "--set", "epoch=2", "--out", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert "has no such option" in err and "'epochs'" in err
+
+
+def test_flow_help_lists_its_set_options_with_defaults(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "nb201-digits", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--set options of nb201-digits" in out and "epochs=4" in out
+    with pytest.raises(SystemExit):
+        cli.main(["run", "hw-nested", "-h"])
+    out = capsys.readouterr().out
+    assert "inner_budget=12" in out and "supernet_epochs=8" in out
+
+
+@pytest.mark.parametrize("with_flow", [False, True])
+def test_a_script_runs_once(tmp_path, with_flow, capsys):
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "script.py"
+    body = f"with open({str(marker)!r}, 'a') as f:\n    f.write('ran\\n')\n"
+    if with_flow:
+        body += "def flow(**options):\n    return None\n"
+    script.write_text(body)
+    assert cli.main(["run", str(script)]) == 0
+    assert marker.read_text() == "ran\n"
+
+
+def test_readme_example_runs_through_the_cli(tmp_path, monkeypatch, capsys):
+    """The README's ten-line search, run as a script (it used to run twice and fail)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    code = code.replace("budget=20", "budget=2").replace("epochs=3", "epochs=1")
+    (tmp_path / "example.py").write_text(code)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", "example.py"]) == 0
+    assert len((tmp_path / "runs" / "nb201" / "trials.jsonl").read_text().splitlines()) == 2
+
+
+def _pareto_script(tmp_path: Path) -> Path:
+    script = tmp_path / "two.py"
+    script.write_text(
+        textwrap.dedent("""
+        import pyglove as pg
+        from symnas import algorithms, flows
+
+        def objective(spec):
+            return {"gain": float(sum(spec["x"])), "cost": float(spec["x"][0]) + spec["f"]}
+
+        def flow(algorithm=None, budget=None, out=None, **options):
+            algo = algorithms.NSGA2(population_size=6, objectives={"gain": "max", "cost": "min"},
+                                    constraints={"cost": ("<=", 2.5)})
+            space = pg.Dict(x=[pg.oneof([0, 1, 2, 3]) for _ in range(3)], f=pg.floatv(0.0, 1.0),
+                            task=pg.Dict(classes=10))
+            return flows.search(space, objective, algo, budget=budget or 12, out=out, **options)
+        """)
+    )
+    return script
+
+
+def test_run_prints_the_best_spec_readably_and_what_best_means(tmp_path, capsys):
+    out = tmp_path / "two"
+    assert (
+        cli.main(["run", str(_pareto_script(tmp_path)), "--budget", "18", "--out", str(out)]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "best by gain (max), the first of the objectives gain (max), cost (min)" in text
+    assert "feasible means cost <= 2.5" in text and "Pareto front" in text
+    assert "_type" not in text and "task={classes=10}" in text
+    best = text.split("\n")[1]
+    assert all(len(v.split("=")[1].split(".")[-1]) <= 4 for v in best.split(", ") if "." in v)
+
+
+def test_report_never_writes_the_log_and_works_without_summary(tmp_path, capsys):
+    out = tmp_path / "two"
+    assert (
+        cli.main(["run", str(_pareto_script(tmp_path)), "--budget", "18", "--out", str(out)]) == 0
+    )
+    log = out / "trials.jsonl"
+    cut = log.read_bytes() + b'{"id": 18, "geno'
+    log.write_bytes(cut)
+    (out / "summary.json").unlink()
+    capsys.readouterr()
+    assert cli.main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert log.read_bytes() == cut  # the cut-off line is left for the resuming search
+    assert "18 trials" in text and "Pareto front" in text
+    # The table shows the fields that tell its rows apart, not the fixed ones.
+    assert "x=" in text and "classes" not in text
+    (out / "config.json").unlink()
+    assert cli.main(["report", str(out)]) == 0
+    assert "18 trials" in capsys.readouterr().out
