@@ -73,6 +73,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["algorithm"] = args.algorithm
     if args.budget is not None:
         options["budget"] = args.budget
+    if args.device is not None:
+        options["device"] = args.device
     for key, value in args.set or []:
         options[key] = value
     return options
@@ -142,6 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         entry = get_flow(target)
         _check_set_options(target, [key for key, _ in args.set or []])
+        if args.device is not None and "device" not in flow_options(target):
+            raise ValueError(
+                f"--device: flow {target!r} trains no supernet; the flows that do take it: "
+                f"{sorted(n for n in flows() if 'device' in flow_options(n))}."
+            )
         if options["out"] is None:
             options["out"] = str(Path("runs") / target)
         result = entry.run(**options)
@@ -223,6 +230,10 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the search in --out")
     run.add_argument("--seed", type=_seed, default=0)
     run.add_argument("--workers", type=_positive_int, default=1, help="parallel trial processes")
+    run.add_argument(
+        "--device",
+        help="where supernets train and are evaluated: auto (CUDA when available), cpu, cuda[:N]",
+    )
     run.add_argument(
         "--set",
         action="append",
