@@ -253,7 +253,13 @@ def _flow_argument(argv: list[str]) -> str | None:
     """The flow name of a ``run`` command line (before parsing, for its help)."""
     if len(argv) < 2 or argv[0] != "run":
         return None
-    takes_value = {"--algorithm", "--budget", "--out", "--seed", "--workers", "--set"}
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    takes_value = {
+        option
+        for action in commands.choices["run"]._actions
+        if action.option_strings and action.nargs != 0
+        for option in action.option_strings
+    }
     skip = False
     for arg in argv[1:]:
         if skip:
