@@ -249,6 +249,28 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def _log_to_stderr() -> None:
+    """Progress lines of symnas (one per trial off a terminal) go to stderr with a time."""
+    logger = logging.getLogger("symnas")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _flow_argument(argv: list[str]) -> str | None:
     """The flow name of a ``run`` command line (before parsing, for its help)."""
     if len(argv) < 2 or argv[0] != "run":
@@ -274,7 +296,7 @@ def _flow_argument(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``symnas`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    _log_to_stderr()
     args = parser(_flow_argument(argv)).parse_args(argv)
     try:
         return args.fn(args)

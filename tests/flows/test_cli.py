@@ -115,6 +115,7 @@ def test_every_trial_failing_exits_non_zero_with_the_first_traceback(tmp_path, c
     err = capsys.readouterr().err
     assert "5 consecutive trials failed" in err
     assert "epochs must be a positive int; got 'abc'" in err
+    assert "trial 1/8 failed" in err  # one progress line per trial off a terminal
     assert len((out / "trials.jsonl").read_text().splitlines()) == 5
 
 
