@@ -11,7 +11,8 @@ and of DRAM traffic (ifmap + filter reads and ofmap writes, in words).
 SCALE-Sim 3.0.0 needs ``numpy<2.3``; it runs in a worker process whose interpreter
 ``--scalesim-python`` may point at such an environment (default: this interpreter).
 
-    python benchmarks/memory_model_vs_scalesim.py --scalesim-python /tmp/ssvenv/bin/python
+    python benchmarks/memory_model_vs_scalesim.py --scalesim-python /tmp/ssvenv/bin/python \
+        --results runs/scalesim_memory.jsonl
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ARRAYS = ((8, 8), (16, 16), (8, 32), (32, 8))
 DATAFLOWS = ("ws", "os", "is")
-SRAM_KB = (1, 2, 4)
-BANDWIDTHS = (1, 2, 4)
+SRAM_KB = (1, 2)
+BANDWIDTHS = (1, 2)
 
 
 def scalesim_worker() -> None:
@@ -42,7 +43,6 @@ def scalesim_worker() -> None:
     from scalesim.single_layer_sim import single_layer_sim
     from scalesim.topology_utils import topologies
 
-    results = []
     for job in json.load(sys.stdin):
         start = time.perf_counter()
         config = scale_config()
@@ -64,17 +64,15 @@ def scalesim_worker() -> None:
             sim.run()
         _, compute_cycles, stalls, *_ = sim.get_compute_report_items()
         detail = sim.get_detail_report_items()
-        results.append(
-            {
-                "compute": int(compute_cycles) + 1,
-                "stalls": int(stalls),
-                "ifmap_reads": int(detail[11]),
-                "filter_reads": int(detail[14]),
-                "ofmap_writes": int(detail[17]),
-                "seconds": time.perf_counter() - start,
-            }
-        )
-    json.dump(results, sys.stdout)
+        result = {
+            "compute": int(compute_cycles) + 1,
+            "stalls": int(stalls),
+            "ifmap_reads": int(detail[11]),
+            "filter_reads": int(detail[14]),
+            "ofmap_writes": int(detail[17]),
+            "seconds": time.perf_counter() - start,
+        }
+        print(json.dumps({**job, **result}), flush=True)
 
 
 def make_jobs(per_family: int, max_lines: int, seed: int) -> list[dict]:
@@ -153,6 +151,35 @@ def ours(jobs: list[dict]) -> dict[str, np.ndarray]:
     return {"stalls": np.array(stalls), "dram": np.array(traffic)}
 
 
+JOB_KEYS = ("family", "m", "k", "n", "rows", "cols", "dataflow", "ifmap_kb", "filter_kb")
+JOB_KEYS += ("ofmap_kb", "bandwidth")
+
+
+def run_scalesim(jobs: list[dict], python: str, workers: int, out: Path | None) -> list[dict]:
+    """SCALE-Sim results of ``jobs`` from ``workers`` processes (appended to ``out`` as found)."""
+    procs = []
+    for w in range(workers):
+        proc = subprocess.Popen(
+            [python, __file__, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        proc.stdin.write(json.dumps(jobs[w::workers]))
+        proc.stdin.close()
+        procs.append(proc)
+    done = []
+    for proc in procs:
+        for line in proc.stdout:
+            done.append(json.loads(line))
+            if out is not None:
+                with open(out, "a") as f:
+                    f.write(line)
+        if proc.wait() != 0:
+            raise RuntimeError("a SCALE-Sim worker failed")
+    return done
+
+
 def _row(name: str, est: np.ndarray, ref: np.ndarray) -> str:
     from scipy.stats import spearmanr
 
@@ -165,31 +192,25 @@ def main() -> None:
     """Runs the comparison and prints its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scalesim-python", default=sys.executable)
-    parser.add_argument("--per-family", type=int, default=16, help="jobs per model")
-    parser.add_argument("--max-lines", type=int, default=20000, help="cap on compute cycles")
+    parser.add_argument("--per-family", type=int, default=30, help="jobs per model")
+    parser.add_argument("--max-lines", type=int, default=4000, help="cap on compute cycles")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs-out", help="write jobs and SCALE-Sim results to this JSON file")
-    parser.add_argument("--jobs-in", help="reuse jobs and SCALE-Sim results from this file")
+    parser.add_argument("--workers", type=int, default=2, help="SCALE-Sim processes")
+    parser.add_argument("--results", help="JSON-lines file of SCALE-Sim results (kept, reused)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         scalesim_worker()
         return
-    if args.jobs_in:
-        saved = json.loads(Path(args.jobs_in).read_text())
-        jobs, sim = saved["jobs"], saved["scalesim"]
-    else:
+    results = Path(args.results) if args.results else None
+    done = []
+    if results is not None and results.exists():
+        done = [json.loads(x) for x in results.read_text().splitlines()]
+    if not done:
         jobs = make_jobs(args.per_family, args.max_lines, args.seed)
-        proc = subprocess.run(
-            [args.scalesim_python, __file__, "--worker"],
-            input=json.dumps(jobs),
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        sim = json.loads(proc.stdout)
-        if args.jobs_out:
-            Path(args.jobs_out).write_text(json.dumps({"jobs": jobs, "scalesim": sim}))
+        done = run_scalesim(jobs, args.scalesim_python, args.workers, results)
+    jobs = [{k: r[k] for k in JOB_KEYS} for r in done]
+    sim = done
     est = ours(jobs)
     ref_stalls = np.array([r["stalls"] for r in sim], dtype=float)
     ref_dram = np.array(

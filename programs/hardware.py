@@ -25,8 +25,12 @@ Off-chip traffic (double-buffered SRAMs, so half of each SRAM holds the working 
 stationary operand is read once; the streamed input is read again for every fold along the other
 array dimension unless it fits its SRAM; partial sums of ``ws``/``is`` spill to DRAM and come
 back (two transfers per extra reduction fold) unless the output fits its SRAM.
-``mem_cycles = dram_bytes / bandwidth``; with double buffering compute and transfers overlap,
-so ``cycles = max(compute_cycles, mem_cycles)`` and ``latency = cycles / clock``.
+``mem_cycles = dram_bytes / bandwidth`` on one shared interface (``dram_ports=1``), or the busiest
+operand's bytes over ``bandwidth`` with one port per SRAM (``dram_ports=3``, SCALE-Sim's memory
+system). Double buffering overlaps each fold's transfers with the previous fold's compute, so
+only the first fold's loads and the last fold's stores stay exposed: over ``F`` folds,
+``cycles = max(compute, mem) + min(compute, mem) / F`` (no overlap for one fold);
+``stall_cycles = cycles - compute_cycles`` and ``latency = cycles / clock``.
 
 Row stationary (``rs``, Eyeriss: Chen et al., ISCA 2016) maps a convolution's filter rows onto
 the array rows and its output rows onto the columns; each PE runs a 1-D convolution and partial
@@ -68,6 +72,7 @@ _HW_KEYS = (
     "bandwidth",
     "clock_mhz",
     "word_bytes",
+    "dram_ports",
 )
 
 __all__ = ["LayerTable", "cost", "cost_table", "hardware_arrays", "layers"]
@@ -115,26 +120,31 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     rs = _row_stationary(table, m, k, n, count, col["rows"], col["cols"])
     is_rs = flow == DATAFLOWS.index("rs")
     compute = count * np.where(is_rs, rs["cycles"], systolic["cycles"])
+    folds_per_gemm = np.where(is_rs, rs["folds"], systolic["folds"])
     refetch_in, refetch_w, spills = (
         np.where(is_rs, rs[key], systolic[key]) for key in ("refetch_in", "refetch_w", "spills")
     )
-    dram_words = (
-        a_words * np.where(a_words > cap["ifmap"], refetch_in, 1.0)
-        + w_words * np.where(w_words > cap["filter"], refetch_w, 1.0)
-        + o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))
-    )
     sram_words = m * k * refetch_in + k * n * refetch_w + m * n * (1 + spills)
+    in_moved = a_words * np.where(a_words > cap["ifmap"], refetch_in, 1.0)
+    w_moved = w_words * np.where(w_words > cap["filter"], refetch_w, 1.0)
+    out_moved = o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))
 
     # Memory-bound operators run on a vector unit of ``cols`` lanes below the array; every
     # operand moves between DRAM and the SRAMs once.
     gemm = table.is_gemm[None, :]
     vector_words = (a_words + w_words + o_words) * count
     compute = np.where(gemm, compute, np.ceil(m * k / col["cols"]))
-    dram_bytes = np.where(gemm, count * dram_words, vector_words) * word
+    dram_bytes = np.where(gemm, count * (in_moved + w_moved + out_moved), vector_words) * word
     sram_bytes = np.where(gemm, count * sram_words, vector_words) * word
-    mem = dram_bytes / col["bandwidth"]
-    cycles = np.maximum(compute, mem)
-
+    # With one port per SRAM the busiest port sets the transfer time, else their sum does.
+    busiest = np.maximum(np.maximum(in_moved, w_moved), out_moved)
+    port_words = np.where(gemm, count * busiest, np.maximum(np.maximum(a_words, w_words), o_words))
+    split = col["dram_ports"] > 1
+    mem = np.where(split, port_words * word, dram_bytes) / col["bandwidth"]
+    # Double buffering overlaps each fold's transfers with the previous fold's compute: the
+    # first fold's loads and the last fold's stores stay exposed (one fold: no overlap).
+    folds = np.where(gemm, count * np.maximum(folds_per_gemm, 1.0), np.inf)
+    cycles = np.maximum(compute, mem) + np.minimum(compute, mem) / folds
     macs = np.broadcast_to(table.macs[None, :].astype(np.float64), cycles.shape)
     vector_ops = np.where(gemm, 0.0, m * k).repeat(len(col["rows"]), axis=0)
     e_mac = MUL_PJ_PER_BYTE2 * word**2 + ADD_PJ_PER_BYTE * word
@@ -145,6 +155,7 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         "cycles": cycles,
         "compute_cycles": compute,
         "mem_cycles": mem,
+        "stall_cycles": cycles - compute,
         "latency_ms": cycles / (col["clock_mhz"] * 1e3),
         "energy": energy,
         "dram_bytes": dram_bytes,
@@ -169,6 +180,7 @@ def _systolic(m, k, n, rows, cols, flow) -> dict[str, np.ndarray]:
     fill = np.where(is_os, 0.0, rows)
     return {
         "cycles": row_folds * col_folds * (fill + rows + cols + t - 2),
+        "folds": row_folds * col_folds,
         "refetch_in": np.where(is_os | is_ws, col_folds, 1.0),
         "refetch_w": np.where(is_os, row_folds, np.where(is_ws, 1.0, col_folds)),
         "spills": np.where(is_os, 0.0, row_folds - 1),
@@ -197,6 +209,7 @@ def _row_stationary(table: LayerTable, m, k, n, count, rows, cols) -> dict[str, 
     filters_at_once = np.maximum(1.0, np.floor(sets / channels))
     return {
         "cycles": cycles,
+        "folds": _ceil_div(pairs, sets) * strips,
         "refetch_in": _ceil_div(n, filters_at_once),
         "refetch_w": strips,
         "spills": np.maximum(_ceil_div(channels, sets) - 1, 0.0),

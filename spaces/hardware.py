@@ -39,7 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "clock_mhz": 500,
     "word_bytes": 1,
     "max_area_mm2": None,
+    "dram_ports": 1,
 }
+DRAM_PORTS = (1, 3)  # one interface shared by the three SRAMs, or one each (as SCALE-Sim)
 _INT_FIELDS = (
     "rows",
     "cols",
@@ -139,7 +141,9 @@ def fields(spec: Any) -> dict[str, Any]:
     """The checked fields of a configuration, defaults filled in.
 
     ``spec`` is a decoded spec (a dict, with or without ``"_type"``) or a concrete
-    ``SystolicAccelerator``; it needs at least ``rows``, ``cols`` and ``dataflow``.
+    ``SystolicAccelerator``; it needs at least ``rows``, ``cols`` and ``dataflow``. A dict may
+    also set ``dram_ports``: 1 (default, the three SRAMs share ``bandwidth``) or 3 (each SRAM
+    has its own port of ``bandwidth``, as in SCALE-Sim's memory system).
     """
     if isinstance(spec, pg.Object):
         spec = pg.to_json(spec)
@@ -162,6 +166,10 @@ def fields(spec: Any) -> dict[str, Any]:
         value = out[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"hardware spec: {key} must be a positive int; got {value!r}.")
+    if out["dram_ports"] not in DRAM_PORTS:
+        raise ValueError(
+            f"hardware spec: dram_ports must be one of {DRAM_PORTS}; got {out['dram_ports']!r}."
+        )
     if not isinstance(out["clock_mhz"], (int, float)) or out["clock_mhz"] <= 0:
         raise ValueError(f"hardware spec: clock_mhz must be > 0; got {out['clock_mhz']!r}.")
     return out

@@ -100,7 +100,7 @@ def test_one_weight_stationary_fold_and_utilisation_limit():
     short, long = gemm(50, rows, cols), gemm(10**7, rows, cols)
     cycles = cost_table(short, [hw(rows, cols, "ws")])["total_compute_cycles"][0]
     assert cycles == 2 * rows + cols + 50 - 2
-    util = cost_table(long, [hw(rows, cols, "ws", bandwidth=10**6)])["total_utilization"][0]
+    util = cost_table(long, [hw(rows, cols, "ws", bandwidth=10**9)])["total_utilization"][0]
     assert util == pytest.approx(1.0, abs=1e-5)
 
 
@@ -126,7 +126,20 @@ def test_small_srams_raise_traffic_energy_and_memory_bound_latency():
     dram, energy, cycles = res["total_dram_bytes"], res["total_energy"], res["total_cycles"]
     assert dram[0] == 4096 * 512 + 512 * 512 + 4096 * 512  # every operand moved once
     assert dram[1] > dram[0] and energy[1] > energy[0]
-    assert cycles[2] == res["total_mem_cycles"][2] > res["total_compute_cycles"][2]
+    mem, compute = res["total_mem_cycles"][2], res["total_compute_cycles"][2]
+    assert mem > compute
+    folds = (512 // 16) * (512 // 16)  # ws: K and N over the array; one fold's compute exposed
+    assert cycles[2] == pytest.approx(mem + compute / folds)
+    assert res["total_stall_cycles"][2] == pytest.approx(cycles[2] - compute)
+
+
+def test_separate_dram_ports_overlap_the_three_operands():
+    table = gemm(1024, 8, 8)
+    shared, split = hw(8, 8, "os", bandwidth=1), hw(8, 8, "os", bandwidth=1, dram_ports=3)
+    res = cost_table(table, [shared, split])
+    assert res["total_dram_bytes"][0] == res["total_dram_bytes"][1] == 1024 * 8 * 2 + 64
+    assert res["total_mem_cycles"][0] == 1024 * 8 * 2 + 64  # one shared word per cycle
+    assert res["total_mem_cycles"][1] == 1024 * 8  # the busiest port: ifmap or ofmap
 
 
 def test_cost_is_the_one_row_case_of_cost_table():

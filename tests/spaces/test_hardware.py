@@ -87,3 +87,9 @@ def test_row_stationary_is_offered_beside_the_systolic_dataflows():
     space = spaces.systolic_accelerator(dataflow=hardware.DATAFLOWS)
     assert space.sym_init_args.dataflow.candidates == ["ws", "os", "is", "rs"]
     assert hardware.fields({"rows": 12, "cols": 14, "dataflow": "rs"})["dataflow"] == "rs"
+
+
+def test_dram_ports_default_to_one_shared_interface():
+    assert hardware.fields({"rows": 4, "cols": 4, "dataflow": "ws"})["dram_ports"] == 1
+    with pytest.raises(ValueError, match="dram_ports"):
+        hardware.fields({"rows": 4, "cols": 4, "dataflow": "ws", "dram_ports": 2})
