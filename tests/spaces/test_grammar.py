@@ -285,3 +285,11 @@ def test_einspace_derivations_type_check_on_their_tokens():
         einspace_shape(bad, (16, 16))
     with pytest.raises(ValueError, match="violates constraint"):
         space.derivation.custom_encode(bad)
+
+
+@pytest.mark.parametrize("make", [spaces.hnb201, spaces.einspace], ids=["hnb201", "einspace"])
+def test_built_in_grammar_spaces_decode_as_pyglove_materializes(make):
+    space = make()
+    codec = spaces.compile(space)
+    for genome in codec.random(2, np.random.default_rng(5)):
+        assert codec.decode(genome) == pg.to_json(pg.materialize(space, codec.to_dna(genome)))
