@@ -14,6 +14,7 @@ from symnas.algorithms.oneshot.base import encode_spec
 from symnas.algorithms.oneshot.fewshot import FewShotSearcher, FewShotTrainer
 from symnas.algorithms.oneshot.fewshot_split import (
     exhaustive_split,
+    gm_split,
     gradient_similarity,
     mincut_bisection,
     op_choices,
@@ -301,3 +302,22 @@ def test_fewshot_searcher_proposes_one_finalist_per_sub_supernet(space, data):
     # One split (at epoch 1 of 2): two sub-supernets, one finalist each, then exhausted.
     assert len(result.trials) == 2 == len(seen)
     assert seen[0] != seen[1]
+
+
+def test_gm_split_on_darts_cells(data):
+    darts = spaces.darts_cell(
+        C=4, layers=3, num_classes=3, ops=["none", "skip_connect", "sep_conv_3x3", "max_pool_3x3"]
+    )
+    assert len(op_choices(darts)) == 16  # two op slots per node, four nodes, two cells
+    torch.manual_seed(0)
+    supernet = programs.supernet(darts)
+    candidates = ["normal[2].ops[0]", "reduce[1].ops[1]"]
+    split = gm_split(supernet, darts, candidates, data, batches=1, batch_size=16)
+    assert split.decision in candidates and split.cut == min(split.cuts.values())
+    assert sorted(op for g in split.groups for op in g) == sorted(op_choices(darts)[split.decision])
+    assert [len(g) for g in split.groups] == [2, 2]
+    restricted = restrict_space(darts, {split.decision: split.groups[0]})
+    spec = spaces.compile(restricted).decode(
+        spaces.compile(restricted).random(1, np.random.default_rng(0))[0]
+    )
+    assert spec_value(spec, split.decision) in split.groups[0]
