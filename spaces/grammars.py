@@ -26,7 +26,9 @@ bare computation, as einspace's does. Derivations whose shapes do not type-check
 different shapes, ``cat`` of different token counts, ``dot_product`` of different widths,
 ``group`` of an odd width) are excluded by the space's ``einspace_shapes`` constraint, which
 checks them with :func:`einspace_shape` before any torch code runs; the operators redraw them,
-as einspace backtracks on shape errors.
+as einspace backtracks on shape errors. Left out of einspace here: image mode and its
+``im2col``/``col2im`` routing (the grammar works on tokens only), branching factors 4 and 8,
+``group`` along other dimensions than the width, and the linear widths above 64.
 """
 
 from __future__ import annotations
