@@ -36,6 +36,7 @@ FLOWS = Registry(
         "symnas.flows.prenas_flow",
         "symnas.flows.fewshot_flow",
         "symnas.flows.grammar_flow",
+        "symnas.flows.darts_flow",
     ],
 )
 

@@ -1,0 +1,235 @@
+"""The ``darts-pt-nb201`` flow: DARTS on the NB201 cell with magnitude and perturbation selection.
+
+DARTS (Liu et al., ICLR 2019; first order by default) searches the NAS-Bench-201 cell on the
+CIFAR-10 subset images (``../shared/data/cifar10_subset``, or ``$SYMNAS_DATA/cifar10_subset``;
+digits saturate NB201 cells, so they cannot tell selections apart), shrunk to ``image_size``
+pixels, with a scaled-down supernet (``C``, ``N``) on the train and validation halves of the
+1,000 training images. The trained supernet's cell is then selected twice: by magnitude (argmax
+alpha) and by DARTS-PT's perturbation-based selection (Wang et al., ICLR 2021). For each found
+cell the report gives its arch string, its parameter-free op count (``none``, ``skip_connect``,
+``avg_pool_3x3``) and its published NAS-Bench-201 CIFAR-10 test accuracy from
+``../shared/data/nb201/nb201_cifar10.csv`` when that table is present.
+
+The search runs through ``flows.search`` with ``algorithms.DARTSPT`` (``fix_alpha=True`` gives the
+fix-alpha variant), so it is logged and resumable mid-training and mid-selection. Outputs in
+``out``: ``oneshot/`` (checkpoints, alpha history, ``selection/selection.json``,
+``result.json``), ``trials.jsonl``, ``report.json`` and ``report.md``. The defaults run in a
+few minutes on two CPU cores; ``--set epochs=50 C=16 N=5 image_size=32`` approaches the paper's
+setting.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from symnas.flows.family_flows import data_root
+from symnas.flows.registry import register_flow
+from symnas.flows.search import search
+from symnas.flows.trial_log import write_json_atomic
+
+PARAMETER_FREE_OPS = ("none", "skip_connect", "avg_pool_3x3")
+TABLE = ("nb201", "nb201_cifar10.csv")
+
+
+@dataclass
+class DARTSFlowResult:
+    """What ``darts-pt-nb201`` produced: the proposed cell's trial and the report."""
+
+    out: Path | None
+    best: Any
+    trials: list[Any]
+    report: dict[str, Any]
+
+
+def shrink(data: Any, size: int) -> Any:
+    """``data`` with its images average-pooled to ``size`` x ``size`` (unchanged if already)."""
+    import torch.nn.functional as F
+
+    from symnas.programs.data import Dataset
+
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"image_size must be a positive int; got {size!r}.")
+    if tuple(data.input_shape[-2:]) == (size, size):
+        return data
+    if size > data.input_shape[-1]:
+        raise ValueError(
+            f"image_size {size} exceeds the images' size {data.input_shape[-1]}; choose at most that."
+        )
+    return Dataset(
+        F.adaptive_avg_pool2d(data.x_train, size).contiguous(),
+        data.y_train,
+        F.adaptive_avg_pool2d(data.x_test, size).contiguous(),
+        data.y_test,
+        data.num_classes,
+        (data.input_shape[0], size, size),
+        f"{data.name}-{size}px",
+    )
+
+
+def read_table(path: str | Path) -> dict[str, float]:
+    """``{arch_str: test_acc}`` of a NAS-Bench-201 CSV (columns ``arch_str`` and ``test_acc``)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"arch_str", "test_acc"} <= set(rows[0]):
+        raise ValueError(f"darts-pt-nb201: table {path} must have columns arch_str and test_acc.")
+    return {row["arch_str"]: float(row["test_acc"]) for row in rows}
+
+
+def parameter_free_ops(spec: dict[str, Any]) -> int:
+    """How many of an NB201 cell's 6 edges hold a parameter-free op."""
+    return sum(op in PARAMETER_FREE_OPS for op in spec["edges"])
+
+
+def describe_cell(spec: dict[str, Any], table: dict[str, float] | None) -> dict[str, Any]:
+    """Arch string, parameter-free op count and (with a table) published test accuracy."""
+    from symnas.spaces.cells import nb201_arch_str
+
+    arch = nb201_arch_str(spec)
+    row: dict[str, Any] = {"arch_str": arch, "parameter_free_ops": parameter_free_ops(spec)}
+    if table is not None:
+        row["nb201_cifar10_test_acc"] = table.get(arch)
+    return row
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as a markdown table."""
+    lines = [
+        "# DARTS on the NB201 cell: magnitude vs perturbation selection",
+        "",
+        f"{report['data']} at {report['image_size']}px, C={report['C']} N={report['N']}, "
+        f"{report['epochs']} search epochs (order {report['order']}, fix_alpha "
+        f"{report['fix_alpha']}), PT interval {report['interval']}, {report['eval_batches']} "
+        "validation batches per measurement.",
+        "",
+        "| selection | cell | parameter-free ops | NB201 CIFAR-10 test acc |",
+        "|---|---|---|---|",
+    ]
+    for name, row in report["cells"].items():
+        acc = row.get("nb201_cifar10_test_acc")
+        text = "-" if acc is None else f"{acc:.2f}"
+        lines.append(f"| {name} | `{row['arch_str']}` | {row['parameter_free_ops']} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+@register_flow(
+    "darts-pt-nb201",
+    "DARTS on the NB201 cell (CIFAR-10 subset images), magnitude and perturbation (DARTS-PT) "
+    "selection, with the found cells' published NB201 accuracy",
+)
+def darts_pt_nb201(
+    algorithm: Any = None,
+    budget: int | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    workers: int = 1,
+    verbose: bool = True,
+    data: str | None = None,
+    epochs: int = 10,
+    C: int = 8,
+    N: int = 1,
+    image_size: int = 16,
+    order: int = 1,
+    interval: int = 1,
+    eval_batches: int | None = 4,
+    fix_alpha: bool = False,
+    table: str | None = None,
+    device: str = "auto",
+) -> DARTSFlowResult:
+    """Runs DARTS and both selections, and reports the found cells.
+
+    Args:
+      data: 'cifar10_subset:DIR' (None: the shared CIFAR-10 subset folder).
+      epochs: DARTS search epochs.
+      C: channels of the first stage of the supernet.
+      N: cells per stage.
+      image_size: side of the pooled images (32 keeps CIFAR-10's size).
+      order: 1 (first-order DARTS) or 2 (unrolled second order).
+      interval: fine-tuning epochs between perturbation decisions (the paper: 5).
+      eval_batches: validation batches per perturbation measurement (None: the whole half).
+      fix_alpha: keep the alphas at their init (the fix-alpha variant).
+      table: the NAS-Bench-201 CSV (None: the shared table when present).
+      device: 'auto', 'cpu' or 'cuda'.
+    """
+    from symnas import algorithms, spaces
+    from symnas.algorithms.oneshot.base import load_data
+
+    budget = 1 if budget is None else budget
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"darts-pt-nb201: budget must be a positive int; got {budget!r}.")
+    source = data if data is not None else f"cifar10_subset:{data_root('cifar10_subset')}"
+    if not source.startswith("cifar10_subset"):
+        raise ValueError(
+            f"darts-pt-nb201: data must be 'cifar10_subset:DIR' (digits saturate NB201 cells); "
+            f"got {data!r}."
+        )
+    dataset = shrink(load_data(source), image_size)
+    table_path = Path(table) if table is not None else data_root(TABLE[0]) / TABLE[1]
+    if table is not None and not table_path.is_file():
+        raise ValueError(f"darts-pt-nb201: table {table} is not a file.")
+    truth = read_table(table_path) if table_path.is_file() else None
+    space = spaces.nb201_cell(
+        C=C, N=N, num_classes=dataset.num_classes, in_chans=dataset.input_shape[0]
+    )
+    metric = "nb201_cifar10_test_acc" if truth is not None else "parameter_free_ops"
+    if algorithm is None:
+        algorithm = algorithms.DARTSPT(
+            data=dataset,
+            epochs=epochs,
+            order=order,
+            interval=interval,
+            eval_batches=eval_batches,
+            fix_alpha=fix_alpha,
+            seed=seed,
+            device=device,
+            metric=metric,
+            mode="max" if truth is not None else "min",
+        )
+    if not isinstance(algorithm, algorithms.DARTS):
+        raise ValueError(
+            f"darts-pt-nb201: algorithm must be None or an algorithms.DARTS / DARTSPT; got "
+            f"{algorithm!r}."
+        )
+
+    def objective(spec: dict[str, Any]) -> dict[str, float]:
+        row = describe_cell(spec, truth)
+        metrics = {"parameter_free_ops": float(row["parameter_free_ops"])}
+        if truth is not None:
+            metrics["nb201_cifar10_test_acc"] = float(row["nb201_cifar10_test_acc"])
+        return metrics
+
+    result = search(
+        space,
+        objective,
+        algorithm,
+        budget=budget,
+        out=out,
+        seed=seed,
+        resume=resume,
+        verbose=verbose,
+        options={"C": C, "N": N, "image_size": image_size, "table": str(table_path)},
+    )
+    report = {
+        "data": dataset.name,
+        "image_size": image_size,
+        "C": C,
+        "N": N,
+        "epochs": algorithm.epochs,
+        "order": algorithm.order,
+        "fix_alpha": getattr(algorithm, "fix_alpha", False),
+        "interval": getattr(algorithm, "interval", None),
+        "eval_batches": getattr(algorithm, "eval_batches", None),
+        "table": str(table_path) if truth is not None else None,
+        "cells": {k: describe_cell(v, truth) for k, v in algorithm.selected.items()},
+    }
+    out = None if out is None else Path(out)
+    if out is not None:
+        write_json_atomic(out / "report.json", json.loads(json.dumps(report)))
+        (out / "report.md").write_text(markdown(report))
+    if verbose:
+        print(markdown(report))
+    return DARTSFlowResult(out, result.best, result.trials, report)
