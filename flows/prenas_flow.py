@@ -152,8 +152,17 @@ def prenas_vit(
 
     ``algorithm`` is None (a ``PreNAS`` searcher built from ``epochs``, ``buckets``,
     ``per_bucket``, ``lr`` and ``device``) or an ``algorithms.PreNAS``; ``budget`` is the number
-    of finalists evaluated (default: the whole preferred set). ``baseline`` also trains a
-    uniform-sampling supernet for comparison. ``workers`` is unused (one process).
+    of finalists evaluated (default: the whole preferred set). ``workers`` is unused (one
+    process).
+
+    Args:
+      epochs: supernet training epochs (preferred and uniform).
+      buckets: parameter buckets of the PreNAS selector.
+      per_bucket: preferred architectures kept per bucket.
+      lr: AdamW learning rate of the supernet training.
+      baseline: also train a uniform-sampling supernet and report its accuracies.
+      data: the dataset (only "digits").
+      device: where the supernets train: "auto" (CUDA when available), "cpu", "cuda".
     """
     from symnas.algorithms.oneshot.base import load_data
     from symnas.algorithms.oneshot.prenas import PreNAS

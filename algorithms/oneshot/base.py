@@ -21,6 +21,7 @@ import pyglove as pg
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.spaces.codec import Codec
+from symnas.spaces.codec import compile as compile_space
 
 Spec = dict[str, Any]
 DATASETS = ("digits", "cifar10_subset", "mnist")
@@ -85,13 +86,33 @@ class OneShotSearcher(SearchAlgorithm):
         self._finalists: list[np.ndarray] | None = None
         self._next = 0
 
+    def bind(self, codec: Codec, seed: int | None = None) -> None:
+        """Sets the searcher up on a compiled space and remembers the symbolic space, which
+        ``pg.sample`` (that passes only a DNA spec to ``setup``) does not give."""
+        self._space = codec.space
+        super().bind(codec, seed)
+
+    @property
+    def space(self) -> Any:
+        """The symbolic space whose supernet the searcher trains."""
+        space = self.codec.space if self.codec.space is not None else getattr(self, "_space", None)
+        if space is None:
+            raise ValueError(
+                f"{type(self).__name__} trains a supernet of the symbolic space, which pg.sample "
+                "does not pass on: use flows.search(space, ...), or call "
+                "searcher.bind(spaces.compile(space)) before pg.sample(space, searcher)."
+            )
+        return space
+
     def prepare(self, out: Path | None, resume: bool = False, verbose: bool = True) -> None:
         """Trains the supernet and ranks the finalists (under ``out/oneshot`` when given)."""
         folder = Path(out) / "oneshot" if out is not None else None
-        specs = self.search(self.codec.space, folder, resume=resume, progress=verbose)
+        space = self.space
+        specs = self.search(space, folder, resume=resume, progress=verbose)
         if not specs:
             raise ValueError(f"{type(self).__name__} derived no architecture.")
-        self._finalists = [encode_spec(self.codec, spec) for spec in specs]
+        codec = self.codec if self.codec.space is not None else compile_space(space)
+        self._finalists = [self.codec.from_dna(codec.to_dna(encode_spec(codec, s))) for s in specs]
 
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[Spec]:
         """Trains and returns the finalists, best first (subclasses implement it)."""

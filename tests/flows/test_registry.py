@@ -85,14 +85,9 @@ def test_register_algorithm_checks_its_arguments():
 
 
 # Flows whose options have no help line yet; strict, so the mark must go when they get one.
-HELP_PENDING = pytest.mark.xfail(
-    strict=True, reason="flows/prenas_flow.py has no Args: section for its options yet"
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=HELP_PENDING) if n == "prenas-vit" else n for n in FLOWS.names()],
+    FLOWS.names(),
 )
 def test_every_flow_takes_the_common_options_and_declares_its_own(name):
     entry = get_flow(name)
