@@ -266,7 +266,7 @@ def test_pg_sample_with_each_algorithm():
         algo = make(name, seed=0)
         count = 0
         metrics = ["a", "b"] if algo.multi_objective else None
-        for value, feedback in pg.sample(space, algo, num_examples=25, metrics_to_optimize=metrics):
+        for value, feedback in pg.sample(space, algo, num_examples=12, metrics_to_optimize=metrics):
             feedback(reward_for(algo, float(sum(value.x)) + value.f))
             count += 1
         assert count == 12 and algo.num_proposals == 12
