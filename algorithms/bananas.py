@@ -16,8 +16,11 @@ Neural Architecture Search", AAAI 2021 (reference code: naszilla ``bananas``). A
    Thompson sampling (``"its"``, the paper's choice: one draw from ``N(mean, std)`` per
    candidate) or ``"ucb"`` (``mean + ucb_beta * std``), and queues the ``k`` best.
 
-Failed trials are not used for training; infeasible ones (a constraint violated) are, with the
-worst reward seen.
+Where this differs from the reference: scikit-learn's regressor minimises the squared error (the
+reference trains on the mean absolute error), and the candidates are one-decision mutations of
+the two best architectures (the reference mutates each op of the best cell with probability
+1/4). Failed trials are not used for training; infeasible ones (a constraint violated) are, with
+the worst reward seen.
 """
 
 from __future__ import annotations
