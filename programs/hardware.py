@@ -27,10 +27,9 @@ array dimension unless it fits its SRAM; partial sums of ``ws``/``is`` spill to 
 back (two transfers per extra reduction fold) unless the output fits its SRAM.
 ``mem_cycles = dram_bytes / bandwidth`` on one shared interface (``dram_ports=1``), or the busiest
 operand's bytes over ``bandwidth`` with one port per SRAM (``dram_ports=3``, SCALE-Sim's memory
-system). Double buffering overlaps each fold's transfers with the previous fold's compute, so
-only the first fold's loads and the last fold's stores stay exposed: over ``F`` folds,
-``cycles = max(compute, mem) + min(compute, mem) / F`` (no overlap for one fold);
-``stall_cycles = cycles - compute_cycles`` and ``latency = cycles / clock``.
+system). With double buffering compute and transfers overlap, so
+``cycles = max(compute_cycles, mem_cycles)``, ``stall_cycles = cycles - compute_cycles`` and
+``latency = cycles / clock``.
 
 Row stationary (``rs``, Eyeriss: Chen et al., ISCA 2016) maps a convolution's filter rows onto
 the array rows and its output rows onto the columns; each PE runs a 1-D convolution and partial
@@ -120,7 +119,6 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     rs = _row_stationary(table, m, k, n, count, col["rows"], col["cols"])
     is_rs = flow == DATAFLOWS.index("rs")
     compute = count * np.where(is_rs, rs["cycles"], systolic["cycles"])
-    folds_per_gemm = np.where(is_rs, rs["folds"], systolic["folds"])
     refetch_in, refetch_w, spills = (
         np.where(is_rs, rs[key], systolic[key]) for key in ("refetch_in", "refetch_w", "spills")
     )
@@ -141,10 +139,7 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     port_words = np.where(gemm, count * busiest, np.maximum(np.maximum(a_words, w_words), o_words))
     split = col["dram_ports"] > 1
     mem = np.where(split, port_words * word, dram_bytes) / col["bandwidth"]
-    # Double buffering overlaps each fold's transfers with the previous fold's compute: the
-    # first fold's loads and the last fold's stores stay exposed (one fold: no overlap).
-    folds = np.where(gemm, count * np.maximum(folds_per_gemm, 1.0), np.inf)
-    cycles = np.maximum(compute, mem) + np.minimum(compute, mem) / folds
+    cycles = np.maximum(compute, mem)
     macs = np.broadcast_to(table.macs[None, :].astype(np.float64), cycles.shape)
     vector_ops = np.where(gemm, 0.0, m * k).repeat(len(col["rows"]), axis=0)
     e_mac = MUL_PJ_PER_BYTE2 * word**2 + ADD_PJ_PER_BYTE * word
@@ -180,7 +175,6 @@ def _systolic(m, k, n, rows, cols, flow) -> dict[str, np.ndarray]:
     fill = np.where(is_os, 0.0, rows)
     return {
         "cycles": row_folds * col_folds * (fill + rows + cols + t - 2),
-        "folds": row_folds * col_folds,
         "refetch_in": np.where(is_os | is_ws, col_folds, 1.0),
         "refetch_w": np.where(is_os, row_folds, np.where(is_ws, 1.0, col_folds)),
         "spills": np.where(is_os, 0.0, row_folds - 1),
@@ -209,7 +203,6 @@ def _row_stationary(table: LayerTable, m, k, n, count, rows, cols) -> dict[str, 
     filters_at_once = np.maximum(1.0, np.floor(sets / channels))
     return {
         "cycles": cycles,
-        "folds": _ceil_div(pairs, sets) * strips,
         "refetch_in": _ceil_div(n, filters_at_once),
         "refetch_w": strips,
         "spills": np.maximum(_ceil_div(channels, sets) - 1, 0.0),

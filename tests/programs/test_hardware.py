@@ -127,10 +127,8 @@ def test_small_srams_raise_traffic_energy_and_memory_bound_latency():
     assert dram[0] == 4096 * 512 + 512 * 512 + 4096 * 512  # every operand moved once
     assert dram[1] > dram[0] and energy[1] > energy[0]
     mem, compute = res["total_mem_cycles"][2], res["total_compute_cycles"][2]
-    assert mem > compute
-    folds = (512 // 16) * (512 // 16)  # ws: K and N over the array; one fold's compute exposed
-    assert cycles[2] == pytest.approx(mem + compute / folds)
-    assert res["total_stall_cycles"][2] == pytest.approx(cycles[2] - compute)
+    assert cycles[2] == mem > compute
+    assert res["total_stall_cycles"][2] == mem - compute
 
 
 def test_separate_dram_ports_overlap_the_three_operands():
