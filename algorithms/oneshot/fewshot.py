@@ -89,6 +89,9 @@ class FewShotTrainer:
         ``"all"``.
       task: macro overrides for ``programs.supernet(space, **task)``.
       out, resume, device, progress: as ``SupernetTrainer``.
+
+    The root supernet is built after ``torch.manual_seed(train.seed)``, so a training is a
+    function of its settings.
     """
 
     def __init__(
