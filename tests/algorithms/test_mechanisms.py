@@ -9,6 +9,7 @@ by one mutation sits at Hamming distance exactly one from its parent, which iden
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -27,8 +28,14 @@ NUM_DECISIONS = 12
 SPACE = pg.Dict(**{f"d{i:02d}": pg.oneof(list(range(10))) for i in range(NUM_DECISIONS)})
 
 
+@functools.cache
+def _codec() -> spaces.Codec:
+    """The compiled space, built once (compiling walks PyGlove's DNA spec, the slow part)."""
+    return spaces.compile(SPACE)
+
+
 def _bound(algo: algorithms.SearchAlgorithm, seed: int = 0) -> algorithms.SearchAlgorithm:
-    algo.bind(spaces.compile(SPACE), seed)
+    algo.bind(_codec(), seed)
     return algo
 
 
@@ -121,7 +128,7 @@ def test_evolution_finds_better_solutions_than_random_search(seed):
     # about 4; evolution climbs one decision at a time.
     budget = 150
     evolution = flows.search(
-        SPACE,
+        _codec(),
         _onemax,
         algorithms.RegularizedEvolution(population_size=20, tournament_size=5),
         budget,
@@ -129,7 +136,7 @@ def test_evolution_finds_better_solutions_than_random_search(seed):
         verbose=False,
     )
     random = flows.search(
-        SPACE, _onemax, algorithms.RandomSearch(), budget, seed=seed, verbose=False
+        _codec(), _onemax, algorithms.RandomSearch(), budget, seed=seed, verbose=False
     )
     best_evolution = evolution.best.metrics["objective"]
     best_random = random.best.metrics["objective"]
@@ -267,3 +274,25 @@ def test_constrained_domination_worked_by_hand():
     assert fronts == [[0], [2, 3], [1], [5], [4]]
     assert pareto_front(rewards, violations).tolist() == [0]
     assert sorted(pareto_front(rewards[1:4]).tolist()) == [1, 2]
+
+
+def test_pareto_utilities_edge_cases_worked_by_hand():
+    # Three points, spans below one and not starting at zero: a = 0.2, 0.3, 0.6 (span 0.4),
+    # b = 0.9, 0.5, 0.4 (span 0.5); the middle point gets (0.6 - 0.2) / 0.4 + (0.9 - 0.4) / 0.5.
+    three = np.array([[0.2, 0.9], [0.3, 0.5], [0.6, 0.4]])
+    np.testing.assert_allclose(crowding_distance(three), [np.inf, 2.0, np.inf])
+    # Five points; one objective constant (span 0) adds nothing.
+    five = np.array([[0.0, 1.0], [1.0, 1.0], [3.0, 1.0], [4.0, 1.0], [6.0, 1.0]])
+    np.testing.assert_allclose(crowding_distance(five), [np.inf, 3 / 6, 3 / 6, 3 / 6, np.inf])
+    # Integer rewards and no violations (all feasible); more points than objectives.
+    rewards = np.array([[3, 0], [2, 2], [0, 3], [1, 1], [0, 0]])
+    assert [sorted(f.tolist()) for f in non_dominated_sort(rewards)] == [[0, 1, 2], [3], [4]]
+    assert sorted(pareto_front(rewards).tolist()) == [0, 1, 2]
+    assert pareto_front(np.array([[1.0, 2.0]])).tolist() == [0]
+    empty = pareto_front(np.zeros((0, 2)))
+    assert empty.shape == (0,) and empty.dtype == np.int64
+    # Two infeasible points: the smaller violation wins whatever the objectives.
+    a, b = np.array([2.0, 1.0]), np.array([1.0, 1.0])
+    assert dominates(a, b)  # >= everywhere and > somewhere
+    assert not dominates(a, b, violation_a=1.0, violation_b=0.5)
+    assert dominates(b, a, violation_a=0.5, violation_b=1.0)
