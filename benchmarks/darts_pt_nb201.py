@@ -259,9 +259,11 @@ def run_seed(job: tuple) -> dict:
     }
 
 
-def epoch_times(data: Dataset, space, args) -> tuple[list[float], list[float]]:
+def epoch_times(job: tuple) -> tuple[list[float], list[float]]:
     """Seconds per first-order DARTS epoch, symnas's trainer and the hand-written loop,
-    alternating so that both see the same machine load."""
+    alternating in one process so that both see the same machine load."""
+    args, data, space = job
+    torch.set_num_threads(args.threads)
     train, valid = validation_split(data, 0.5, 0)
     ours, plain = [], []
     for _ in range(args.timing_epochs):
@@ -280,6 +282,14 @@ def epoch_times(data: Dataset, space, args) -> tuple[list[float], list[float]]:
         ours.append(time.perf_counter() - start)
         plain.extend(plain_epoch_times(train, valid, args.C, args.N, 1))
     return ours, plain
+
+
+def run_job(job: tuple) -> dict:
+    """A seed's searches, or (seed None) the epoch-time comparison."""
+    if job[0] is None:
+        ours, plain = epoch_times(job[1:])
+        return {"seed": None, "ours": ours, "plain": plain}
+    return run_seed(job)
 
 
 def summary(values: list[float]) -> str:
@@ -301,7 +311,7 @@ def main() -> None:
     parser.add_argument("--random-epochs", type=int, default=2)
     parser.add_argument("--timing-epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--jobs", type=int, default=1, help="Seeds run in parallel processes.")
+    parser.add_argument("--jobs", type=int, default=1, help="Parallel worker processes.")
     parser.add_argument("--out", default="benchmarks/results/darts_pt_nb201.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -315,27 +325,35 @@ def main() -> None:
         f"of 64 per measurement, random search {args.random_epochs} epoch(s) per cell",
         flush=True,
     )
-    jobs = [(seed, args, data, space) for seed in range(args.seeds)]
-    if args.jobs > 1:
-        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-            results = pool.map(run_seed, jobs)
-    else:
-        results = [run_seed(job) for job in jobs]
-    found: dict[str, list[dict]] = {m: [] for m in results[0]["cells"]}
-    for result in results:
-        line = [f"seed {result['seed']}:"]
-        for method, spec in result["cells"].items():
-            arch = nb201_arch_str(spec)
-            found[method].append({"seed": result["seed"], "arch_str": arch})
-            acc = table.get(arch, float("nan"))
-            line.append(f"{method} {acc:.2f} ({parameter_free(spec)} pf) {arch}")
-        cpu = result["cpu_s"]
-        line.append(
-            f"[CPU s: PT {cpu['darts_pt']:.0f}, fix {cpu['darts_pt_fixalpha']:.0f}, "
-            f"random {cpu['random']:.0f} ({result['tried']} cells)]"
-        )
-        print("\n  ".join(line), flush=True)
-    ours, plain = epoch_times(data, space, args)
+    jobs = [(None, args, data, space)] + [(seed, args, data, space) for seed in range(args.seeds)]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results, timing, found = [], None, {}
+    with multiprocessing.get_context("spawn").Pool(max(args.jobs, 1)) as pool:
+        for result in pool.imap_unordered(run_job, jobs):
+            if result["seed"] is None:
+                timing = result
+                print(f"epoch times: symnas {result['ours']}, plain {result['plain']}", flush=True)
+                continue
+            results.append(result)
+            line = [f"seed {result['seed']}:"]
+            for method, spec in result["cells"].items():
+                arch = nb201_arch_str(spec)
+                acc = table.get(arch, float("nan"))
+                line.append(f"{method} {acc:.2f} ({parameter_free(spec)} pf) {arch}")
+            cpu = result["cpu_s"]
+            line.append(
+                f"[CPU s: PT {cpu['darts_pt']:.0f}, fix {cpu['darts_pt_fixalpha']:.0f}, "
+                f"random {cpu['random']:.0f} ({result['tried']} cells)]"
+            )
+            print("\n  ".join(line), flush=True)
+            results.sort(key=lambda r: r["seed"])
+            found = {
+                m: [{"seed": r["seed"], "arch_str": nb201_arch_str(r["cells"][m])} for r in results]
+                for m in result["cells"]
+            }
+            out.write_text(json.dumps(found, indent=2) + "\n")
+            print(f"wrote {out} ({len(results)} seeds)", flush=True)
 
     print(
         "\n| method | NB201 CIFAR-10 test acc (mean +- std) | parameter-free ops (of 6) | cells |"
@@ -345,10 +363,11 @@ def main() -> None:
         accs = [table[r["arch_str"]] for r in rows if r["arch_str"] in table]
         pf = [parameter_free(spaces.nb201_arch(r["arch_str"])) for r in rows]
         print(f"| {method} | {summary(accs)} | {statistics.mean(pf):.1f} | {len(rows)} |")
+    ours, plain = statistics.median(timing["ours"]), statistics.median(timing["plain"])
     print(
-        f"\nsearch time per epoch (median of {len(ours)}, alternating): symnas DARTSTrainer "
-        f"{statistics.median(ours):.2f} s, hand-written mixed-op loop "
-        f"{statistics.median(plain):.2f} s, ratio {statistics.median(ours) / statistics.median(plain):.2f}"
+        f"\nsearch time per epoch (median of {len(timing['ours'])}, alternating): symnas "
+        f"DARTSTrainer {ours:.2f} s, hand-written mixed-op loop {plain:.2f} s, "
+        f"ratio {ours / plain:.2f}"
     )
     cpu = {m: statistics.mean(r["cpu_s"][m] for r in results) for m in results[0]["cpu_s"]}
     print(
@@ -356,10 +375,6 @@ def main() -> None:
         + ", ".join(f"{m} {v:.0f}" for m, v in cpu.items())
         + f"; random search tried {statistics.mean(r['tried'] for r in results):.1f} cells per seed"
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(found, indent=2) + "\n")
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
