@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +239,7 @@ class DARTS(OneShotSearcher):
         return getattr(self, "_default_seed", None) or 0
 
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[Spec]:
+        """Runs the search and the selection (or reads a finished ``result.json``)."""
         if out is not None and resume and (out / RESULT).exists():
             self.record = _read_result(out / RESULT)
             self.selected = self.record["selected"]
@@ -249,6 +250,7 @@ class DARTS(OneShotSearcher):
             "algorithm": type(self).__name__,
             "data": describe_data(self.data),
             "search_s": round(time.perf_counter() - start, 3),
+            "arch_weights": self.arch.as_json(),
         }
         self.selected = {"magnitude": self.supernet.discretize(self.arch.weights())}
         self.record["finalist"] = self.select(space, trainer, out, resume, progress)
@@ -311,10 +313,4 @@ class DARTS(OneShotSearcher):
             fingerprint={"space": pg.to_json(space), "source": describe_data(self.data)},
         )
         trainer.fit()
-        self.valid = valid
         return trainer
-
-
-def mixing_weights(weights: Mapping[str, torch.Tensor]) -> dict[str, list[float]]:
-    """Mixing weights as JSON lists (for logs)."""
-    return {k: [round(float(v), 5) for v in w.detach().cpu()] for k, w in weights.items()}

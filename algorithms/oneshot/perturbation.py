@@ -54,6 +54,9 @@ CRITERIA = ("acc", "loss")
 EDGE_ORDERS = ("random",)
 SELECTION_FILE = "selection.json"
 
+#: ``measure(weights) -> (accuracy, loss)`` of the supernet under mixing weights.
+Measure = Callable[[Weights], tuple[float, float]]
+
 
 def group_of(decision: str) -> str:
     """The decision group of a decision name: its first path component (``normal[2]<-3`` ->
@@ -150,7 +153,7 @@ class PerturbationSelection:
             self.decided_nodes
         )
 
-    def step(self, epoch: int, measure: Callable[[Weights], tuple[float, float]], arch) -> None:
+    def step(self, epoch: int, measure: Measure, arch: ArchitectureParameters) -> None:
         """Runs the event due before ``epoch``: one decision per group."""
         if not self.due(epoch):
             return
@@ -167,7 +170,14 @@ class PerturbationSelection:
         loss."""
         return (stats[0], -stats[1]) if self.criterion == "acc" else (-stats[1], stats[0])
 
-    def _project_op(self, epoch, group, open_edges, measure, arch) -> None:
+    def _project_op(
+        self,
+        epoch: int,
+        group: str,
+        open_edges: list[str],
+        measure: Measure,
+        arch: ArchitectureParameters,
+    ) -> None:
         edge = open_edges[int(self.rng.integers(len(open_edges)))]
         ops = self.projection.decisions[edge]
         stats = [measure(self.projection.weights(arch, mask=(edge, i))) for i in range(len(ops))]
@@ -184,7 +194,14 @@ class PerturbationSelection:
             }
         )
 
-    def _project_node(self, epoch, group, open_nodes, measure, arch) -> None:
+    def _project_node(
+        self,
+        epoch: int,
+        group: str,
+        open_nodes: list[Node],
+        measure: Measure,
+        arch: ArchitectureParameters,
+    ) -> None:
         node = open_nodes[int(self.rng.integers(len(open_nodes)))]
         edges = [node.decision(j) for j in node.sources]
         stats = [measure(self.projection.weights(arch, mask=(e, None))) for e in edges]
