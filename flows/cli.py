@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
 import logging
 import runpy
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,8 @@ from symnas.algorithms.registry import create as create_algorithm
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
-from symnas.flows.search import SearchFailed, search
+from symnas.flows.search import SearchFailed
 from symnas.spaces.registry import SPACES
-
-COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
-SEARCH_OPTIONS = ("max_consecutive_failures", "threads")
 
 
 def _line(name: str, text: str) -> str:
@@ -75,9 +72,17 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["budget"] = args.budget
     if args.device is not None:
         options["device"] = args.device
-    for key, value in args.set or []:
-        options[key] = value
     return options
+
+
+def _guess(text: str) -> Any:
+    """A script's ``--set`` value: an int or float when it reads as one, else the text."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _defines_flow(path: Path) -> bool:
@@ -105,49 +110,21 @@ def _run_script(path: Path, options: dict[str, Any]) -> Any:
     return module["flow"](**options)
 
 
-def flow_options(name: str) -> dict[str, Any]:
-    """A registered flow's ``--set`` options with their defaults (a flow taking ``**options``
-    passes the search's own settings on to ``flows.search``)."""
-    parameters = inspect.signature(get_flow(name).run).parameters.values()
-    options = {
-        p.name: p.default
-        for p in parameters
-        if p.name not in COMMON_OPTIONS
-        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        and p.default is not inspect.Parameter.empty
-    }
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        search_parameters = inspect.signature(search).parameters
-        options.update({k: search_parameters[k].default for k in SEARCH_OPTIONS})
-    return options
-
-
-def _check_set_options(name: str, keys: list[str]) -> None:
-    """Refuses ``--set`` keys that flow ``name`` does not take, listing the ones it does."""
-    known = flow_options(name)
-    for key in keys:
-        if key in COMMON_OPTIONS:
-            raise ValueError(f"--set {key}=...: use the --{key} option instead.")
-        if key not in known:
-            raise ValueError(
-                f"--set {key}: flow {name!r} has no such option; its options are "
-                f"{sorted(known)} (see symnas run {name} --help)."
-            )
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs a named flow or a user script."""
     target = args.flow or DEFAULT_FLOW
     options = _options(args)
+    settings = dict(args.set or [])
     if target.endswith(".py"):
+        options.update({key: _guess(value) for key, value in settings.items()})
         result = _run_script(Path(target), options)
     else:
         entry = get_flow(target)
-        _check_set_options(target, [key for key, _ in args.set or []])
-        if args.device is not None and "device" not in flow_options(target):
+        options.update(entry.parse_options(settings))  # typed; unknown keys refused
+        if args.device is not None and "device" not in entry.options:
             raise ValueError(
                 f"--device: flow {target!r} trains no supernet; the flows that do take it: "
-                f"{sorted(n for n in flows() if 'device' in flow_options(n))}."
+                f"{sorted(n for n, e in flows().items() if 'device' in e.options)}."
             )
         if options["out"] is None:
             options["out"] = str(Path("runs") / target)
@@ -173,11 +150,6 @@ def _key_value(text: str) -> tuple[str, Any]:
     key, value = text.split("=", 1)
     if not key.isidentifier():
         raise argparse.ArgumentTypeError(f"--set KEY must be an option name; got {key!r}.")
-    for cast in (int, float):
-        try:
-            return key, cast(value)
-        except ValueError:
-            pass
     return key, value
 
 
@@ -205,10 +177,11 @@ def _flow_epilog(name: str | None) -> str | None:
     """The ``--set`` options of flow ``name`` with defaults (None if it is not a known flow)."""
     if name is None or name.endswith(".py") or name not in flows():
         return None
-    lines = [f"--set options of {name} (defaults):"]
-    for key, value in flow_options(name).items():
-        default = "the flow's setting" if value is None else repr(value)
-        lines.append(f"  {key}={default}")
+    lines = [f"--set options of {name} (type, default):"]
+    for option in get_flow(name).options.values():
+        default = "the flow's setting" if option.default is None else repr(option.default)
+        text = f"{option.name} ({option.type_text}, {default}) {option.help}".rstrip()
+        lines.append(textwrap.fill(text, 88, initial_indent="  ", subsequent_indent="      "))
     return "\n".join(lines)
 
 

@@ -107,16 +107,34 @@ def test_family_flows_train_real_models(flow, tmp_path, shared_data, monkeypatch
 
 # ---------------------------------------------------------------- what the user sees
 def test_every_trial_failing_exits_non_zero_with_the_first_traceback(tmp_path, capsys):
-    out = tmp_path / "bad"
-    code = cli.main(
-        ["run", "nb201-digits", "--budget", "8", "--out", str(out), "--set", "epochs=abc"]
+    script = tmp_path / "buggy.py"
+    script.write_text(
+        textwrap.dedent("""
+        import pyglove as pg
+        from symnas import flows
+
+        def objective(spec):
+            return spec["x"] / 0
+
+        def flow(budget=None, out=None, **options):
+            space = pg.Dict(x=pg.oneof([1, 2, 3]))
+            return flows.search(space, objective, "random", budget=budget, out=out, **options)
+        """)
     )
-    assert code == 1
+    out = tmp_path / "bad"
+    assert cli.main(["run", str(script), "--budget", "8", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "5 consecutive trials failed" in err
-    assert "epochs must be a positive int; got 'abc'" in err
+    assert "ZeroDivisionError: division by zero" in err and "Traceback" in err
     assert "trial 1/8 failed" in err  # one progress line per trial off a terminal
     assert len((out / "trials.jsonl").read_text().splitlines()) == 5
+
+
+def test_a_mistyped_flow_option_is_refused_before_any_trial(tmp_path, capsys):
+    out = tmp_path / "typo"
+    assert cli.main(["run", "nb201-digits", "--out", str(out), "--set", "epochs=abc"]) == 2
+    assert "option 'epochs' expects int; got 'abc'" in capsys.readouterr().err
+    assert not (out / "trials.jsonl").exists()
 
 
 @pytest.mark.parametrize("flow", ["nb201-digits", "hw-nested"])
@@ -154,7 +172,7 @@ def test_output_folder_errors_are_one_line(tmp_path, capsys):
 def test_unknown_set_option_lists_the_flow_options(capsys):
     assert cli.main(["run", "nb201-digits", "--set", "epoch=2", "--out", "unused"]) == 2
     err = capsys.readouterr().err
-    assert "has no such option" in err and "'epochs'" in err
+    assert "has no option 'epoch'" in err and "'epochs'" in err
 
 
 def test_flow_help_lists_its_set_options_with_defaults(capsys):
@@ -162,11 +180,11 @@ def test_flow_help_lists_its_set_options_with_defaults(capsys):
         cli.main(["run", "nb201-digits", "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "--set options of nb201-digits" in out and "epochs=4" in out
+    assert "--set options of nb201-digits" in out and "epochs (int, 4)" in out
     with pytest.raises(SystemExit):
         cli.main(["run", "hw-nested", "-h"])
     out = capsys.readouterr().out
-    assert "inner_budget=12" in out and "supernet_epochs=8" in out
+    assert "inner_budget (int, 12)" in out and "supernet_epochs (int, 8)" in out
 
 
 @pytest.mark.parametrize("with_flow", [False, True])
