@@ -150,8 +150,8 @@ BUGS = [
     (
         "hardware: spills counted once instead of twice",
         "programs/hardware.py",
-        '+ o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))',
-        '+ o_words * (1 + np.where(o_words > cap["ofmap"], spills, 0.0))',
+        'out_moved = o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))',
+        'out_moved = o_words * (1 + np.where(o_words > cap["ofmap"], spills, 0.0))',
         [HARDWARE],
     ),
     (
