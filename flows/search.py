@@ -1,30 +1,27 @@
 """The search loop: propose, decode, evaluate, feed back, log.
 
-``search(space, objective, algorithm, budget, out=...)`` proposes candidates in batches of
-``workers`` genomes, evaluates the decoded specs (in worker processes when ``workers > 1``),
-feeds the metrics back in proposal order (so a run is reproducible for a seed and a worker
-count) and appends every finished trial to ``out/trials.jsonl``. ``resume=True`` replays the log
-through the algorithm (checking that it proposes the same candidates) and evaluates only the
-trials the log lacks. Each trial runs under a seed derived from (search seed, trial id), so its
-metrics are the same in a repeated, resumed or parallel run; a run of consecutive failed trials
-stops the search with the first failure's traceback.
+``search(space, objective, algorithm, budget, out=...)`` proposes candidates, has an executor
+(``flows.executors``) evaluate the decoded specs, feeds the metrics back and appends every
+finished trial to ``out/trials.jsonl``. The local executor (default) works in batches of
+``workers`` genomes and feeds back in proposal order, so a run is reproducible for a seed and a
+worker count; the Ray executor proposes a new trial as soon as a worker is free and feeds back
+in the order results arrive. Each record holds its place in the feedback order (``fed``), and
+``resume=True`` replays the log through the algorithm in that order (checking that it proposes
+the same candidates) and evaluates only the trials the log lacks. Each trial runs under a seed
+derived from (search seed, trial id), so its metrics are the same in a repeated, resumed or
+parallel run; a run of consecutive failed trials stops the search with the first failure's
+traceback.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import ctypes
+import json
 import logging
-import math
-import multiprocessing as mp
 import os
-import pickle
-import signal
 import sys
-import threading
 import time
-import traceback
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,148 +31,23 @@ from tqdm.auto import tqdm
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import resolve
+from symnas.flows.executors import Executor, make_executor
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
-from symnas.flows.seeding import seeded_trial, trial_seed
+from symnas.flows.seeding import trial_seed
+from symnas.flows.trial_eval import Objective, Outcome
 from symnas.flows.trial_log import TrialLog, read_trials, write_json_atomic
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
-DEFAULT_METRIC = "objective"
 SUMMARY_INTERVAL_S = 5.0
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
-PARENT_POLL_S = 0.5
-PR_SET_PDEATHSIG = 1
 
 logger = logging.getLogger(__name__)
-
-Objective = Callable[[Any], float | Mapping[str, float]]
-
-
-def normalize_metrics(value: Any) -> dict[str, float]:
-    """An objective's return value as ``{name: float}``; raises ``ValueError`` if not finite."""
-    if isinstance(value, Mapping):
-        metrics = {}
-        for k, v in value.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)):
-                raise ValueError(f"Metric {k!r} is a {type(v).__name__}; metrics must be numbers.")
-            metrics[str(k)] = float(v)
-    elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-        metrics = {DEFAULT_METRIC: float(value)}
-    else:
-        raise ValueError(
-            f"The objective returned a {type(value).__name__}; it must return a number or a "
-            "dict of named numbers."
-        )
-    for k, v in metrics.items():
-        if not math.isfinite(v):
-            raise ValueError(f"Metric {k!r} is {v} (not finite).")
-    return metrics
 
 
 class SearchFailed(RuntimeError):
     """Raised when a search stops after too many consecutive failed trials."""
-
-
-def evaluate_spec(
-    objective: Objective, spec: Any, seed: int, threads: int | None = None
-) -> tuple[dict | None, str | None, float]:
-    """Runs the objective on one spec under the trial's seed (and ``threads`` torch threads when
-    given); returns (metrics, error text, wall seconds)."""
-    start = time.perf_counter()
-    try:
-        with seeded_trial(seed, threads):
-            value = objective(spec)
-        metrics = normalize_metrics(value)
-        error = None
-    except Exception:  # noqa: BLE001 - a failing trial is recorded, not raised
-        metrics = None
-        error = traceback.format_exc()
-    return metrics, error, time.perf_counter() - start
-
-
-def evaluate_batch(
-    objective: Any, specs: list[Any], seeds: list[int], threads: int | None = None
-) -> list[tuple[dict | None, str | None, float]]:
-    """Runs ``objective.evaluate_batch(specs)`` (a supernet estimator scores candidates
-    together); if the batch call raises, each spec is evaluated alone, so a bad candidate fails
-    only its own trial. Wall time is shared equally."""
-    start = time.perf_counter()
-    try:
-        with seeded_trial(seeds[0], threads):
-            values = objective.evaluate_batch(specs)
-        metrics = [normalize_metrics(v) for v in values]
-        if len(metrics) != len(specs):
-            raise ValueError(f"evaluate_batch returned {len(metrics)} results for {len(specs)}.")
-    except Exception:  # noqa: BLE001 - retried one by one, where each failure is recorded
-        return [
-            evaluate_spec(objective, s, seed, threads) for s, seed in zip(specs, seeds, strict=True)
-        ]
-    wall = (time.perf_counter() - start) / len(specs)
-    return [(m, None, wall) for m in metrics]
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(PARENT_POLL_S)
-    os._exit(1)
-
-
-def _worker_init(parent_pid: int) -> None:
-    """Makes a pool worker die with the search process, even when that one is killed."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-
-
-class _Evaluator:
-    """Evaluates specs in this process or in a process pool."""
-
-    def __init__(self, objective: Objective, workers: int, threads: int | None) -> None:
-        self.objective = objective
-        self.threads = threads
-        self.pool: cf.ProcessPoolExecutor | None = None
-        if workers > 1:
-            try:
-                pickle.dumps(objective)
-            except Exception as e:
-                raise ValueError(
-                    f"workers={workers} runs trials in separate processes, but the objective "
-                    f"cannot be sent to them ({type(e).__name__}: {e}). Define it as a "
-                    "module-level function (not a lambda or a local function), or use "
-                    "functools.partial of one, or run with workers=1."
-                ) from None
-            method = "fork" if "fork" in mp.get_all_start_methods() else None
-            self.pool = cf.ProcessPoolExecutor(
-                workers,
-                mp_context=mp.get_context(method),
-                initializer=_worker_init,
-                initargs=(os.getpid(),),
-            )
-
-    def run(self, specs: list[Any], seeds: list[int]):
-        """Yields (position, result) as evaluations finish."""
-        if self.pool is None:
-            if len(specs) > 1 and hasattr(self.objective, "evaluate_batch"):
-                yield from enumerate(evaluate_batch(self.objective, specs, seeds, self.threads))
-                return
-            for i, (spec, seed) in enumerate(zip(specs, seeds, strict=True)):
-                yield i, evaluate_spec(self.objective, spec, seed, self.threads)
-            return
-        futures = {
-            self.pool.submit(evaluate_spec, self.objective, spec, seed, self.threads): i
-            for i, (spec, seed) in enumerate(zip(specs, seeds, strict=True))
-        }
-        for future in cf.as_completed(futures):
-            yield futures[future], future.result()
-
-    def close(self, cancel: bool = False) -> None:
-        """Shuts the pool down."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
 
 def _check_arguments(
@@ -217,6 +89,7 @@ def search(
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     options: Mapping[str, Any] | None = None,
     threads: int | None = None,
+    executor: Executor | str | None = None,
 ) -> SearchResult:
     """Searches ``space`` for candidates that optimise ``objective``.
 
@@ -228,25 +101,68 @@ def search(
       out: folder for ``trials.jsonl`` and ``summary.json``; None keeps everything in memory.
       seed: seed of the algorithm when it has none of its own.
       resume: continue the search logged in ``out``.
-      workers: number of trials evaluated in parallel processes.
+      workers: number of trials evaluated in parallel processes (with executor ``"ray"``: the
+        number of trials in flight).
       verbose: show a progress bar on a terminal, else log one line per trial (``logging``).
       max_consecutive_failures: stop with ``SearchFailed`` (the first failure's traceback) after
         this many failed trials in a row; None never stops.
       options: settings of the objective (epochs...) recorded in ``config.json``; resuming
         with different ones is refused.
       threads: torch threads while a trial runs; None keeps the process's setting with one
-        worker and uses one thread per process with several.
+        worker and uses one thread per process (per CPU of a Ray trial) with several.
+      executor: where trials run: ``"local"`` (this process or ``workers`` processes),
+        ``"ray"`` (Ray tasks, proposed as workers free up), an ``flows.executors.Executor``
+        such as ``RayExecutor(address=..., max_concurrent=...)``, or None for the default
+        (``"local"``, or what ``symnas run --executor`` chose).
 
     Returns:
       A ``SearchResult`` with every trial, ``best`` and ``pareto_front()``.
     """
     algorithm = resolve(algorithm)
     _check_arguments(objective, budget, seed, workers, max_consecutive_failures, threads)
+    runner = make_executor(executor, workers)
     out_dir = prepare_out_dir(out) if out is not None else None
     codec = space if isinstance(space, Codec) else compile_space(space)
     algorithm.bind(codec, seed)
-    config = run_config(algorithm, codec, seed, workers, dict(options or {}))
+    runner.start(objective, threads)
+    try:
+        result = _run(
+            runner,
+            codec,
+            objective,
+            algorithm,
+            budget,
+            out_dir,
+            seed,
+            resume,
+            verbose,
+            max_consecutive_failures,
+            dict(options or {}),
+        )
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    runner.close()
+    return result
 
+
+def _run(
+    runner: Executor,
+    codec: Codec,
+    objective: Objective,
+    algorithm: SearchAlgorithm,
+    budget: int,
+    out_dir: Path | None,
+    seed: int,
+    resume: bool,
+    verbose: bool,
+    max_consecutive_failures: int | None,
+    options: dict[str, Any],
+) -> SearchResult:
+    """The search after its arguments are checked and the executor has started."""
+    asynchronous = runner.asynchronous and runner.concurrency > 1
+    config = run_config(algorithm, codec, seed, runner.concurrency, options)
+    config["scheduling"] = "asynchronous" if asynchronous else "batch"
     logged: dict[int, Trial] = {}
     if out_dir is not None:
         records = read_trials(out_dir / "trials.jsonl", repair=True)
@@ -257,81 +173,202 @@ def search(
             )
         if records:
             check_resumable(out_dir, config)
+            _check_scheduling(out_dir, config["scheduling"])
         logged = {int(r["id"]): Trial.from_record(r) for r in records}
         write_json_atomic(out_dir / "config.json", config)
-    log = TrialLog(out_dir / "trials.jsonl") if out_dir is not None else None
     # One-shot searchers train their supernet here (checkpointed under out/, resumable).
     algorithm.prepare(out_dir, resume=resume, verbose=verbose)
-
-    objectives = algorithm.objectives()
-    result = SearchResult([], objectives, out_dir)
-    if threads is None and workers > 1:
-        threads = 1
-    evaluator = _Evaluator(objective, workers, threads)
-    # Objectives that score several candidates at once (supernet estimators) get that many.
-    per_round = workers if workers > 1 else int(getattr(objective, "candidates_per_call", 1))
-    show = verbose and sys.stderr.isatty()
-    bar = tqdm(total=budget, disable=not show, desc="search", unit="trial")
-    last_summary = time.monotonic()
-    failures: list[Trial] = []
+    loop = _Loop(
+        runner, codec, algorithm, budget, out_dir, seed, logged, verbose, max_consecutive_failures
+    )
     try:
-        while len(result.trials) < budget:
-            first_id = len(result.trials)
+        if asynchronous:
+            loop.run_asynchronous()
+        else:
+            # Objectives that score several candidates at once (supernet estimators) get that
+            # many per round in this process.
+            per_round = runner.concurrency
+            if per_round == 1 and not runner.asynchronous:
+                per_round = int(getattr(objective, "candidates_per_call", 1))
+            loop.run_batches(per_round)
+    finally:
+        loop.finish()
+    return loop.result
+
+
+class _Loop:
+    """State of one search run: the algorithm, the log, the trials fed back so far."""
+
+    def __init__(
+        self,
+        runner: Executor,
+        codec: Codec,
+        algorithm: SearchAlgorithm,
+        budget: int,
+        out_dir: Path | None,
+        seed: int,
+        logged: dict[int, Trial],
+        verbose: bool,
+        max_consecutive_failures: int | None,
+    ) -> None:
+        self.runner = runner
+        self.codec = codec
+        self.algorithm = algorithm
+        self.budget = budget
+        self.out_dir = out_dir
+        self.seed = seed
+        self.logged = logged
+        self.verbose = verbose
+        self.limit = max_consecutive_failures
+        self.objectives = algorithm.objectives()
+        self.result = SearchResult([], self.objectives, out_dir)
+        self.log = TrialLog(out_dir / "trials.jsonl") if out_dir is not None else None
+        self.show = verbose and sys.stderr.isatty()
+        self.bar = tqdm(total=budget, disable=not self.show, desc="search", unit="trial")
+        self.last_summary = time.monotonic()
+        self.failures: list[Trial] = []
+
+    def submit(self, trial_id: int, genome: np.ndarray) -> tuple[np.ndarray, Any, int]:
+        """Decodes a proposal and hands it to the executor."""
+        spec = self.codec.decode(genome)
+        trial_seed_ = trial_seed(self.seed, trial_id)
+        self.runner.submit(trial_id, spec, trial_seed_)
+        return genome, spec, trial_seed_
+
+    def finished(
+        self, trial_id: int, proposal: tuple[np.ndarray, Any, int], outcome: Outcome, fed: int
+    ) -> Trial:
+        """The trial of an evaluation, appended to the log with its place ``fed`` in the
+        feedback order."""
+        genome, spec, trial_seed_ = proposal
+        metrics, error, wall = outcome
+        if metrics is not None:
+            error = _unusable(metrics, self.objectives)
+            metrics = None if error else metrics
+        trial = Trial(
+            id=trial_id,
+            genome=genome,
+            dna=self.codec.numbers(genome),
+            spec=spec,
+            metrics=metrics,
+            status="ok" if metrics is not None else "failed",
+            error=error,
+            wall_s=wall,
+            seed=trial_seed_,
+            extra={"fed": fed},
+        )
+        if self.log is not None:
+            self.log.append(trial.to_record())
+        return trial
+
+    def feed(self, genomes: np.ndarray, trials: list[Trial]) -> None:
+        """Feeds trials back in the given order, reports progress, counts failures."""
+        self.algorithm.feedback_batch(genomes, [t.metrics for t in trials])
+        self.result.trials.extend(trials)
+        self.bar.update(len(trials))
+        if self.show:
+            best = self.result.best
+            if best is not None:
+                self.bar.set_postfix(best=_short(best.metrics))
+        elif self.verbose:
+            for t in trials:
+                logger.info(
+                    "trial %d/%d %s: %s", t.id + 1, self.budget, t.status, _short(t.metrics)
+                )
+        if self.out_dir is not None and time.monotonic() - self.last_summary > SUMMARY_INTERVAL_S:
+            write_json_atomic(self.out_dir / "summary.json", self.result.summary())
+            self.last_summary = time.monotonic()
+        new = [t for t in trials if t.id not in self.logged]
+        _count_failures(self.failures, new, self.limit)
+
+    def run_batches(self, per_round: int) -> None:
+        """Proposes ``per_round`` genomes, evaluates them, feeds back in proposal order."""
+        while len(self.result.trials) < self.budget:
+            first_id = len(self.result.trials)
             try:
-                genomes = algorithm.propose_batch(min(per_round, budget - first_id))
+                genomes = self.algorithm.propose_batch(min(per_round, self.budget - first_id))
             except StopIteration:  # the algorithm has nothing more to propose
                 break
             batch: list[Trial | None] = []
-            todo: list[tuple[int, Any, np.ndarray]] = []
+            pending: dict[int, tuple[np.ndarray, Any, int]] = {}
             for offset, genome in enumerate(genomes):
                 trial_id = first_id + offset
-                if trial_id in logged:
-                    batch.append(_replayed(logged[trial_id], genome, codec, out_dir))
+                if trial_id in self.logged:
+                    batch.append(self.replayed(trial_id, genome))
                 else:
                     batch.append(None)
-                    todo.append((offset, codec.decode(genome), genome))
-            seeds = [trial_seed(seed, first_id + t[0]) for t in todo]
-            for position, (metrics, error, wall) in evaluator.run([t[1] for t in todo], seeds):
-                offset, spec, genome = todo[position]
-                if metrics is not None:
-                    error = _unusable(metrics, objectives)
-                    metrics = None if error else metrics
-                trial = Trial(
-                    id=first_id + offset,
-                    genome=genome,
-                    dna=codec.numbers(genome),
-                    spec=spec,
-                    metrics=metrics,
-                    status="ok" if metrics is not None else "failed",
-                    error=error,
-                    wall_s=wall,
-                    seed=seeds[position],
+                    pending[trial_id] = self.submit(trial_id, genome)
+            while pending:
+                for trial_id, outcome in self.runner.wait():
+                    proposal = pending.pop(trial_id)
+                    batch[trial_id - first_id] = self.finished(
+                        trial_id, proposal, outcome, fed=trial_id
+                    )
+            self.feed(genomes, batch)
+
+    def run_asynchronous(self) -> None:
+        """Keeps ``concurrency`` trials in flight, proposing one as each is fed back; logged
+        trials are fed back in their logged order first."""
+        replay = deque(sorted(self.logged, key=lambda i: (self.logged[i].extra.get("fed", i), i)))
+        proposed: dict[int, np.ndarray] = {}  # proposed and not yet fed back
+        running: dict[int, tuple[np.ndarray, Any, int]] = {}
+        next_id = 0
+        exhausted = False
+        while len(self.result.trials) < self.budget:
+            while (
+                not exhausted and next_id < self.budget and len(proposed) < self.runner.concurrency
+            ):
+                try:
+                    genome = self.algorithm.propose_batch(1)[0]
+                except StopIteration:
+                    exhausted = True
+                    break
+                if next_id in self.logged:
+                    self.replayed(next_id, genome)
+                else:
+                    running[next_id] = self.submit(next_id, genome)
+                proposed[next_id] = genome
+                next_id += 1
+            if replay:
+                trial_id = replay.popleft()
+                if trial_id not in proposed:
+                    raise ValueError(
+                        f"Cannot resume from {self.out_dir}: trial {trial_id} was fed back "
+                        f"{len(self.result.trials)}th, before this search proposes it with "
+                        f"{self.runner.concurrency} trials in flight. Resume with the same "
+                        "executor concurrency."
+                    )
+                self.feed(proposed.pop(trial_id)[None, :], [self.logged[trial_id]])
+                continue
+            if not running:
+                break
+            for trial_id, outcome in self.runner.wait():
+                trial = self.finished(
+                    trial_id, running.pop(trial_id), outcome, fed=len(self.result.trials)
                 )
-                batch[offset] = trial
-                if log is not None:
-                    log.append(trial.to_record())
-            algorithm.feedback_batch(genomes, [t.metrics for t in batch])
-            result.trials.extend(batch)
-            bar.update(len(batch))
-            if show:
-                best = result.best
-                if best is not None:
-                    bar.set_postfix(best=_short(best.metrics))
-            elif verbose:
-                for t in batch:
-                    logger.info("trial %d/%d %s: %s", t.id + 1, budget, t.status, _short(t.metrics))
-            if out_dir is not None and time.monotonic() - last_summary > SUMMARY_INTERVAL_S:
-                write_json_atomic(out_dir / "summary.json", result.summary())
-                last_summary = time.monotonic()
-            new = [t for t in batch if t.id not in logged]
-            _count_failures(failures, new, max_consecutive_failures)
-    except BaseException:
-        evaluator.close(cancel=True)
-        _finish(log, out_dir, result, bar)
-        raise
-    evaluator.close()
-    _finish(log, out_dir, result, bar)
-    return result
+                self.feed(proposed.pop(trial_id)[None, :], [trial])
+
+    def replayed(self, trial_id: int, genome: np.ndarray) -> Trial:
+        """The logged trial ``trial_id``, checked against the genome proposed again."""
+        return _replayed(self.logged[trial_id], genome, self.codec, self.out_dir)
+
+    def finish(self) -> None:
+        """Closes the log and writes the summary; trials are listed by id."""
+        self.result.trials.sort(key=lambda t: t.id)
+        _finish(self.log, self.out_dir, self.result, self.bar)
+
+
+def _check_scheduling(out_dir: Path, scheduling: str) -> None:
+    """Refuses to resume an asynchronous search with batches or the other way round."""
+    try:
+        saved = json.loads((out_dir / "config.json").read_text()).get("scheduling", "batch")
+    except (OSError, ValueError, AttributeError):
+        return  # check_resumable has reported a corrupt file; a missing one checks nothing
+    if saved != scheduling:
+        raise ValueError(
+            f"Cannot resume from {out_dir}: its trials were scheduled in {saved} mode, this "
+            f"search runs in {scheduling} mode; resume with the same executor and workers."
+        )
 
 
 def _unusable(metrics: Mapping[str, float], objectives: Objectives) -> str | None:
