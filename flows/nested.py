@@ -6,7 +6,11 @@ one an inner algorithm searches architectures on it; the inner best is fed back 
 algorithm. Both levels are ordinary ``flows.search`` runs, so either algorithm is swapped by one
 argument and both levels log and resume: the outer log is ``out/trials.jsonl`` and the inner
 search of a configuration lives in ``out/inner/<key>/`` (``key`` is a hash of the
-configuration, so a configuration proposed twice reuses its inner search).
+configuration, so a configuration proposed twice reuses its inner search). With
+``workers > 1`` or the Ray executor the inner searches run in other processes or on other
+machines (``executor="ray"``: one Ray task per configuration), several configurations at once;
+each writes its own inner log, locked while it runs, so two evaluations of one configuration
+take turns and the second reuses the first's trials.
 
 ``joint_search`` is the baseline of NAHAS (Zhou et al., 2021): one search over the product
 space ``pg.Dict(hw=..., arch=...)`` with the same number of evaluations.
@@ -14,10 +18,12 @@ space ``pg.Dict(hw=..., arch=...)`` with the same number of evaluations.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,7 @@ from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.pareto import pareto_front
 from symnas.algorithms.registry import resolve
+from symnas.flows.executors import Executor, LocalExecutor, default_executor
 from symnas.flows.report import load_result
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import prepare_out_dir
@@ -53,6 +60,22 @@ class PairObjective:
 
     def __call__(self, arch: Any) -> float | Mapping[str, float]:
         return self.objective(self.hw, arch)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path | None) -> Iterator[None]:
+    """Holds an exclusive lock on ``folder`` (made if needed) for the block; None locks
+    nothing."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class InnerSearch:
@@ -93,17 +116,20 @@ class InnerSearch:
             algorithm = self.inner_algorithm.clone(deep=True)
             if self._codec is None:
                 self._codec = compile_space(self.inner_space)
-            self.results[key] = search(
-                self._codec,
-                PairObjective(self.objective, hw),
-                algorithm,
-                self.inner_budget,
-                out=self.folder(hw),
-                seed=(self.seed * 1_000_003 + int(key[:8], 16)) % 2**31,
-                resume=True,
-                verbose=False,
-                options=self.options,
-            )
+            folder = self.folder(hw)
+            with _locked(folder):
+                self.results[key] = search(
+                    self._codec,
+                    PairObjective(self.objective, hw),
+                    algorithm,
+                    self.inner_budget,
+                    out=folder,
+                    seed=(self.seed * 1_000_003 + int(key[:8], 16)) % 2**31,
+                    resume=True,
+                    verbose=False,
+                    options=self.options,
+                    executor="local",
+                )
         best = self.results[key].best
         if best is None:
             raise RuntimeError(f"every inner trial failed on hardware {hw}")
@@ -198,12 +224,14 @@ def nested(
     workers: int = 1,
     verbose: bool = True,
     options: Mapping[str, Any] | None = None,
+    executor: Executor | str | None = None,
 ) -> NestedResult:
     """Searches hardware (outer) and, for each configuration, architectures (inner).
 
     ``objective(hw, arch)`` returns the metrics of one pair; the inner algorithm picks the best
     architecture for a configuration, whose metrics become the outer trial's metrics.
-    ``workers`` runs that many inner searches in parallel processes. ``options`` (the
+    ``workers`` runs that many inner searches in parallel processes; ``executor`` (as in
+    ``flows.search``: ``"ray"`` makes each inner search a Ray task) chooses where. ``options`` (the
     objective's settings) are recorded in both levels' ``config.json``, so resuming with other
     settings is refused. An inner search that stops after consecutive failures fails its outer
     trial with that message.
@@ -213,10 +241,14 @@ def nested(
         raise ValueError(
             f"nested: 'inner_budget' must be a positive integer; got {inner_budget!r}."
         )
-    if workers > 1 and out is None:
+    chosen = default_executor() if executor is None else executor
+    in_process = workers == 1 and (
+        chosen == "local" or (isinstance(chosen, LocalExecutor) and chosen.workers == 1)
+    )
+    if not in_process and out is None:
         raise ValueError(
-            "nested: workers > 1 runs inner searches in other processes; give 'out' so that "
-            "their logs can be read back."
+            "nested: workers > 1 or a Ray executor runs inner searches in other processes; "
+            "give 'out' so that their logs can be read back."
         )
     out_dir = prepare_out_dir(out) if out is not None else None
     inner = InnerSearch(
@@ -233,6 +265,7 @@ def nested(
         workers=workers,
         verbose=verbose,
         options={"inner_budget": inner_budget, **(options or {})},
+        executor=executor,
     )
     return NestedResult(outer, inner, outer.objectives)
 
