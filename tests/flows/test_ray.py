@@ -1,0 +1,228 @@
+"""Trials on a local Ray cluster: the same log as the local executor when one trial is in
+flight, a killed worker retried once then logged failed, a killed driver resumed, nested inner
+searches as Ray tasks. Skipped when Ray is not installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyglove as pg
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'symnas[ray]')")
+
+from symnas import algorithms, flows  # noqa: E402
+from symnas.flows.executors import RayExecutor  # noqa: E402
+
+SPACE = pg.Dict(x=pg.oneof(list(range(40))), y=pg.oneof(list(range(40))))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-CPU local Ray cluster for the module; yields its address."""
+    # Ray workers cannot import test modules: their functions travel by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def score(spec):
+    """A deterministic objective."""
+    return {"score": float(spec["x"] - abs(spec["y"] - 7))}
+
+
+@dataclass
+class DyingObjective:
+    """Kills its worker process on ``always`` every time, and on ``once`` the first time."""
+
+    always: dict
+    once: dict
+    marker: str
+
+    def __call__(self, spec):
+        if spec == self.always:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if spec == self.once and not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return score(spec)
+
+
+def pair_score(hw, arch):
+    """A pair objective for the nested search."""
+    return {"score": float(hw["x"] + arch["y"])}
+
+
+def _evolution():
+    return algorithms.RegularizedEvolution(population_size=4, tournament_size=2, metric="score")
+
+
+def _records(folder):
+    lines = (folder / "trials.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "wall_s"} for line in lines]
+
+
+def test_one_trial_in_flight_on_ray_logs_what_the_local_executor_logs(cluster, tmp_path):
+    flows.search(SPACE, score, _evolution(), budget=8, out=tmp_path / "local", seed=2)
+    flows.search(
+        SPACE,
+        score,
+        _evolution(),
+        budget=8,
+        out=tmp_path / "ray",
+        seed=2,
+        executor=RayExecutor(max_concurrent=1),
+    )
+    assert _records(tmp_path / "ray") == _records(tmp_path / "local")
+
+
+def test_a_killed_worker_is_retried_once_then_logged_failed(cluster, tmp_path):
+    specs = [t.spec for t in flows.search(SPACE, score, "random", budget=6, seed=4).trials]
+    always, once = specs[1], specs[3]
+    assert specs.count(always) == 1 and specs.count(once) == 1
+    objective = DyingObjective(always, once, str(tmp_path / "died-once"))
+    result = flows.search(
+        SPACE,
+        objective,
+        "random",
+        budget=6,
+        out=tmp_path / "run",
+        seed=4,
+        max_consecutive_failures=None,
+        executor=RayExecutor(max_concurrent=2),
+    )
+    records = _records(tmp_path / "run")
+    assert sorted(r["id"] for r in records) == list(range(6)), "every trial logged once"
+    by_id = {r["id"]: r for r in records}
+    assert by_id[1]["status"] == "failed"
+    assert "failed 2 time(s)" in by_id[1]["error"] and "WorkerCrashedError" in by_id[1]["error"]
+    assert by_id[3]["status"] == "ok", "the retry of a worker that died once succeeds"
+    assert (tmp_path / "died-once").exists()
+    assert [t.status for t in result.trials].count("ok") == 5
+
+
+DRIVER = textwrap.dedent(
+    """
+    import sys, time
+    import pyglove as pg
+    from symnas import algorithms, flows
+    from symnas.flows.executors import RayExecutor
+
+    SPACE = pg.Dict(x=pg.oneof(list(range(40))), y=pg.oneof(list(range(40))))
+
+    def slow(spec):
+        time.sleep(0.3)
+        return {"score": float(spec["x"] - abs(spec["y"] - 7))}
+
+    flows.search(
+        SPACE, slow,
+        algorithms.RegularizedEvolution(population_size=4, tournament_size=2, metric="score"),
+        budget=14, out=sys.argv[2], seed=1,
+        executor=RayExecutor(address=sys.argv[1], max_concurrent=2),
+    )
+    """
+)
+
+
+def test_a_driver_killed_with_sigkill_resumes_from_its_log(cluster, tmp_path):
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    out = tmp_path / "run"
+    driver = subprocess.Popen(
+        [sys.executable, str(script), cluster, str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    log = out / "trials.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and driver.poll() is None:
+        if log.exists() and log.read_text().count("\n") >= 4:
+            break
+        time.sleep(0.05)
+    assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    before = log.read_text().splitlines()
+    assert 4 <= len(before) < 14
+
+    calls = tmp_path / "calls"
+    resumed = flows.search(
+        SPACE,
+        CountingScore(str(calls)),
+        _evolution(),
+        budget=14,
+        out=out,
+        seed=1,
+        resume=True,
+        executor=RayExecutor(max_concurrent=2),
+    )
+    after = log.read_text().splitlines()
+    complete = [line for line in before if line.endswith("}")]
+    assert after[: len(complete)] == complete, "logged trials are kept as they were"
+    records = [json.loads(line) for line in after]
+    assert sorted(r["id"] for r in records) == list(range(14)), "no trial lost or repeated"
+    assert [r["fed"] for r in records] == list(range(14))
+    assert len(calls.read_text()) == 14 - len(complete)
+    assert [t.id for t in resumed.trials] == list(range(14))
+
+    # Replaying the whole log proposes every logged genome again and evaluates nothing.
+    calls.unlink()
+    flows.search(
+        SPACE,
+        CountingScore(str(calls)),
+        _evolution(),
+        budget=14,
+        out=out,
+        seed=1,
+        resume=True,
+        executor=RayExecutor(max_concurrent=2),
+    )
+    assert not calls.exists()
+
+
+@dataclass
+class CountingScore:
+    """``score`` that appends one byte to ``path`` per call (calls made in Ray workers)."""
+
+    path: str
+
+    def __call__(self, spec):
+        with open(self.path, "a") as f:
+            f.write("x")
+        return score(spec)
+
+
+def test_nested_inner_searches_run_as_ray_tasks(cluster, tmp_path):
+    result = flows.nested(
+        pg.Dict(x=pg.oneof(list(range(10)))),
+        pg.Dict(y=pg.oneof(list(range(10)))),
+        algorithms.RandomSearch(metric="score"),
+        algorithms.RandomSearch(metric="score"),
+        pair_score,
+        outer_budget=3,
+        inner_budget=3,
+        out=tmp_path,
+        seed=0,
+        workers=2,
+        executor="ray",
+        verbose=False,
+    )
+    inner_logs = sorted((tmp_path / "inner").glob("*/trials.jsonl"))
+    configurations = {json.dumps(t.spec, sort_keys=True) for t in result.trials}
+    assert len(inner_logs) == len(configurations)
+    assert all(len(p.read_text().splitlines()) == 3 for p in inner_logs)
+    assert len(result.pairs()) == 3 * len(configurations)
+    best = max(result.pairs(), key=lambda p: p.metrics["score"])
+    assert result.best.metrics["score"] == best.metrics["score"]
