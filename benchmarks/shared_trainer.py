@@ -70,7 +70,9 @@ def shared(supernet, data, sampler, config: TrainConfig, space) -> float:
 
 def max_difference(a, b) -> float:
     """Largest absolute difference between two modules' parameters."""
-    return max((p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    return max(
+        (p - q).abs().max().item() for p, q in zip(a.parameters(), b.parameters(), strict=True)
+    )
 
 
 def compare(name: str, space, make_sampler, config: TrainConfig, data, repeats: int) -> None:

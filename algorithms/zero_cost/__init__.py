@@ -40,8 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from symnas.algorithms.zero_cost import activation
-from symnas.algorithms.zero_cost import cost
+from symnas.algorithms.zero_cost import activation, cost
 from symnas.algorithms.zero_cost import saliency as saliency_mod
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
