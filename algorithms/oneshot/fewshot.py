@@ -344,7 +344,6 @@ def _offset(name: str) -> int:
         ("weight_decay", pg.typing.Float(min_value=0.0, default=1e-4), "Weight decay."),
         ("samples", pg.typing.Int(min_value=1, default=200), "Sampled specs per sub-supernet."),
         ("eval_batches", pg.typing.Int(min_value=1).noneable(), "Validation batches per spec."),
-        ("seed", pg.typing.Int(default=0), "Seed of training and sampling."),
     ]
 )
 class FewShotSearcher(OneShotSearcher):
@@ -352,10 +351,18 @@ class FewShotSearcher(OneShotSearcher):
     images), scores ``samples`` distinct specs of every sub-supernet on the held-out half and
     proposes each sub-supernet's best, best first (GM-NAS with RSPS selects so on NB201)."""
 
+    @property
+    def train_seed(self) -> int:
+        """The seed of the data split, training and sampling (the search's when ``seed`` is None)."""
+        if self.seed is not None:
+            return self.seed
+        return getattr(self, "_default_seed", None) or 0
+
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[dict]:
         from symnas.programs.data import validation_split
 
-        train_data, valid = validation_split(load_data(self.data), 0.5, self.seed)
+        seed = self.train_seed
+        train_data, valid = validation_split(load_data(self.data), 0.5, seed)
         trainer = FewShotTrainer(
             space,
             train_data,
@@ -364,7 +371,7 @@ class FewShotSearcher(OneShotSearcher):
                 batch_size=self.batch_size,
                 lr=self.lr,
                 weight_decay=self.weight_decay,
-                seed=self.seed,
+                seed=seed,
             ),
             method=self.method,
             split_epochs=None if self.split_epochs is None else tuple(self.split_epochs),
@@ -379,7 +386,7 @@ class FewShotSearcher(OneShotSearcher):
         estimator = FewShotEstimator(
             supernet, valid, max_batches=self.eval_batches, device=self.device
         )
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(seed)
         best = []
         for leaf in trainer.leaves:
             codec = compile_space(leaf.space)
