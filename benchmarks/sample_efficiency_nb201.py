@@ -12,7 +12,7 @@ Part 2: milliseconds per trial of each on the 30-decision ViT-Tiny space with a 
 objective (symnas: ``flows.search`` in memory, and the algorithm alone on the batch path;
 Optuna: ``study.optimize``).
 
-    python benchmarks/sample_efficiency_nb201.py [--seeds 30] [--queries 25 50 100 200]
+    python benchmarks/sample_efficiency_nb201.py [--seeds 30] [--first-seed 0] [--queries 25 50 100 200]
         [--algorithms random regularized_evolution tpe local_search bananas optuna_tpe
         optuna_random] [--overhead-trials 2000] [--skip-overhead | --overhead-only]
 
@@ -83,15 +83,18 @@ def run_optuna(name: str, seed: int, table: dict[str, float], budget: int) -> li
     return [t.value for t in study.trials]
 
 
-def sample_efficiency(names: list[str], seeds: int, queries: list[int]) -> dict[str, np.ndarray]:
-    """Best-so-far accuracies (seeds x len(queries)) per algorithm; prints progress."""
+def sample_efficiency(
+    names: list[str], seeds: int, queries: list[int], first_seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Best-so-far accuracies (seeds x len(queries)) per algorithm, seeds ``first_seed`` on;
+    prints progress."""
     table = load_table(DATA / "nb201_cifar10.csv")
     budget = max(queries)
     out = {}
     for name in names:
         start = time.perf_counter()
         rows = []
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             run = run_optuna if name in OPTUNA else run_symnas
             rows.append(best_so_far(run(name, seed, table, budget), queries))
         out[name] = np.array(rows)
@@ -180,6 +183,7 @@ def algorithm_ms(name: str, trials: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--queries", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--algorithms", nargs="+", default=OURS + list(OPTUNA))
     parser.add_argument("--overhead-trials", type=int, default=2000)
@@ -194,8 +198,11 @@ def main() -> None:
         print(f"optuna {optuna.__version__}")
     if not args.overhead_only:
         queries = sorted(args.queries)
-        print(f"NB201 CIFAR-10 test accuracy, {args.seeds} seeds, best after {queries} queries")
-        results = sample_efficiency(args.algorithms, args.seeds, queries)
+        print(
+            f"NB201 CIFAR-10 test accuracy, seeds {args.first_seed}.."
+            f"{args.first_seed + args.seeds - 1}, best after {queries} queries"
+        )
+        results = sample_efficiency(args.algorithms, args.seeds, queries, args.first_seed)
         optimum = max(load_table(DATA / "nb201_cifar10.csv").values())
         print_table(results, queries, optimum)
     if args.skip_overhead:
