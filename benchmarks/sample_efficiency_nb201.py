@@ -12,9 +12,10 @@ Part 2: milliseconds per trial of each on the 30-decision ViT-Tiny space with a 
 objective (symnas: ``flows.search`` in memory, and the algorithm alone on the batch path;
 Optuna: ``study.optimize``).
 
-    python benchmarks/sample_efficiency_nb201.py [--seeds 30] [--first-seed 0] [--queries 25 50 100 200]
-        [--algorithms random regularized_evolution tpe local_search bananas optuna_tpe
-        optuna_random] [--overhead-trials 2000] [--skip-overhead | --overhead-only]
+    python benchmarks/sample_efficiency_nb201.py [--seeds 30] [--first-seed 0]
+        [--queries 25 50 100 200] [--algorithms random regularized_evolution tpe local_search
+        bananas optuna_tpe optuna_random] [--overhead-trials 2000]
+        [--skip-overhead | --overhead-only]
 
 Optuna is an optional benchmark dependency (``pip install -e ".[bench]"``).
 """
