@@ -469,6 +469,10 @@ def _tensor_key(t: torch.Tensor | None) -> Any:
     return None if t is None else (t.shape, t.dtype)
 
 
+# What every nn.Module keeps in its __dict__ (parameters, children and hooks are keyed apart;
+# the train/eval flag is always eval here); any other attribute, private ones included, is keyed.
+_MODULE_INTERNALS = frozenset(nn.Module().__dict__)
+
 # Structural keys are interned as small ints, so that a parent's key holds its children's ids
 # and hashing it does not walk the whole subtree again.
 _KEY_IDS: dict[tuple, int] = {}
@@ -482,7 +486,7 @@ def _structure(module: nn.Module) -> int | None:
         attrs = tuple(
             (name, value if type(value) in _ATOMIC else _plain(value))
             for name, value in module.__dict__.items()
-            if name[0] != "_" and name != "training"
+            if name not in _MODULE_INTERNALS
         )
         params = tuple((n, _tensor_key(p)) for n, p in module._parameters.items())
         buffers = tuple((n, _tensor_key(b)) for n, b in module._buffers.items())

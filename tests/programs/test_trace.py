@@ -98,3 +98,18 @@ def test_memory_bound_operators_are_recorded():
     assert (pool.m, pool.k, pool.in_words, pool.out_words) == (64, 4, 256, 64)
     conv = rows[0]
     assert (conv.kh, conv.kw, conv.oh) == (3, 3, 8)
+
+
+def test_private_attributes_are_part_of_the_key():
+    class Width(nn.Module):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.linear = nn.Linear(4, 8)
+            self._width = width  # read by forward: must not be shared across widths
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.linear(x)[..., : self._width] @ torch.ones(self._width, 2)
+
+    trace_module.clear_cache()
+    narrow, wide = trace(Width(2), (4,)), trace(Width(8), (4,))
+    assert narrow[-1].k == 2 and wide[-1].k == 8
