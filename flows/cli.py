@@ -18,6 +18,7 @@ from typing import Any
 
 from symnas.algorithms.registry import ALGORITHMS
 from symnas.algorithms.registry import create as create_algorithm
+from symnas.flows.executors import using
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
@@ -113,6 +114,22 @@ def _run_script(path: Path, options: dict[str, Any]) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs a named flow or a user script."""
     target = args.flow or DEFAULT_FLOW
+    if args.ray_address is not None and args.executor != "ray":
+        raise ValueError("--ray-address ADDR: the address of a Ray cluster needs --executor ray.")
+    with using(args.executor, address=args.ray_address):
+        result, options = _run_target(target, args)
+    out = getattr(result, "out", None) or options.get("out")
+    outer = getattr(result, "outer", result)
+    if isinstance(outer, SearchResult):
+        print(describe_best(outer))
+    if out and result is not None:
+        print(f"results in {out} (symnas report {out})")
+    return 0
+
+
+def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Runs a flow or script with the options of the command line; returns its result and the
+    options it got."""
     options = _options(args)
     settings = dict(args.set or [])
     if target.endswith(".py"):
@@ -129,13 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if options["out"] is None:
             options["out"] = str(Path("runs") / target)
         result = entry.run(**options)
-    out = getattr(result, "out", None) or options.get("out")
-    outer = getattr(result, "outer", result)
-    if isinstance(outer, SearchResult):
-        print(describe_best(outer))
-    if out and result is not None:
-        print(f"results in {out} (symnas report {out})")
-    return 0
+    return result, options
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -202,7 +213,21 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--out", help="output folder (default runs/FLOW)")
     run.add_argument("--resume", action="store_true", help="continue the search in --out")
     run.add_argument("--seed", type=_seed, default=0)
-    run.add_argument("--workers", type=_positive_int, default=1, help="parallel trial processes")
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="parallel trial processes (--executor ray: trials in flight, default the cluster's CPUs)",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where trials run: local processes or Ray tasks (pip install 'symnas[ray]')",
+    )
+    run.add_argument(
+        "--ray-address", help="Ray cluster to join (default: RAY_ADDRESS or a local one)"
+    )
     run.add_argument(
         "--device",
         help="where supernets train and are evaluated: auto (CUDA when available), cpu, cuda[:N]",
@@ -276,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     except SearchFailed as e:
         print(f"symnas: search stopped: {e}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError, TypeError) as e:
+    except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
         print(f"symnas: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

@@ -345,8 +345,9 @@ def using(executor: Executor | str, address: str | None = None) -> Iterator[None
 def make_executor(executor: Executor | str | None, workers: int) -> Executor:
     """An executor object from ``search``'s ``executor`` and ``workers`` arguments.
 
-    ``"local"`` runs ``workers`` processes; ``"ray"`` keeps ``workers`` trials in flight on Ray;
-    an ``Executor`` object is used as it is (``workers`` must then be 1, its default).
+    ``"local"`` runs ``workers`` processes; ``"ray"`` keeps ``workers`` trials in flight on Ray
+    (``workers=1``, the default: as many as the cluster has CPUs); an ``Executor`` object is used
+    as it is (``workers`` must then be 1).
     """
     executor = default_executor() if executor is None else executor
     if isinstance(executor, Executor):
@@ -361,7 +362,10 @@ def make_executor(executor: Executor | str | None, workers: int) -> Executor:
         return LocalExecutor(workers)
     if executor == "ray":
         ambient, address = _default[-1]
-        return RayExecutor(address=address if ambient == "ray" else None, max_concurrent=workers)
+        return RayExecutor(
+            address=address if ambient == "ray" else None,
+            max_concurrent=workers if workers > 1 else None,
+        )
     raise ValueError(
         f"search: 'executor' must be one of {list(EXECUTORS)} or an Executor object; got "
         f"{executor!r}."

@@ -102,7 +102,7 @@ def search(
       seed: seed of the algorithm when it has none of its own.
       resume: continue the search logged in ``out``.
       workers: number of trials evaluated in parallel processes (with executor ``"ray"``: the
-        number of trials in flight).
+        number of trials in flight; 1 then means as many as the cluster has CPUs).
       verbose: show a progress bar on a terminal, else log one line per trial (``logging``).
       max_consecutive_failures: stop with ``SearchFailed`` (the first failure's traceback) after
         this many failed trials in a row; None never stops.

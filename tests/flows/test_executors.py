@@ -197,6 +197,7 @@ def test_using_sets_the_default_executor_of_a_block():
         ray_executor = make_executor(None, 3)
         assert isinstance(ray_executor, RayExecutor)
         assert (ray_executor.address, ray_executor.max_concurrent) == ("10.0.0.1:6379", 3)
+        assert make_executor("ray", 1).max_concurrent is None, "1: the cluster's CPUs"
     assert isinstance(make_executor(None, 2), LocalExecutor)
 
 
@@ -204,3 +205,40 @@ def test_missing_ray_is_reported_with_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"pip install 'symnas\[ray\]'"):
         require_ray()
+
+
+FLOW_SCRIPT = """
+import pyglove as pg
+from symnas import flows
+
+def objective(spec):
+    return float(spec["x"])
+
+def flow(out, budget=None, **_):
+    return flows.search(pg.Dict(x=pg.oneof(list(range(9)))), objective, "random", budget or 4,
+                        out=out, verbose=False)
+"""
+
+
+def test_cli_refuses_a_ray_address_without_the_ray_executor(tmp_path, capsys):
+    from symnas.flows import cli
+
+    script = tmp_path / "flow.py"
+    script.write_text(FLOW_SCRIPT)
+    assert cli.main(["run", str(script), "--ray-address", "127.0.0.1:6379"]) == 2
+    assert "--ray-address ADDR" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["run", str(script), "--executor", "dask"])
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
+
+
+def test_cli_without_ray_installed_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    from symnas.flows import cli
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    script = tmp_path / "flow.py"
+    script.write_text(FLOW_SCRIPT)
+    code = cli.main(["run", str(script), "--executor", "ray", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "pip install 'symnas[ray]'" in capsys.readouterr().err
+    assert default_executor() == "local", "the command's executor does not outlive it"
