@@ -11,6 +11,10 @@ the best cell RegularizedEvolution finds with the method's estimator as objectiv
 Estimates go to ``--json`` as ``{method: {seed: {arch_str: estimate}}}``; a summary next to it.
 
     nice -n 5 python benchmarks/fewshot_nb201.py            # defaults: 300 cells, 3 seeds
+
+Seeds can run in separate processes (``--seeds 1 --json results.seed1.json``) and be combined
+with ``--merge results.seed*.json``. Finished (method, seed) pairs found in ``--json`` are
+skipped, and supernet trainings under ``--work`` resume from their checkpoints.
 """
 
 from __future__ import annotations
@@ -76,12 +80,12 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=300)
     parser.add_argument("--C", type=int, default=8)
     parser.add_argument("--N", type=int, default=1)
-    parser.add_argument("--image-size", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--image-size", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--gradient-batches", type=int, default=8)
-    parser.add_argument("--eval-images", type=int, default=250)
+    parser.add_argument("--gradient-batches", type=int, default=6)
+    parser.add_argument("--eval-images", type=int, default=128)
     parser.add_argument("--re-budget", type=int, default=60)
     parser.add_argument("--work", type=Path, default=Path("runs/fewshot_nb201"))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/fewshot_nb201.json"))

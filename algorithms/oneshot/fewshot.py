@@ -196,7 +196,11 @@ class FewShotTrainer:
             "decision": self.decision,
             "gradient_batches": self.gradient_batches,
             "gradient_scope": self.gradient_scope,
-            "data": {"name": self.data.name, "train": len(self.data.y_train)},
+            "data": {
+                "name": self.data.name,
+                "train": len(self.data.y_train),
+                "input_shape": list(self.data.input_shape),
+            },
             "space": pg.to_json(self.space),
         }
 
