@@ -67,10 +67,6 @@ class Executor(ABC):
     def close(self, cancel: bool = False) -> None:
         """Releases the workers; ``cancel`` drops the trials still queued or running."""
 
-    def describe(self) -> str:
-        """A short name for messages and ``config.json`` (``local`` or ``ray``)."""
-        return "local"
-
 
 def _watch_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
@@ -175,8 +171,8 @@ class RayExecutor(Executor):
 
     Args:
       address: the cluster to connect to (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``);
-        None uses the cluster this process is connected to, else ``RAY_ADDRESS``, else starts
-        a local one.
+        None: ``RAY_ADDRESS``, else a new local cluster. A process already connected to Ray
+        keeps that connection.
       max_concurrent: trials in flight; None: the cluster's CPUs divided by the CPUs a trial
         asks for.
       resources_per_trial: Ray task resources of one trial (``num_cpus`` (default 1),
@@ -223,7 +219,6 @@ class RayExecutor(Executor):
         self.retries = retries
         self.init_options = dict(init_options or {})
         self._concurrency: int | None = max_concurrent
-        self._started_ray = False
         self._remote: Any = None
         self._objective_ref: Any = None
         self._threads: int | None = None
@@ -235,20 +230,23 @@ class RayExecutor(Executor):
             raise RuntimeError("RayExecutor: the concurrency is known once the executor started.")
         return self._concurrency
 
-    def describe(self) -> str:
-        return "ray"
-
     def start(self, objective: Any, threads: int | None) -> None:
         ray = require_ray()
         if not ray.is_initialized():
+            # Left running for later searches of this process; Ray stops it at exit.
             ray.init(address=self.address, **{"log_to_driver": False, **self.init_options})
-            self._started_ray = True
         if self._concurrency is None:
             cpus = float(ray.cluster_resources().get("CPU", 1.0))
             per_trial = float(self.resources_per_trial["num_cpus"]) or 1.0
             self._concurrency = max(1, int(cpus // per_trial))
+        try:
+            self._objective_ref = ray.put(objective)
+        except Exception as e:
+            raise ValueError(
+                f"The Ray executor sends the objective to Ray workers, but it cannot be "
+                f"serialized ({type(e).__name__}: {e})."
+            ) from None
         self._remote = ray.remote(_ray_trial).options(max_retries=0, **self.resources_per_trial)
-        self._objective_ref = ray.put(objective)
         # As many torch threads as the CPUs the trial holds.
         cpus = max(1, int(self.resources_per_trial["num_cpus"]))
         self._threads = threads if threads is not None else cpus
@@ -298,9 +296,6 @@ class RayExecutor(Executor):
         self._running.clear()
         self._objective_ref = None
         self._remote = None
-        if self._started_ray:
-            ray.shutdown()
-            self._started_ray = False
 
 
 def require_ray() -> Any:
