@@ -118,6 +118,37 @@ def test_evolution_ignores_failed_trials():
     assert _parent_of(algo.propose_batch(3), warm).tolist() == [3, 3, 3]
 
 
+def test_evolution_honours_the_mutation_rate():
+    # Rate 1: every decision of the (only possible) parent changes; default: exactly one.
+    for rate, changed in ((1.0, NUM_DECISIONS), (None, 1)):
+        algo = _bound(
+            algorithms.RegularizedEvolution(
+                population_size=3, tournament_size=3, metric="f", mutation_rate=rate
+            )
+        )
+        warm = algo.propose_batch(3)
+        _feed(algo, warm, [0, 5, 1])
+        children = algo.propose_batch(20)
+        assert (_distances(children, warm[1:2])[:, 0] == changed).all(), rate
+
+
+def test_evolution_with_a_population_of_two_mutates_the_better_member():
+    algo = _bound(algorithms.RegularizedEvolution(population_size=2, tournament_size=2, metric="f"))
+    warm = algo.propose_batch(2)
+    _feed(algo, warm, [1, 0])
+    assert _parent_of(algo.propose_batch(5), warm).tolist() == [0] * 5
+
+
+def test_random_search_does_not_repeat_an_architecture_while_unseen_ones_remain():
+    small = spaces.compile(pg.Dict(a=pg.oneof([1, 2, 3]), b=pg.oneof(["x", "y"])))
+    algo = algorithms.RandomSearch(metric="f")
+    algo.bind(small, 0)
+    first = algo.propose_batch(4)
+    rest = algo.propose_batch(2)
+    keys = {small.key(g) for g in np.concatenate([first, rest])}
+    assert len(keys) == 6 == small.size
+
+
 def _onemax(spec) -> float:
     return float(sum(v == 7 for v in spec.values()))
 
