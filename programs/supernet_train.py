@@ -209,7 +209,11 @@ class SupernetTrainer:
         self.fingerprint = {
             "supernet": type(supernet).__name__,
             "parameters": sum(p.numel() for p in supernet.parameters()),
-            "data": {"name": data.name, "train": len(data.y_train)},
+            "data": {
+                "name": data.name,
+                "train": len(data.y_train),
+                "input_shape": list(data.input_shape),
+            },
             "config": json.loads(json.dumps(asdict(config), default=str)),
             "sampler": sampler.config() if sampler is not None else None,
             "arch": list(arch.names) if arch is not None else None,
