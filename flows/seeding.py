@@ -25,12 +25,19 @@ def trial_seed(search_seed: int, trial_id: int) -> int:
 
 
 def seed_everything(seed: int) -> None:
-    """Seeds ``random``, numpy's global generator and torch (CPU and CUDA)."""
+    """Seeds ``random``, numpy's global generator and torch (CPU and, where present, CUDA).
+
+    Torch's CPU generator is seeded directly: ``torch.manual_seed`` also polls every accelerator
+    backend, which costs about 0.8 ms a call, more than the whole search loop's other work per
+    trial. CUDA generators are seeded (lazily, as ``torch.manual_seed`` does) when CUDA exists.
+    """
     import torch
 
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.random.default_generator.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
 
 
 def current_trial_seed() -> int | None:
