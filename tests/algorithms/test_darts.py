@@ -174,7 +174,7 @@ def test_topology_phase_drops_the_edge_whose_removal_hurts_least():
 
     def measure(weights):  # edges from node 0 are useless, from node 1 matter most; none adds 0
         value = sum(
-            float(w[1:].sum()) * (0.0 if n.endswith("<-0") else 1.0 + n.endswith("<-1"))
+            float(w[1:].detach().sum()) * (0.0 if n.endswith("<-0") else 1.0 + n.endswith("<-1"))
             for n, w in weights.items()
         )
         return value, -value
