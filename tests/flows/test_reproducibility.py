@@ -45,15 +45,17 @@ def tiny_training(spec):
     return {"loss": loss.item(), "noise": float(np.random.random()), "seed": current_trial_seed()}
 
 
+# Trials sleep long enough that a kill at a random moment in 0.05-0.6 s finds the search still
+# running on any machine (a fast idle machine finished short runs between the kills).
 def noisy(spec):
-    """A fast objective drawing from every global generator, with a little sleep."""
-    time.sleep(0.01)
+    """An objective drawing from every global generator, with a sleep."""
+    time.sleep(0.15)
     return float(sum(spec["x"])) + random.random() + np.random.random() + float(torch.rand(1))
 
 
 def pair(hw, arch):
-    """A nested objective drawing from the global generators."""
-    time.sleep(0.005)
+    """A nested objective drawing from the global generators, with a sleep."""
+    time.sleep(0.08)
     return {"score": hw["width"] * sum(arch["x"]) + float(np.random.random()), "cost": hw["depth"]}
 
 
