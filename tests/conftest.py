@@ -15,10 +15,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 from symnas.spaces.examples import examples
 
 torch.set_num_threads(1)
+
+# Property tests draw the same examples on every run under CI, so a CI result is reproducible.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 _PUBLISHED_SKIPS: dict[str, str] = {}
