@@ -111,7 +111,11 @@ class OneShotSearcher(SearchAlgorithm):
         specs = self.search(space, folder, resume=resume, progress=verbose)
         if not specs:
             raise ValueError(f"{type(self).__name__} derived no architecture.")
-        codec = self.codec if self.codec.space is not None else compile_space(space)
+        if self.codec.space is not None:
+            self._finalists = [encode_spec(self.codec, s) for s in specs]
+            return
+        # pg.sample's codec has no space: encode with a compiled one, convert through the DNA.
+        codec = compile_space(space)
         self._finalists = [self.codec.from_dna(codec.to_dna(encode_spec(codec, s))) for s in specs]
 
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[Spec]:
