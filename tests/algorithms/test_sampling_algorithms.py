@@ -12,16 +12,19 @@ from symnas.algorithms.pareto import crowding_distance, non_dominated_sort
 SPACE = pg.Dict(x=[pg.oneof(list(range(8))) for _ in range(6)])
 
 
-def _all_algorithms():
-    return [
-        algorithms.RandomSearch(seed=3),
-        algorithms.RegularizedEvolution(population_size=10, tournament_size=3, seed=3),
-        algorithms.NSGA2(population_size=8, seed=3),
-    ]
+FACTORIES = {
+    "RandomSearch": lambda: algorithms.RandomSearch(seed=3),
+    "RegularizedEvolution": lambda: algorithms.RegularizedEvolution(
+        population_size=10, tournament_size=3, seed=3
+    ),
+    "NSGA2": lambda: algorithms.NSGA2(population_size=8, seed=3),
+}
 
 
-@pytest.mark.parametrize("algo", _all_algorithms(), ids=lambda a: type(a).__name__)
-def test_works_in_pg_sample(algo):
+@pytest.mark.parametrize("name", FACTORIES)
+def test_works_in_pg_sample(name):
+    # A fresh algorithm per run: the test can run twice in one process (as mutmut does).
+    algo = FACTORIES[name]()
     values = []
     metrics = ["sum", "first"] if algo.multi_objective else None
     for value, feedback in pg.sample(SPACE, algo, num_examples=40, metrics_to_optimize=metrics):
@@ -40,12 +43,12 @@ def _named(algo):
     return algo.clone(override={"metric": "sum"})
 
 
-@pytest.mark.parametrize("index", range(3))
-def test_same_seed_same_proposals_on_both_paths(index):
+@pytest.mark.parametrize("name", FACTORIES)
+def test_same_seed_same_proposals_on_both_paths(name):
     codec = spaces.compile(SPACE)
 
     def run_batch():
-        algo = _named(_all_algorithms()[index])
+        algo = _named(FACTORIES[name]())
         algo.bind(codec)
         proposals = []
         for _ in range(40):
@@ -56,7 +59,7 @@ def test_same_seed_same_proposals_on_both_paths(index):
         return proposals
 
     def run_pyglove():
-        algo = _all_algorithms()[index]
+        algo = FACTORIES[name]()
         metrics = ["sum", "first"] if algo.multi_objective else None
         proposals = []
         for value, fb in pg.sample(SPACE, algo, num_examples=40, metrics_to_optimize=metrics):
