@@ -30,7 +30,14 @@ import warnings
 import numpy as np
 import pyglove as pg
 
-from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.base import (
+    SearchAlgorithm,
+    pack_array,
+    pack_genomes,
+    pack_keys,
+    unpack_array,
+    unpack_keys,
+)
 from symnas.algorithms.encodings import ENCODINGS, encoder
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
@@ -179,3 +186,21 @@ class BANANAS(SearchAlgorithm):
         """Training targets: the rewards, with infeasible trials at the worst reward seen."""
         values = np.array(self._values)
         return np.where(self._feasible, values, values.min())
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        slots = self._codec.num_slots
+        return {
+            "genomes": pack_genomes(self._genomes, slots),
+            "values": pack_array(self._values),
+            "feasible": list(self._feasible),
+            "seen": pack_keys(self._seen, slots),
+            "queue": pack_genomes(self._queue, slots),
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self._genomes = list(unpack_array(state["genomes"]))
+        self._values = unpack_array(state["values"]).tolist()
+        self._feasible = [bool(f) for f in state["feasible"]]
+        self._seen = unpack_keys(state["seen"])
+        self._queue = list(unpack_array(state["queue"]))

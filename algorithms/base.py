@@ -11,18 +11,29 @@ As a ``pg.DNAGenerator`` an algorithm can be set up on a bare decision point
 ``recover(history)`` restores its whole state, random stream included: each history item
 re-runs the proposal that produced it and feeds back the logged DNA, so the next proposal equals
 the uninterrupted run's (for a history made by sequential ``propose``/``feedback`` calls).
+
+``state_dict()`` checkpoints the search state as JSON-able values (random generator, counters
+and the algorithm's own fields, arrays packed exactly) and ``load_state_dict(state)`` restores it
+into an algorithm bound to the same space, so that its next proposals equal the uninterrupted
+run's. An algorithm that does not implement the ``_state``/``_load_state`` pair itself (a
+subclass inherits neither), or whose pluggable operators hold random streams of their own,
+returns None: ``flows.search`` then resumes by replaying the whole log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyglove as pg
 
 from symnas.algorithms.objectives import Objectives
 from symnas.spaces.codec import Codec
+
+STATE_FIELDS = ("algorithm", "num_proposals", "num_feedbacks", "rng", "state")
 
 
 @pg.members(
@@ -149,3 +160,103 @@ class SearchAlgorithm(pg.DNAGenerator):
 
     def _replayed(self, genome: np.ndarray) -> None:
         """Records a replayed history genome as proposed (algorithms that remember proposals)."""
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any] | None:
+        """The search state as JSON-able values, or None when this algorithm cannot checkpoint
+        (it then resumes by replaying its history)."""
+        if "_state" not in type(self).__dict__ or "_load_state" not in type(self).__dict__:
+            return None
+        own = self._state()
+        if own is None:
+            return None
+        return {
+            "algorithm": type(self).__name__,
+            "num_proposals": self._num_proposals,
+            "num_feedbacks": self._num_feedbacks,
+            "rng": self._rng.bit_generator.state,
+            "state": own,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restores a ``state_dict()`` into this algorithm, bound to the same space."""
+        name = type(self).__name__
+        if not isinstance(state, Mapping) or any(k not in state for k in STATE_FIELDS):
+            raise ValueError(
+                f"{name}.load_state_dict: the state must be a mapping with fields "
+                f"{list(STATE_FIELDS)}; got {_describe(state)}."
+            )
+        if state["algorithm"] != name:
+            raise ValueError(
+                f"{name}.load_state_dict: 'algorithm' must be {name!r}; got {state['algorithm']!r}."
+            )
+        for field in ("num_proposals", "num_feedbacks"):
+            value = state[field]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"{name}.load_state_dict: {field!r} must be a non-negative integer; got "
+                    f"{value!r}."
+                )
+        try:
+            self._rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(
+                f"{name}.load_state_dict: 'rng' is not a state of "
+                f"{type(self._rng.bit_generator).__name__} ({e})."
+            ) from None
+        try:
+            self._load_state(state["state"])
+        except (KeyError, TypeError, IndexError) as e:
+            raise ValueError(
+                f"{name}.load_state_dict: 'state' does not hold this algorithm's fields "
+                f"({type(e).__name__}: {e})."
+            ) from None
+        self._num_proposals = state["num_proposals"]
+        self._num_feedbacks = state["num_feedbacks"]
+
+    def _state(self) -> dict[str, Any] | None:
+        """The algorithm's own search state (JSON-able), or None when it cannot be saved."""
+        return None
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        """Inverse of :meth:`_state`."""
+        raise NotImplementedError
+
+
+def pack_array(values: Any) -> dict[str, Any]:
+    """A float64 array as JSON (shape and base64 bytes), exact for NaN and infinities."""
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    return {"shape": list(array.shape), "float64": base64.b64encode(array.tobytes()).decode()}
+
+
+def unpack_array(packed: Mapping[str, Any]) -> np.ndarray:
+    """Inverse of :func:`pack_array` (a writable array)."""
+    try:
+        data = base64.b64decode(packed["float64"], validate=True)
+        return np.frombuffer(data, dtype=np.float64).reshape(packed["shape"]).copy()
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"a packed array must hold 'shape' and 'float64' data ({e}).") from None
+
+
+def pack_genomes(genomes: Iterable[np.ndarray], num_slots: int) -> dict[str, Any]:
+    """Genomes (rows of ``num_slots`` values) as JSON."""
+    rows = list(genomes)
+    return pack_array(np.stack(rows) if rows else np.zeros((0, num_slots)))
+
+
+def pack_keys(keys: Iterable[bytes], num_slots: int) -> dict[str, Any]:
+    """A set of ``codec.key`` values (the bytes of float64 genomes) as JSON."""
+    return pack_array(
+        np.frombuffer(b"".join(sorted(keys)), dtype=np.float64).reshape(-1, num_slots)
+    )
+
+
+def unpack_keys(packed: Mapping[str, Any]) -> set[bytes]:
+    """Inverse of :func:`pack_keys`."""
+    return {row.tobytes() for row in unpack_array(packed)}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return f"a mapping with fields {sorted(map(str, value))}"
+    return f"a {type(value).__name__}"

@@ -23,7 +23,14 @@ from collections import deque
 import numpy as np
 import pyglove as pg
 
-from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.base import (
+    SearchAlgorithm,
+    pack_array,
+    pack_genomes,
+    pack_keys,
+    unpack_array,
+    unpack_keys,
+)
 from symnas.algorithms.encodings import reject_custom
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
@@ -218,3 +225,61 @@ class LocalSearch(SearchAlgorithm):
             self._move(*best)
         else:
             self._restart()
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        slots = self._codec.num_slots
+        owners = list(self._owner.items())
+        return {
+            "seen": pack_keys(self._seen, slots),
+            "epoch": self._epoch,
+            "owner_genomes": pack_array(
+                np.frombuffer(b"".join(k for k, _ in owners), dtype=np.float64).reshape(-1, slots)
+            ),
+            "owner_epochs": [e for _, e in owners],
+            "outstanding": self._outstanding,
+            "current": _pack_point(self._current, slots),
+            "best_step": _pack_point(self._best_step, slots),
+            "phase": self._phase,
+            "init_left": self._init_left,
+            "init_results": {
+                "genomes": pack_genomes((g for g, _ in self._init_results), slots),
+                "values": pack_array([v for _, v in self._init_results]),
+            },
+            "queue": pack_genomes(self._queue, slots),
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self._seen = unpack_keys(state["seen"])
+        self._epoch = int(state["epoch"])
+        owners = unpack_array(state["owner_genomes"])
+        self._owner = {
+            g.tobytes(): int(e) for g, e in zip(owners, state["owner_epochs"], strict=True)
+        }
+        self._outstanding = int(state["outstanding"])
+        self._current = _unpack_point(state["current"])
+        self._best_step = _unpack_point(state["best_step"])
+        self._phase = str(state["phase"])
+        self._init_left = int(state["init_left"])
+        results = state["init_results"]
+        self._init_results = list(
+            zip(
+                unpack_array(results["genomes"]),
+                unpack_array(results["values"]).tolist(),
+                strict=True,
+            )
+        )
+        self._queue = deque(unpack_array(state["queue"]))
+
+
+def _pack_point(point: tuple[np.ndarray, float] | None, slots: int) -> dict | None:
+    """A (genome, value) pair as JSON (None stays None)."""
+    if point is None:
+        return None
+    return {"genome": pack_genomes([point[0]], slots), "value": pack_array([point[1]])}
+
+
+def _unpack_point(packed: dict | None) -> tuple[np.ndarray, float] | None:
+    if packed is None:
+        return None
+    return unpack_array(packed["genome"])[0], float(unpack_array(packed["value"])[0])

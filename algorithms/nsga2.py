@@ -19,7 +19,7 @@ from collections import deque
 import numpy as np
 import pyglove as pg
 
-from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.base import SearchAlgorithm, pack_array, pack_genomes, unpack_array
 from symnas.algorithms.objectives import CONSTRAINT_OPS, MODES, Objectives
 from symnas.algorithms.operators import initial_with, mutate_with, recombine_with
 from symnas.algorithms.pareto import crowding_distance, non_dominated_sort
@@ -172,3 +172,42 @@ class NSGA2(SearchAlgorithm):
         self._parents = [pool[i] for i in chosen]
         self._rank = np.array(ranks, dtype=np.float64)
         self._crowding = np.array(crowd, dtype=np.float64)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict | None:
+        if (
+            self.population_init is not None
+            or self.mutator is not None
+            or self.crossover is not None
+        ):
+            return None  # PyGlove operators draw from random streams of their own
+        slots = self._codec.num_slots
+        return {
+            "parents": _pack_members(self._parents, slots),
+            "offspring": _pack_members(self._offspring, slots),
+            "queue": pack_genomes(self._queue, slots),
+            "rank": pack_array(self._rank),
+            "crowding": pack_array(self._crowding),
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self._parents = _unpack_members(state["parents"])
+        self._offspring = _unpack_members(state["offspring"])
+        self._queue = deque(unpack_array(state["queue"]))
+        self._rank = unpack_array(state["rank"])
+        self._crowding = unpack_array(state["crowding"])
+
+
+def _pack_members(members: list[tuple[np.ndarray, np.ndarray, float]], slots: int) -> dict:
+    """(genome, reward vector, violation) members as JSON."""
+    return {
+        "genomes": pack_genomes((m[0] for m in members), slots),
+        "rewards": pack_array([m[1] for m in members] if members else np.zeros((0, 0))),
+        "violations": pack_array([m[2] for m in members]),
+    }
+
+
+def _unpack_members(packed: dict) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    genomes, rewards = unpack_array(packed["genomes"]), unpack_array(packed["rewards"])
+    violations = unpack_array(packed["violations"]).tolist()
+    return list(zip(genomes, rewards, violations, strict=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyglove as pg
 
-from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.base import SearchAlgorithm, pack_keys, unpack_keys
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
 
@@ -47,3 +47,9 @@ class RandomSearch(SearchAlgorithm):
                 genomes[i] = self._codec.random(1, self._rng)[0]
             self._seen.add(self._codec.key(genomes[i]))
         return genomes
+
+    def _state(self) -> dict:
+        return {"seen": pack_keys(self._seen, self._codec.num_slots)}
+
+    def _load_state(self, state: dict) -> None:
+        self._seen = unpack_keys(state["seen"])

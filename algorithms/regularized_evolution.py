@@ -18,7 +18,7 @@ from collections import deque
 import numpy as np
 import pyglove as pg
 
-from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.base import SearchAlgorithm, pack_array, pack_genomes, unpack_array
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.operators import initial_with, mutate_with
 from symnas.algorithms.registry import register_algorithm
@@ -106,3 +106,16 @@ class RegularizedEvolution(SearchAlgorithm):
         for genome, reward in zip(genomes, rewards, strict=True):
             if reward is not None:
                 self._population.append((genome.copy(), float(reward[0])))
+
+    def _state(self) -> dict | None:
+        if self.population_init is not None or self.mutator is not None:
+            return None  # PyGlove operators draw from random streams of their own
+        return {
+            "genomes": pack_genomes((g for g, _ in self._population), self._codec.num_slots),
+            "rewards": pack_array([r for _, r in self._population]),
+        }
+
+    def _load_state(self, state: dict) -> None:
+        genomes, rewards = unpack_array(state["genomes"]), unpack_array(state["rewards"])
+        self._population.clear()
+        self._population.extend(zip(genomes, rewards.tolist(), strict=True))

@@ -41,7 +41,14 @@ import numpy as np
 import pyglove as pg
 from scipy.special import logsumexp, ndtr, ndtri
 
-from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.base import (
+    SearchAlgorithm,
+    pack_array,
+    pack_genomes,
+    pack_keys,
+    unpack_array,
+    unpack_keys,
+)
 from symnas.algorithms.encodings import reject_custom
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
@@ -304,3 +311,17 @@ class TPE(SearchAlgorithm):
             self._genomes.append(np.array(genome, dtype=np.float64))
             self._scores.append((float(violation), -float(reward[0])))
             self._seen.add(self._codec.key(genome))
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        slots = self._codec.num_slots
+        return {
+            "genomes": pack_genomes(self._genomes, slots),
+            "scores": pack_array(self._scores if self._scores else np.zeros((0, 2))),
+            "seen": pack_keys(self._seen, slots),
+        }
+
+    def _load_state(self, state: dict) -> None:
+        self._genomes = list(unpack_array(state["genomes"]))
+        self._scores = [(v, r) for v, r in unpack_array(state["scores"]).tolist()]
+        self._seen = unpack_keys(state["seen"])
