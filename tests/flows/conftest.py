@@ -21,8 +21,10 @@ from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.flows.executors import Executor
 from symnas.flows.trial_eval import evaluate_spec
+from symnas.spaces.codec import compile as compile_space
 
-SPACE = pg.Dict(x=pg.oneof(list(range(64))))
+SPACE = pg.Dict(x=pg.oneof(list(range(16))))
+CODEC = compile_space(SPACE)  # compiled once: searches on it skip the compile
 WALL_S = 0.25
 
 
@@ -133,10 +135,11 @@ class CountingAlgorithm(SearchAlgorithm):
 
 @pytest.fixture
 def fakes() -> SimpleNamespace:
-    """The test doubles of this module: ``SPACE``, ``WALL_S``, ``ScriptedExecutor``,
+    """The test doubles of this module: ``SPACE``, its ``CODEC``, ``WALL_S``, ``ScriptedExecutor``,
     ``CountingAlgorithm``, ``newest_first``, ``oldest_first``."""
     return SimpleNamespace(
         SPACE=SPACE,
+        CODEC=CODEC,
         WALL_S=WALL_S,
         ScriptedExecutor=ScriptedExecutor,
         CountingAlgorithm=CountingAlgorithm,

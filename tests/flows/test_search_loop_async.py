@@ -49,7 +49,7 @@ def test_trials_stay_in_flight_and_are_fed_back_as_they_finish(tmp_path, fakes):
     executor = fakes.ScriptedExecutor(3)  # the newest trial in flight finishes first
     algo = fakes.CountingAlgorithm()
     result = flows.search(
-        fakes.SPACE, Objective(), algo, budget=7, out=tmp_path, seed=11, executor=executor
+        fakes.CODEC, Objective(), algo, budget=7, out=tmp_path, seed=11, executor=executor
     )
 
     def submit(i):
@@ -96,7 +96,7 @@ def test_trials_stay_in_flight_and_are_fed_back_as_they_finish(tmp_path, fakes):
 def test_results_arriving_together_get_consecutive_places(tmp_path, fakes):
     executor = fakes.ScriptedExecutor(3, per_wait=2)
     algo = fakes.CountingAlgorithm()
-    flows.search(fakes.SPACE, Objective(), algo, budget=7, out=tmp_path, executor=executor)
+    flows.search(fakes.CODEC, Objective(), algo, budget=7, out=tmp_path, executor=executor)
     assert executor.submitted() == list(range(7))
     assert [e[1] for e in executor.events if e[0] == "wait"] == [[2, 1], [4, 3], [6, 5], [0]]
     records = _records(tmp_path)
@@ -110,7 +110,7 @@ def test_a_budget_below_the_concurrency_submits_only_the_budget(fakes):
     executor = fakes.ScriptedExecutor(5)
     algo = fakes.CountingAlgorithm()
     result = flows.search(
-        fakes.SPACE, Objective(), algo, budget=2, executor=executor, verbose=False
+        fakes.CODEC, Objective(), algo, budget=2, executor=executor, verbose=False
     )
     assert executor.submitted() == [0, 1]
     assert algo._asked == [1, 1]
@@ -121,7 +121,7 @@ def test_an_exhausted_algorithm_ends_the_asynchronous_search(tmp_path, fakes):
     executor = fakes.ScriptedExecutor(3)
     algo = fakes.CountingAlgorithm(limit=4)
     result = flows.search(
-        fakes.SPACE, Objective(), algo, budget=10, out=tmp_path, executor=executor
+        fakes.CODEC, Objective(), algo, budget=10, out=tmp_path, executor=executor
     )
     assert executor.submitted() == [0, 1, 2, 3]
     assert algo._stops == 1, "an exhausted algorithm is not asked again"
@@ -140,7 +140,7 @@ def test_resume_replays_the_logged_order_and_evaluates_only_the_rest(tmp_path, f
     in another order would go on differently from the uninterrupted run."""
     full = tmp_path / "full"
     flows.search(
-        fakes.SPACE,
+        fakes.CODEC,
         Objective(),
         _evolution(),
         12,
@@ -155,7 +155,7 @@ def test_resume_replays_the_logged_order_and_evaluates_only_the_rest(tmp_path, f
     objective = Objective()
     executor = fakes.ScriptedExecutor(3)
     result = flows.search(
-        fakes.SPACE, objective, _evolution(), 12, out=cut, seed=3, resume=True, executor=executor
+        fakes.CODEC, objective, _evolution(), 12, out=cut, seed=3, resume=True, executor=executor
     )
     assert _records(cut) == records
     missing = records[logged:]
@@ -169,12 +169,12 @@ def test_resume_replays_the_logged_order_and_evaluates_only_the_rest(tmp_path, f
 
 def test_resume_with_a_larger_budget_keeps_the_log_and_goes_on(tmp_path, fakes):
     flows.search(
-        fakes.SPACE, Objective(), _evolution(), 6, out=tmp_path, executor=fakes.ScriptedExecutor(2)
+        fakes.CODEC, Objective(), _evolution(), 6, out=tmp_path, executor=fakes.ScriptedExecutor(2)
     )
     first = _records(tmp_path)
     objective, executor = Objective(), fakes.ScriptedExecutor(2)
     flows.search(
-        fakes.SPACE, objective, _evolution(), 10, out=tmp_path, resume=True, executor=executor
+        fakes.CODEC, objective, _evolution(), 10, out=tmp_path, resume=True, executor=executor
     )
     records = _records(tmp_path)
     assert records[:6] == first
@@ -196,7 +196,7 @@ def test_resume_refuses_a_feedback_order_this_concurrency_cannot_produce(
     tmp_path, fakes, fed, place
 ):
     flows.search(
-        fakes.SPACE,
+        fakes.CODEC,
         Objective(),
         fakes.CountingAlgorithm(),
         6,
@@ -213,7 +213,7 @@ def test_resume_refuses_a_feedback_order_this_concurrency_cannot_produce(
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         flows.search(
-            fakes.SPACE,
+            fakes.CODEC,
             objective,
             fakes.CountingAlgorithm(),
             8,
@@ -227,7 +227,7 @@ def test_resume_refuses_a_feedback_order_this_concurrency_cannot_produce(
 
 def test_resume_refuses_a_logged_trial_the_algorithm_does_not_propose(tmp_path, fakes):
     flows.search(
-        fakes.SPACE,
+        fakes.CODEC,
         Objective(),
         fakes.CountingAlgorithm(),
         5,
@@ -237,16 +237,16 @@ def test_resume_refuses_a_logged_trial_the_algorithm_does_not_propose(tmp_path, 
     records = _records(tmp_path)
     for r in records:
         if r["id"] == 1:
-            r.update(spec={"x": 40}, dna=[40], genome=[40])
+            r.update(spec={"x": 9}, dna=[9], genome=[9])
     (tmp_path / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     objective = Objective()
     message = (
-        f"Cannot resume from {tmp_path}: trial 1 in the log is {{'x': 40}}, but the algorithm "
+        f"Cannot resume from {tmp_path}: trial 1 in the log is {{'x': 9}}, but the algorithm "
         "now proposes {'x': 1}. Resume with the same space, algorithm, seed and workers."
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         flows.search(
-            fakes.SPACE,
+            fakes.CODEC,
             objective,
             fakes.CountingAlgorithm(),
             6,
@@ -261,7 +261,7 @@ def test_a_log_is_resumed_only_in_its_scheduling_mode(tmp_path, fakes):
     def run(out, executor, budget=4, resume=False):
         objective = Objective()
         flows.search(
-            fakes.SPACE,
+            fakes.CODEC,
             objective,
             fakes.CountingAlgorithm(),
             budget,
@@ -306,7 +306,7 @@ def test_failed_trials_are_fed_back_and_a_run_of_them_stops_the_search(tmp_path,
     algo = fakes.CountingAlgorithm()
     executor = fakes.ScriptedExecutor(2, pick=fakes.oldest_first)
     result = flows.search(
-        fakes.SPACE,
+        fakes.CODEC,
         Objective(fail=(1, 4, 5)),
         algo,
         8,
@@ -323,7 +323,7 @@ def test_failed_trials_are_fed_back_and_a_run_of_them_stops_the_search(tmp_path,
     executor = fakes.ScriptedExecutor(2, pick=fakes.oldest_first)
     with pytest.raises(flows.SearchFailed) as info:
         flows.search(
-            fakes.SPACE,
+            fakes.CODEC,
             Objective(fail=(1, 4, 5)),
             fakes.CountingAlgorithm(),
             8,
