@@ -74,7 +74,7 @@ _HW_KEYS = (
     "dram_ports",
 )
 
-__all__ = ["LayerTable", "cost", "cost_table", "hardware_arrays", "layers"]
+__all__ = ["LayerTable", "cost", "cost_table", "hardware_arrays", "layers", "table_cost"]
 
 
 def hardware_arrays(hw_specs: Iterable[Any]) -> dict[str, np.ndarray]:
@@ -225,17 +225,25 @@ def cost(
     ``utilization``, ``dram_bytes``, ``sram_bytes``, ``macs``, ``area_mm2`` and ``layers`` (one
     dict per layer with its name, kind, GEMM shape and the same metrics).
     """
-    table = layers(module, input_shape, batch_size)
+    return table_cost(layers(module, input_shape, batch_size), hw)
+
+
+def table_cost(table: LayerTable, hw: Any, per_layer: bool = True) -> dict[str, Any]:
+    """``cost`` of a layer table (``layers``, or ``spec_cost.SpecCoster.layers`` of a spec).
+
+    ``per_layer=False`` leaves out the ``layers`` breakdown (the totals are the same).
+    """
     res = cost_table(table, [hw])
     metrics = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
     metrics += ("dram_bytes", "sram_bytes", "utilization")
-    columns = {f: getattr(table, f).tolist() for f in ("m", "k", "n", "count")}
-    columns.update({key: res[key][0].tolist() for key in metrics})
-    per_layer = [
-        {"name": name, "kind": kind, **dict(zip(columns, values, strict=True))}
-        for name, kind, *values in zip(table.names, table.kinds, *columns.values(), strict=True)
-    ]
     out: dict[str, Any] = {key: float(res[f"total_{key}"][0]) for key in metrics}
     out["area_mm2"] = area_mm2(hw)
-    out["layers"] = per_layer
+    if per_layer:
+        columns = {f: getattr(table, f).tolist() for f in ("m", "k", "n", "count")}
+        columns.update({key: res[key][0].tolist() for key in metrics})
+        keys = ("name", "kind", *columns)
+        out["layers"] = [
+            dict(zip(keys, values, strict=True))
+            for values in zip(table.names, table.kinds, *columns.values(), strict=True)
+        ]
     return out

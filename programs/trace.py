@@ -69,6 +69,31 @@ class Row(NamedTuple):
     oh: int = 1
 
 
+class TensorSpec(NamedTuple):
+    """A tensor argument by its shape and dtype (``trace_call`` passes zeros of this shape)."""
+
+    shape: tuple[int, ...]
+    dtype: torch.dtype = torch.float32
+
+
+class Span(NamedTuple):
+    """One call of a watched submodule: its rows ``rows[start:end]``, arguments and output."""
+
+    start: int
+    end: int
+    args: tuple  # tensors as TensorSpec
+    kwargs: tuple  # sorted (name, value) pairs, tensors as TensorSpec
+    output: Any  # nested structure of ("T", shape, dtype)
+
+
+class Call(NamedTuple):
+    """The trace of one call: rows named relative to the module (its own operators: ``""``)."""
+
+    rows: tuple[Row, ...]
+    output: Any
+    spans: dict[str, Span]
+
+
 class _Entry(NamedTuple):
     rows: tuple[Row, ...]  # names relative to the module
     output: Any  # nested structure of (shape, dtype) pairs
@@ -93,12 +118,17 @@ def cache_size() -> int:
 
 
 class _Tracer(TorchFunctionMode):
-    """Records priced operators; ``scope`` is the stack of running module names."""
+    """Records priced operators; ``scope`` is the stack of running module names.
 
-    def __init__(self) -> None:
+    Calls of the submodules named in ``watch`` are logged in ``spans`` (one list per name).
+    """
+
+    def __init__(self, watch: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.scope: list[str] = []
         self.rows: list[Row] = []
+        self.watch = watch
+        self.spans: dict[str, list[Span]] = {}
 
     def add(
         self,
@@ -544,6 +574,25 @@ def _make_output(spec: Any, device: torch.device) -> Any:
     return spec[0](_make_output(s, device) for s in spec[1])
 
 
+def _freeze(value: Any) -> Any:
+    """An argument with its tensors replaced by ``TensorSpec`` (other values must be plain)."""
+    if isinstance(value, torch.Tensor):
+        return TensorSpec(tuple(value.shape), value.dtype)
+    if type(value) in (list, tuple):
+        return type(value)(_freeze(v) for v in value)
+    _plain(value)
+    return value
+
+
+def _thaw(value: Any, device: torch.device) -> Any:
+    """Inverse of ``_freeze``: zeros for every ``TensorSpec``."""
+    if isinstance(value, TensorSpec):
+        return torch.zeros(value.shape, dtype=value.dtype, device=device)
+    if type(value) in (list, tuple):
+        return type(value)(_thaw(v, device) for v in value)
+    return value
+
+
 def _relative(name: str, prefix: str) -> str:
     if name == prefix:
         return ""
@@ -564,6 +613,29 @@ def _wrapped_forward(
     device: torch.device,
     *args: Any,
     **kwargs: Any,
+) -> Any:
+    if name not in tracer.watch:
+        return _cached_forward(tracer, forward, name, structure, device, args, kwargs)
+    start = len(tracer.rows)
+    out = _cached_forward(tracer, forward, name, structure, device, args, kwargs)
+    try:
+        spec = _output_spec(out)
+        frozen = _freeze(args), tuple(sorted((k, _freeze(v)) for k, v in kwargs.items()))
+    except _Uncacheable:
+        spec = frozen = None
+    span = None if frozen is None else Span(start, len(tracer.rows), *frozen, spec)
+    tracer.spans.setdefault(name, []).append(span)
+    return out
+
+
+def _cached_forward(
+    tracer: _Tracer,
+    forward: Callable,
+    name: str,
+    structure: Any,
+    device: torch.device,
+    args: tuple,
+    kwargs: dict,
 ) -> Any:
     key = None
     if structure is not None:
@@ -612,6 +684,55 @@ def _call_module(module: nn.Module, x: torch.Tensor) -> Any:
     return module(x)
 
 
+def _run(
+    module: nn.Module,
+    run: Callable[[torch.device], Any],
+    cache: bool,
+    watch: frozenset[str] = frozenset(),
+) -> tuple[_Tracer, Any]:
+    """Runs ``run(device)`` with every submodule of ``module`` wrapped for the trace.
+
+    Modules above a watched one are never replayed from the layer cache, so that the watched
+    call is seen.
+    """
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    tracer = _Tracer(watch)
+    if len(_KEY_IDS) > KEY_LIMIT:
+        clear_cache()
+    subs: list[tuple[str, nn.Module, int | None]] = []
+    _index(module, "", {id(module)}, subs)
+    above = {name for path in watch for name in _ancestors(path)}
+    wrapped: list[nn.Module] = []
+    modes = [(sub, sub.training) for _, sub, _ in subs]
+    try:
+        for _, sub, _ in subs:  # eval mode, set directly: Module.eval() recurses through setattr
+            sub.__dict__["training"] = False
+        for name, sub, structure in subs:
+            if "forward" in sub.__dict__:
+                continue
+            keyed = structure if cache and name not in above else None
+            sub.__dict__["forward"] = partial(
+                _wrapped_forward, tracer, sub.forward, name, keyed, device
+            )
+            wrapped.append(sub)
+        with torch.no_grad(), tracer:
+            out = run(device)
+    finally:
+        for sub in wrapped:
+            del sub.__dict__["forward"]
+        for sub, mode in modes:
+            sub.__dict__["training"] = mode
+    return tracer, out
+
+
+def _ancestors(path: str) -> list[str]:
+    """The module paths above ``path`` (the root is ``""``)."""
+    if not path:
+        return []
+    parts = path.split(".")
+    return [""] + [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
 def trace(
     module: nn.Module,
     input_shape: Sequence[int],
@@ -629,31 +750,59 @@ def trace(
         raise TypeError(f"trace: module must be a torch.nn.Module; got {type(module).__name__}.")
     shape = check_input(input_shape, batch_size, "trace")
     forward = forward or _call_module
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
-    tracer = _Tracer()
-    if len(_KEY_IDS) > KEY_LIMIT:
-        clear_cache()
-    subs: list[tuple[str, nn.Module, int | None]] = []
-    _index(module, "", {id(module)}, subs)
-    wrapped: list[nn.Module] = []
-    modes = [(sub, sub.training) for _, sub, _ in subs]
-    try:
-        for _, sub, _ in subs:  # eval mode, set directly: Module.eval() recurses through setattr
-            sub.__dict__["training"] = False
-        for name, sub, structure in subs:
-            if "forward" in sub.__dict__:
-                continue
-            sub.__dict__["forward"] = partial(
-                _wrapped_forward, tracer, sub.forward, name, structure if cache else None, device
-            )
-            wrapped.append(sub)
-        x = torch.zeros(shape, device=device)
-        with torch.no_grad(), tracer:
-            forward(module, x)
-    finally:
-        for sub in wrapped:
-            del sub.__dict__["forward"]
-        for sub, mode in modes:
-            sub.__dict__["training"] = mode
+    tracer, _ = _run(
+        module, lambda device: forward(module, torch.zeros(shape, device=device)), cache
+    )
     root = type(module).__name__
     return [row if row.name else Row(root, *row[1:]) for row in tracer.rows]
+
+
+def trace_call(
+    module: nn.Module,
+    args: Sequence[Any],
+    kwargs: dict[str, Any] | None = None,
+    watch: Sequence[str] = (),
+    cache: bool = True,
+) -> Call:
+    """The trace of ``module(*args, **kwargs)``, logging the one call of each ``watch`` path.
+
+    Tensor arguments are given as ``TensorSpec`` (zeros of that shape are passed). Rows are
+    named relative to ``module`` (its own operators: ``""``); ``spans[path]`` holds the rows,
+    arguments and output of the submodule ``path`` (a clear error when it is not called exactly
+    once, or its arguments or output are not tensors and plain values).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"trace_call: module must be a torch.nn.Module; got {type(module).__name__}."
+        )
+    names = dict(module.named_modules())
+    missing = [path for path in watch if path not in names]
+    if missing:
+        raise ValueError(
+            f"trace_call: watch names no submodule of {type(module).__name__}: {missing}."
+        )
+    tracer, out = _run(
+        module,
+        lambda device: module(
+            *_thaw(tuple(args), device),
+            **{k: _thaw(v, device) for k, v in (kwargs or {}).items()},
+        ),
+        cache,
+        frozenset(watch),
+    )
+    spans = {}
+    for path in watch:
+        seen = tracer.spans.get(path, [])
+        if len(seen) != 1 or seen[0] is None:
+            raise ValueError(
+                f"trace_call: submodule {path!r} must be called exactly once with tensor and "
+                f"plain arguments, returning tensors; it was called {len(seen)} time(s)."
+            )
+        spans[path] = seen[0]
+    try:
+        output = _output_spec(out)
+    except _Uncacheable as error:
+        raise ValueError(
+            f"trace_call: {type(module).__name__} must return tensors (or lists/tuples of them)."
+        ) from error
+    return Call(tuple(tracer.rows), output, spans)

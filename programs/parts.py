@@ -1,0 +1,63 @@
+"""A network described by its parts, so that its layer rows can be assembled from cached pieces.
+
+A ``Part`` is a module (``make()`` builds it) whose layer rows (``programs.trace``) follow from
+its ``key`` and from the parts in its ``slots``: the rows it runs outside its slots, and the
+arguments it passes to each slot, depend only on ``key`` and on its own arguments; the rows of
+the submodule at a slot path are those of the slot's part. A part without slots is priced as a
+whole. ``spec_cost.SpecCoster`` traces each (part key, argument shapes) once and assembles a
+candidate's rows from them without building its network.
+
+Families register a hook that turns a decoded spec into its part tree (``register_parts``); the
+cell families do so in ``cell_parts``. A family without a hook is one part: the whole network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+PartsHook = Callable[..., "Part"]
+
+_HOOKS: dict[str, PartsHook] = {}
+
+
+@dataclass(frozen=True)
+class Part:
+    """A module by its structural ``key``, a builder, and the ``(path, Part)`` of its slots.
+
+    ``full_key`` fixes every row of the part: its key and, recursively, its slots' keys.
+    """
+
+    key: Hashable
+    make: Callable[[], nn.Module]
+    slots: tuple[tuple[str, Part], ...] = ()
+    full_key: Hashable = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        full = self.key
+        if self.slots:
+            full = (self.key, tuple((path, part.full_key) for path, part in self.slots))
+        object.__setattr__(self, "full_key", full)
+
+
+def register_parts(space_cls: type, hook: PartsHook) -> None:
+    """Registers ``hook(spec, **task) -> Part`` for specs of the space class ``space_cls``."""
+    type_name = getattr(space_cls, "__type_name__", None)
+    if type_name is None:
+        raise TypeError(
+            f"register_parts: space_cls must be a pg.Object subclass (a family's space root); "
+            f"got {space_cls!r}."
+        )
+    _HOOKS[type_name] = hook
+
+
+def hook_for(type_name: str) -> PartsHook | None:
+    """The registered hook for specs whose ``_type`` is ``type_name`` (None when there is none)."""
+    return _HOOKS.get(type_name)
+
+
+def parts_types() -> list[str]:
+    """Spec types with a registered parts hook."""
+    return sorted(_HOOKS)

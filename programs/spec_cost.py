@@ -1,0 +1,251 @@
+"""Layer table and hardware cost of a decoded spec, assembled from cached parts.
+
+``SpecCoster(input_shape)`` prices candidates of any family from their specs. A spec becomes a
+part tree (``programs.parts``; the cell families' hooks are in ``cell_parts``, any other family
+is one part, its whole network). Each part is traced (``programs.trace.trace_call``) once per
+argument shape:
+
+- a part without slots is built and traced as a whole (its layers replayed from the trace's
+  layer cache when seen before);
+- a part with slots is built and traced once per (key, arguments) as a reference, logging where
+  each slot's rows begin and end and what it was called with; the rows of another part with the
+  same key are the reference's own rows with each slot's rows replaced by those of the new
+  part's slot (checked to return the same output shapes).
+
+One reference trace also fills the entries of every part below it, and every assembled part is
+kept, so a NAS-Bench-201 candidate whose edge ops were seen in any earlier candidate costs a few
+dictionary look-ups and the cost model, without building a network. The rows, and so
+``layers(spec)`` and ``cost(spec, hw)``, are identical to ``hardware.layers(programs.build(spec))``
+and ``hardware.cost(programs.build(spec), ...)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pyglove as pg
+
+from symnas.programs import (
+    cell_parts,  # noqa: F401  (registers the cell families' hooks)
+    hardware,
+    registry,
+)
+from symnas.programs.hardware_layers import LayerTable
+from symnas.programs.parts import Part, hook_for
+from symnas.programs.trace import Row, Span, TensorSpec, check_input, trace_call
+
+CACHE_SIZE = 100_000  # assembled parts kept (least recently used dropped first)
+
+_NUMBERS = Row._fields[2:]  # the integer fields of a row, in order
+_TABLE_FIELDS = ("m", "k", "n", "count", "in_words", "w_words", "out_words", "kh", "kw", "oh")
+_COLUMNS = {f: _NUMBERS.index(f) for f in _TABLE_FIELDS}
+
+
+class _Block(NamedTuple):
+    """The rows of one part: names relative to it (its own operators: ""), kinds, numbers."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    numbers: np.ndarray  # (rows, len(_NUMBERS)) int64
+    output: Any
+    cls: str  # class name of the part's module
+
+
+class _Frame(NamedTuple):
+    block: _Block  # the reference's rows, its slots' rows included
+    spans: tuple[tuple[str, Span], ...]  # direct slots by path, in call order
+
+
+def _block(rows: Sequence[Row], output: Any, cls: str) -> _Block:
+    numbers = np.array([row[2:] for row in rows], dtype=np.int64)
+    return _Block(
+        tuple(row.name for row in rows),
+        tuple(row.kind for row in rows),
+        numbers.reshape(len(rows), len(_NUMBERS)),
+        output,
+        cls,
+    )
+
+
+def _hashable(value: Any) -> Hashable:
+    if type(value) is tuple and all(type(v) is TensorSpec for v in value):
+        return value
+    if isinstance(value, list):
+        return ("list", tuple(_hashable(v) for v in value))
+    if isinstance(value, tuple) and not isinstance(value, TensorSpec):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def _numbered(names: Sequence[str]) -> tuple[str, ...]:
+    """Repeated names numbered as ``hardware.layers`` does (``attn``, ``attn#2``...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return tuple(out)
+
+
+class SpecCoster:
+    """Layer tables and costs of specs on inputs of ``input_shape`` (one sample's shape).
+
+    ``task`` arguments of ``rows``/``layers``/``cost`` override a spec's fields as in
+    ``programs.build``. The caches are per object: keep one per search (or per input shape).
+    """
+
+    def __init__(self, input_shape: Sequence[int], batch_size: int = 1) -> None:
+        shape = check_input(input_shape, batch_size, "SpecCoster")
+        self.input_shape = tuple(input_shape)
+        self.batch_size = batch_size
+        self._args = (TensorSpec(shape),)
+        self._blocks: OrderedDict[Hashable, _Block] = OrderedDict()
+        self._frames: dict[Hashable, _Frame] = {}
+
+    def __len__(self) -> int:
+        """Number of (part, arguments) entries cached."""
+        return len(self._blocks)
+
+    def clear(self) -> None:
+        """Forgets every cached part (the trace's layer cache is separate: ``trace.clear_cache``)."""
+        self._blocks.clear()
+        self._frames.clear()
+
+    def rows(self, spec: Any, **task: Any) -> list[Row]:
+        """The rows of ``programs.trace.trace(programs.build(spec, **task), input_shape)``."""
+        block = self._top(spec, task)
+        return [
+            Row(name or block.cls, kind, *numbers)
+            for name, kind, numbers in zip(
+                block.names, block.kinds, block.numbers.tolist(), strict=True
+            )
+        ]
+
+    def layers(self, spec: Any, **task: Any) -> LayerTable:
+        """The layer table of ``hardware.layers(programs.build(spec, **task), input_shape)``."""
+        block = self._top(spec, task)
+        names = _numbered([name or block.cls for name in block.names])
+        columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
+        return LayerTable(names=names, kinds=block.kinds, **columns)
+
+    def cost(self, spec: Any, hw: Any, per_layer: bool = True, **task: Any) -> dict[str, Any]:
+        """``hardware.cost(programs.build(spec, **task), input_shape, hw)``, without the build.
+
+        ``per_layer=False`` leaves out the per-layer breakdown (``layers``); the totals are the
+        same.
+        """
+        return hardware.table_cost(self.layers(spec, **task), hw, per_layer=per_layer)
+
+    # -----------------------------------------------------------------------------------------
+
+    def _top(self, spec: Any, task: dict[str, Any]) -> _Block:
+        return self._block_of(_part_of(spec, task), self._args, ())
+
+    def _block_of(self, part: Part, args: tuple, kwargs: tuple) -> _Block:
+        key = (part.full_key, _hashable(args), _hashable(kwargs))
+        block = self._blocks.get(key)
+        if block is not None:
+            self._blocks.move_to_end(key)
+            return block
+        if not part.slots:
+            module = part.make()
+            call = trace_call(module, args, dict(kwargs))
+            block = _block(call.rows, call.output, type(module).__name__)
+        else:
+            frame = self._frames.get((part.key, key[1:]))
+            if frame is None:  # the reference is this very part: its trace fills the entry
+                self._reference(part, args, kwargs)
+                return self._blocks[key]
+            block = self._assemble(part, frame)
+        self._keep(key, block)
+        return block
+
+    def _assemble(self, part: Part, frame: _Frame) -> _Block:
+        """The reference's rows with each slot's rows replaced by those of ``part``'s slot."""
+        children = dict(part.slots)
+        ref = frame.block
+        names: list[str] = []
+        kinds: list[str] = []
+        pieces: list[np.ndarray] = []
+        position = 0
+        for path, span in frame.spans:
+            child = self._block_of(children[path], span.args, span.kwargs)
+            if child.output != span.output:
+                raise ValueError(
+                    f"SpecCoster: part {children[path].key!r} at {path!r} returns {child.output}, "
+                    f"but the reference of {part.key!r} got {span.output}; a part's key must fix "
+                    "the output shapes of its slots."
+                )
+            names.extend(ref.names[position : span.start])
+            names.extend([f"{path}.{name}" if name else path for name in child.names])
+            kinds.extend(ref.kinds[position : span.start])
+            kinds.extend(child.kinds)
+            pieces += [ref.numbers[position : span.start], child.numbers]
+            position = span.end
+        names.extend(ref.names[position:])
+        kinds.extend(ref.kinds[position:])
+        pieces.append(ref.numbers[position:])
+        numbers = np.concatenate(pieces)
+        return _Block(tuple(names), tuple(kinds), numbers, ref.output, ref.cls)
+
+    def _reference(self, part: Part, args: tuple, kwargs: tuple) -> None:
+        """Builds and traces ``part``, keeping the frames and blocks of it and its descendants."""
+        module = part.make()
+        nested = list(_descendants(part, ""))
+        call = trace_call(module, args, dict(kwargs), watch=[path for path, _ in nested])
+        spans = {"": Span(0, len(call.rows), args, kwargs, call.output), **call.spans}
+        for path, node in [("", part), *nested]:
+            span = spans[path]
+            rows = call.rows[span.start : span.end]
+            if path:
+                cut = len(path) + 1
+                rows = [
+                    row._replace(name=row.name[cut:] if row.name != path else "") for row in rows
+                ]
+            block = _block(rows, span.output, type(module.get_submodule(path)).__name__)
+            key = (_hashable(span.args), _hashable(span.kwargs))
+            self._keep((node.full_key, *key), block)
+            if node.slots:
+                inner = [
+                    (slot, spans[f"{path}.{slot}" if path else slot]) for slot, _ in node.slots
+                ]
+                inner.sort(key=lambda item: item[1].start)
+                shifted = tuple(
+                    (slot, s._replace(start=s.start - span.start, end=s.end - span.start))
+                    for slot, s in inner
+                )
+                self._frames.setdefault((node.key, key), _Frame(block, shifted))
+
+    def _keep(self, key: Hashable, block: _Block) -> None:
+        self._blocks[key] = block
+        if len(self._blocks) > CACHE_SIZE:
+            self._blocks.popitem(last=False)
+
+
+def _descendants(part: Part, prefix: str):
+    """``(path, part)`` of every part below ``part``, paths relative to its module."""
+    for path, child in part.slots:
+        full = f"{prefix}.{path}" if prefix else path
+        yield full, child
+        yield from _descendants(child, full)
+
+
+def _part_of(spec: Any, task: dict[str, Any]) -> Part:
+    """The part tree of a decoded spec: the family's hook, or the whole network as one part."""
+    if isinstance(spec, pg.Object):
+        spec = pg.to_json(spec)
+    type_name = spec.get("_type") if isinstance(spec, dict) else None
+    if type_name is None:
+        raise TypeError(
+            "SpecCoster expects a decoded spec: a dict with a '_type' field naming its family "
+            f"(one of {registry.known_types()}) or a symbolic pg.Object; got {type(spec).__name__}."
+        )
+    hook = hook_for(type_name)
+    if hook is not None:
+        return hook(spec, **task)
+    key = ("spec", json.dumps(spec, sort_keys=True), tuple(sorted(task.items())))
+    return Part(key, lambda: registry.build(spec, **task))
