@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from symnas.algorithms.zero_cost import activation, cost
 from symnas.algorithms.zero_cost import saliency as saliency_mod
+from symnas.algorithms.zero_cost.batched import score_many
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -232,7 +233,8 @@ def score_specs(
     Give exactly one of ``build_fn`` (``spec -> nn.Module``, called after
     ``torch.manual_seed(seed)`` so every spec's initialisation is reproducible) or ``supernet``
     (a ``programs.Supernet``: ``SUPERNET_SAFE`` proxies run on the activated supernet itself,
-    the others on ``supernet.extract(spec)``).
+    the others on ``supernet.extract(spec)``; synflow and epsinas replace the supernet's weights
+    once for all specs, see ``zero_cost.batched``).
     """
     names = check_proxies(proxies)
     _check_batch(batch, names)
@@ -244,21 +246,13 @@ def score_specs(
             f"(a programs.Supernet); got {type(supernet).__name__}."
         )
     options = {"loss_fn": loss_fn, "seed": seed, "epsinas_weights": epsinas_weights}
-    shared = [n for n in names if n in SUPERNET_SAFE] if supernet is not None else []
-    standalone = [n for n in names if n not in shared]
+    if supernet is not None:
+        options["epsinas_weights"] = _check_weights(epsinas_weights)
+        return score_many(supernet, list(specs), batch, names, options=options, progress=progress)
     results = []
     for spec in tqdm(list(specs), desc="zero-cost", disable=not progress):
-        row: dict[str, float] = {}
-        if supernet is not None:
-            supernet.activate(spec)
-            if shared:
-                row.update(score(supernet, batch, shared, **options))
-            if standalone:
-                row.update(score(supernet.extract(spec), batch, standalone, **options))
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                module = build_fn(spec)
-            row = score(module, batch, names, **options)
-        results.append({name: row[name] for name in names})
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = build_fn(spec)
+        results.append(score(module, batch, names, **options))
     return results

@@ -101,28 +101,33 @@ def nwot(module: nn.Module, x: torch.Tensor) -> float:
     return float(torch.linalg.slogdet(codes.kernel.cpu())[1])
 
 
+def constant_fill(name: str, param: torch.Tensor, value: float) -> torch.Tensor | None:
+    """epsinas's stand-in for the parameter ``name``: ``value`` everywhere for a ``*weight``, zeros
+    for a ``*bias``, ``None`` (kept) for anything else."""
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf.endswith("bias"):
+        return torch.zeros_like(param)
+    if leaf.endswith("weight"):
+        return torch.full_like(param, value)
+    return None
+
+
 def _constant_overrides(module: nn.Module, value: float) -> dict[str, torch.Tensor]:
     """Weights (parameters named ``*weight``) set to ``value``, biases to 0, others kept."""
     names = param_names(module)
     overrides: dict[str, torch.Tensor] = {}
     for param in {id(p): p for p in module.parameters()}.values():
-        leaf = names[id(param)][0].rsplit(".", 1)[-1]
-        if leaf.endswith("bias"):
-            fill = torch.zeros_like(param)
-        elif leaf.endswith("weight"):
-            fill = torch.full_like(param, value)
-        else:
+        fill = constant_fill(names[id(param)][0], param, value)
+        if fill is None:
             continue
         for name in names[id(param)]:
             overrides[name] = fill
     return overrides
 
 
-def _normalised_output(
-    module: nn.Module, x: torch.Tensor, value: float, drop_inf: bool
-) -> np.ndarray:
-    with torch.no_grad(), train_mode(module):
-        out = first_output(run(module, x, _constant_overrides(module, value)))
+def normalise_output(out: torch.Tensor, drop_inf: bool = False) -> np.ndarray:
+    """The raw output as one min-max normalised float64 vector (infinities as NaN if
+    ``drop_inf``)."""
     pred = out.detach().double().cpu().numpy().ravel()
     if drop_inf:
         pred[np.isinf(pred)] = np.nan
@@ -133,14 +138,29 @@ def _normalised_output(
         return (pred - low) / (high - low)
 
 
-def _epsinas(module: nn.Module, x: torch.Tensor, weights: Sequence[float], drop_inf: bool) -> float:
-    preds = np.stack([_normalised_output(module, x, float(w), drop_inf) for w in weights])
+def _normalised_output(
+    module: nn.Module, x: torch.Tensor, value: float, drop_inf: bool
+) -> np.ndarray:
+    with torch.no_grad(), train_mode(module):
+        out = first_output(run(module, x, _constant_overrides(module, value)))
+    return normalise_output(out, drop_inf)
+
+
+def epsinas_gap(first: np.ndarray, second: np.ndarray) -> float:
+    """epsinas from the normalised outputs of the two initialisations: exact zeros dropped,
+    ``mean|y1 - y2| / mean(y1, y2)``; NaN when no output is defined under both."""
+    preds = np.stack([first, second])
     preds[preds == 0.0] = np.nan
     gaps = np.abs(preds[0] - preds[1])
-    if np.all(np.isnan(gaps)):  # no output defined under both initialisations
+    if np.all(np.isnan(gaps)):
         return float("nan")
     with np.errstate(all="ignore"):
         return float(np.nanmean(gaps) / np.nanmean(preds))
+
+
+def _epsinas(module: nn.Module, x: torch.Tensor, weights: Sequence[float], drop_inf: bool) -> float:
+    first, second = (_normalised_output(module, x, float(w), drop_inf) for w in weights)
+    return epsinas_gap(first, second)
 
 
 def epsinas(

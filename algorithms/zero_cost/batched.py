@@ -1,0 +1,205 @@
+"""Zero-cost scores of many specs of one weight-sharing supernet, each proxy in one pass.
+
+A sub-network's weights are slices of the supernet's tensors. synflow (Tanaka et al., NeurIPS
+2020) runs the network on ``|theta|`` in float64, and epsinas (Gracheva, arXiv 2302.04406) on
+constant weights and zero biases: both replace every tensor elementwise, so the slice of the
+replaced supernet tensor is the replaced slice. ``score_many`` therefore replaces the supernet's
+tensors once per pass (once for synflow, once per epsinas constant), runs every spec's active
+sub-network on them and puts the original tensors back at the end: per spec it pays only the
+proxy's own forward (epsinas) or forward and backward (synflow). synflow's gradients are taken
+with respect to the slices the sub-network reads, not the whole supernet tensors.
+
+The other ``SUPERNET_SAFE`` proxies run on the activated supernet, the rest on
+``supernet.extract(spec)``. Every value equals ``score(supernet.extract(spec), ...)`` up to float
+rounding, with the same per-proxy seeding (``torch.manual_seed(seed)`` in a forked RNG).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from tqdm.auto import tqdm
+
+from symnas.algorithms.zero_cost import activation
+from symnas.algorithms.zero_cost.common import first_output, layers, param_names, train_mode
+from symnas.algorithms.zero_cost.saliency import _batch_norm_disabled
+
+ParamFn = Callable[[str, torch.Tensor], torch.Tensor | None]
+BufferFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def replaced_tensors(module: nn.Module, param_fn: ParamFn, buffer_fn: BufferFn) -> Iterator[None]:
+    """Runs the block with every parameter's data replaced by ``param_fn(name, tensor)`` (``None``
+    keeps it) and gradients off, every buffer replaced by ``buffer_fn(buffer)``; on exit the
+    original tensors and ``requires_grad`` flags are put back (no copies are made of them)."""
+    names = param_names(module)
+    params = list({id(p): p for p in module.parameters()}.values())
+    saved_params = [(p, p.data, p.requires_grad) for p in params]
+    saved_buffers = [
+        (sub, name, buf)
+        for sub in module.modules()
+        for name, buf in sub._buffers.items()
+        if buf is not None
+    ]
+    try:
+        for param in params:
+            new = param_fn(names[id(param)][0], param.detach())
+            if new is not None:
+                param.data = new
+            param.requires_grad_(False)
+        for sub, name, buf in saved_buffers:
+            sub._buffers[name] = buffer_fn(buf)
+        yield
+    finally:
+        for param, data, flag in saved_params:
+            param.data = data
+            param.requires_grad_(flag)
+        for sub, name, buf in saved_buffers:
+            sub._buffers[name] = buf
+
+
+def _basic_index(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class _SliceLeaves(TorchFunctionMode):
+    """Turns every basic-index slice ``W[...]`` of a scored weight into a detached leaf that
+    requires grad, so the sub-network's weight gradients come out slice-sized."""
+
+    def __init__(self, weights: Sequence[torch.Tensor]) -> None:
+        super().__init__()
+        self.ids = {id(w) for w in weights}
+        self.slices: dict[int, list[tuple[Any, torch.Tensor]]] = {}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        if func is torch.Tensor.__getitem__ and id(args[0]) in self.ids and _basic_index(args[1]):
+            leaf = args[0].detach()[args[1]].requires_grad_(True)
+            self.slices.setdefault(id(args[0]), []).append((args[1], leaf))
+            return leaf
+        return func(*args, **(kwargs or {}))
+
+
+def _abs_float64(_: str, tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.abs().double()
+
+
+def _abs_float64_buffer(buf: torch.Tensor) -> torch.Tensor:
+    return buf.abs().double() if buf.is_floating_point() else buf.clone()
+
+
+def _clone(buf: torch.Tensor) -> torch.Tensor:
+    return buf.clone()
+
+
+def _synflow_active(supernet: nn.Module, weights: list[torch.Tensor], x: torch.Tensor) -> float:
+    """synflow of the active sub-network of a supernet whose tensors are already ``|theta|`` in
+    float64; ``weights`` are its scored layer weights (the supernet's parameters)."""
+    ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
+    capture = _SliceLeaves(weights)
+    with train_mode(supernet), _batch_norm_disabled(supernet), capture:
+        total = first_output(supernet(ones)).sum()
+    if not total.requires_grad:
+        return 0.0
+    leaves = [leaf for w in weights for _, leaf in capture.slices.get(id(w), [])]
+    grads = iter(torch.autograd.grad(total, weights + leaves, allow_unused=True))
+    direct = [next(grads) for _ in weights]
+    score = 0.0
+    for weight, grad in zip(weights, direct, strict=True):
+        parts = [(index, leaf, next(grads)) for index, leaf in capture.slices.get(id(weight), [])]
+        if len(parts) == 1 and grad is None:
+            _, leaf, leaf_grad = parts[0]
+            if leaf_grad is not None:
+                score += float((leaf.detach() * leaf_grad).abs().sum())
+            continue
+        if not parts and grad is None:
+            continue
+        full = torch.zeros_like(weight) if grad is None else grad.clone()
+        for index, _, leaf_grad in parts:
+            if leaf_grad is not None:
+                full[index] += leaf_grad
+        score += float((weight.detach() * full).abs().sum())
+    return score
+
+
+@contextmanager
+def _seeded(seed: int, state: torch.Tensor | None = None) -> Iterator[None]:
+    """Runs the block in a forked CPU RNG seeded with ``seed`` (or set to ``state``)."""
+    with torch.random.fork_rng(devices=[]):
+        if state is None:
+            torch.manual_seed(seed)
+        else:
+            torch.set_rng_state(state)
+        yield
+
+
+def score_many(
+    supernet: nn.Module,
+    specs: Sequence[Any],
+    batch: tuple[torch.Tensor, torch.Tensor | None],
+    proxies: Sequence[str],
+    *,
+    options: dict[str, Any],
+    progress: bool = False,
+) -> list[dict[str, float]]:
+    """``{proxy: score}`` of every spec on one ``programs.Supernet``, in ``proxies`` order.
+
+    ``proxies`` are validated names and ``options`` the ``loss_fn``, ``seed`` and
+    ``epsinas_weights`` that ``zero_cost.score`` takes; ``zero_cost.score_specs(...,
+    supernet=...)`` is the checked entry point.
+    """
+    from symnas.algorithms.zero_cost import SUPERNET_SAFE, score
+
+    x = batch[0]
+    seed = options["seed"]
+    rows: list[dict[str, float]] = [{} for _ in specs]
+    shared = [n for n in proxies if n in SUPERNET_SAFE and n not in ("epsinas", "synflow")]
+    standalone = [n for n in proxies if n not in SUPERNET_SAFE]
+    passes = ("epsinas" in proxies) * 2 + ("synflow" in proxies) + bool(shared or standalone)
+    bar = tqdm(total=passes * len(specs), desc="zero-cost", disable=not progress)
+    if "epsinas" in proxies:
+        first, second = options["epsinas_weights"]
+        outputs: list[list[np.ndarray]] = [[], []]
+        states: list[torch.Tensor] = []
+        for k, value in enumerate((first, second)):
+            constant = partial(activation.constant_fill, value=float(value))
+            with replaced_tensors(supernet, constant, _clone), train_mode(supernet):
+                for i, spec in enumerate(specs):
+                    supernet.activate(spec)
+                    with _seeded(seed, states[i] if k else None), torch.no_grad():
+                        out = first_output(supernet(x))
+                        if not k:
+                            states.append(torch.get_rng_state())
+                    outputs[k].append(activation.normalise_output(out))
+                    bar.update()
+        for row, a, b in zip(rows, *outputs, strict=True):
+            row["epsinas"] = activation.epsinas_gap(a, b)
+    if "synflow" in proxies:
+        with replaced_tensors(supernet, _abs_float64, _abs_float64_buffer):
+            weights = [layer.weight for _, layer in layers(supernet)]
+            for weight in weights:
+                weight.requires_grad_(True)
+            for row, spec in zip(rows, specs, strict=True):
+                supernet.activate(spec)
+                with _seeded(seed):
+                    row["synflow"] = _synflow_active(supernet, weights, x)
+                bar.update()
+    for row, spec in zip(rows, specs, strict=True):
+        if not (shared or standalone):
+            break
+        if shared:
+            supernet.activate(spec)
+            row.update(score(supernet, batch, shared, **options))
+        if standalone:
+            row.update(score(supernet.extract(spec), batch, standalone, **options))
+        bar.update()
+    bar.close()
+    return [{name: row[name] for name in proxies} for row in rows]
