@@ -413,6 +413,12 @@ class Codec:
         self._conditional = [i for i in range(n) if self.slots[i].parent >= 0]
         self._mutable = (self._num_candidates > 1) | self._is_float
         self._mutable[self._custom] = True
+        self._in_distinct = np.zeros(n, dtype=bool)
+        for group in self.groups:
+            cols = list(group.slots)
+            self._in_distinct[cols] = group.distinct
+            if group.distinct and group.sorted and len(cols) == self._num_candidates[cols[0]]:
+                self._mutable[cols] = False  # the one sorted selection of every candidate
         self._filler = np.where(self._is_float, np.nan, INACTIVE_CHOICE)
         # Every slot belongs to the top-level unit (a top-level decision with its sub-tree, or
         # a whole pg.manyof) that crossover exchanges as a whole.
@@ -480,34 +486,51 @@ class Codec:
             np.floor(u * self._num_candidates),
         )
         for group in self.groups:
-            self._repair_group(genomes, group, rng, redraw=True)
+            cols = list(group.slots)
+            if group.distinct:
+                keys = rng.random((n, int(self._num_candidates[cols[0]])))
+                genomes[:, cols] = np.argsort(keys, axis=1)[:, : len(cols)]
+            if group.sorted:
+                self._sort_group(genomes, group)
         for c in self._custom:
             hooks = self._hooks[c]
             genomes[:, c] = [custom_id(hooks.random_value(rng)) for _ in range(n)]
         return genomes
 
-    def _repair_group(
-        self, genomes: np.ndarray, group: Group, rng: np.random.Generator, redraw: bool = False
+    def _group_blocks(self, group: Group) -> np.ndarray:
+        """Slot indices of a pg.manyof's sub-choices, one row per sub-choice: its choice slot
+        followed by the slots of its candidates' sub-spaces (the same layout in every row)."""
+        starts = np.array(group.slots)
+        width = int(starts[1] - starts[0])
+        return starts[:, None] + np.arange(width)
+
+    def _redraw_distinct(
+        self, genomes: np.ndarray, group: Group, pick: np.ndarray, rng: np.random.Generator
     ) -> None:
+        """Mutates the picked sub-choices of a distinct pg.manyof as PyGlove's uniform mutator
+        does: each takes a candidate that no sub-choice of the group holds, drawn uniformly
+        (so it always changes). When the group holds every candidate, the picked sub-choice
+        swaps values with another one (unsorted groups only; a sorted one has no other value).
+        """
         cols = list(group.slots)
-        num = int(self._num_candidates[cols[0]])
-        if group.distinct:
-            if redraw:
-                keys = rng.random((genomes.shape[0], num))
-                genomes[:, cols] = np.argsort(keys, axis=1)[:, : len(cols)]
-            else:
-                for row in genomes:
-                    used = row[cols].tolist()
-                    if INACTIVE_CHOICE in used or len(set(used)) == len(cols):
-                        continue
-                    free = [float(v) for v in rng.permutation(num) if float(v) not in used]
-                    seen: set[float] = set()
-                    for col in cols:
-                        if row[col] in seen:
-                            row[col] = free.pop()
-                        seen.add(row[col])
-        if group.sorted:
-            genomes[:, cols] = np.sort(genomes[:, cols], axis=1)
+        candidates = np.arange(int(self._num_candidates[cols[0]]), dtype=np.float64)
+        for row in np.flatnonzero(pick[:, cols].any(axis=1)):
+            values = genomes[row, cols]
+            for position in np.flatnonzero(pick[row, cols]):
+                free = np.setdiff1d(candidates, values)
+                if free.size:
+                    values[position] = rng.choice(free)
+                else:
+                    other = rng.choice(np.delete(np.arange(len(cols)), position))
+                    values[[position, other]] = values[[other, position]]
+            genomes[row, cols] = values
+
+    def _sort_group(self, genomes: np.ndarray, group: Group) -> None:
+        """Orders a sorted pg.manyof's sub-choices by value, each moving with its sub-tree."""
+        blocks = self._group_blocks(group)
+        order = np.argsort(genomes[:, list(group.slots)], axis=1, kind="stable")
+        source = blocks[order].reshape(len(genomes), -1)
+        genomes[:, blocks.ravel()] = np.take_along_axis(genomes, source, axis=1)
 
     def mutate(
         self, genomes: np.ndarray, rng: np.random.Generator, rate: float | None = None
@@ -544,9 +567,12 @@ class Codec:
             for r in np.flatnonzero(pick[:, c]):
                 old = _custom_string(slot, genomes[r, c])
                 new[r, c] = custom_id(hooks.mutate_value(old, rng))
-        genomes = np.where(pick, new, genomes)
+        genomes = np.where(pick & ~self._in_distinct, new, genomes)
         for group in self.groups:
-            self._repair_group(genomes, group, rng)
+            if group.distinct:
+                self._redraw_distinct(genomes, group, pick, rng)
+            if group.sorted:
+                self._sort_group(genomes, group)
         if not self._conditional:
             return genomes
         # Draw what a change activated; reset what it deactivated.

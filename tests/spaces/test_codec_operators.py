@@ -117,7 +117,6 @@ def test_mutating_a_branch_choice_draws_the_newly_active_sub_tree():
     parents = codec.random(300, rng)
     children = codec.mutate(parents, rng)
     kinds_changed = 0
-    unchanged = 0
     for parent, child in zip(parents, children, strict=True):
         codec.validate(child)
         p_spec, c_spec = codec.decode(parent), codec.decode(child)
@@ -125,11 +124,9 @@ def test_mutating_a_branch_choice_draws_the_newly_active_sub_tree():
         assert set(c_spec["block"]) == fields[c_spec["block"]["kind"]]
         changed = [f for f in ("block", "ops", "lr", "depth") if p_spec[f] != c_spec[f]]
         # One decision changed: one top-level field differs (a switched branch brings a
-        # freshly drawn sub-tree, a kept branch changes one of its sub-choices). A change inside
-        # the distinct pg.manyof can be undone by its repair (a duplicate redrawn to the old
-        # value), so an unchanged spec is counted, not rejected.
-        assert len(changed) <= 1, (p_spec, c_spec)
-        unchanged += not changed
+        # freshly drawn sub-tree, a kept branch changes one of its sub-choices; a change in the
+        # distinct pg.manyof takes a candidate it does not hold).
+        assert len(changed) == 1, (p_spec, c_spec)
         if p_spec["block"]["kind"] != c_spec["block"]["kind"]:
             kinds_changed += 1
         elif changed == ["block"]:
@@ -137,4 +134,88 @@ def test_mutating_a_branch_choice_draws_the_newly_active_sub_tree():
             assert len(differs) == 1
     # The branch choice is one of five active decisions (four in a conv block).
     assert 40 < kinds_changed < 90
-    assert unchanged < 15
+
+
+def _distinct_codec(k: int, n: int, sorted_: bool):
+    return spaces.compile(pg.Dict(m=pg.manyof(k, list(range(n)), distinct=True, sorted=sorted_)))
+
+
+def test_mutating_a_distinct_manyof_takes_a_value_no_sub_choice_holds():
+    # PyGlove's uniform mutator: the mutated sub-choice takes a candidate outside the current
+    # selection, uniformly; the others keep theirs. So the selection always changes, by one
+    # candidate swapped for one of the n - k unused ones.
+    k, n, rows = 3, 6, 3000
+    for sorted_ in (True, False):
+        codec = _distinct_codec(k, n, sorted_)
+        rng = np.random.default_rng(6)
+        parents = codec.random(rows, rng)
+        children = codec.mutate(parents, rng)
+        added, removed = [], []
+        for parent, child in zip(parents, children, strict=True):
+            codec.validate(child)
+            gained = set(child.tolist()) - set(parent.tolist())
+            lost = set(parent.tolist()) - set(child.tolist())
+            assert len(gained) == len(lost) == 1, (parent, child)
+            added.extend(gained)
+            removed.extend(lost)
+            if not sorted_:
+                assert (child != parent).sum() == 1
+        # Every unused candidate is equally likely; each selected one equally likely to leave
+        # (the candidate counts are uniform because the parents are).
+        assert np.all(np.abs(np.bincount(np.array(added, int), minlength=n) / rows - 1 / n) < 0.03)
+        assert np.all(
+            np.abs(np.bincount(np.array(removed, int), minlength=n) / rows - 1 / n) < 0.03
+        )
+
+
+def test_mutating_a_distinct_manyof_at_a_high_rate_keeps_it_distinct_and_changed():
+    codec = _distinct_codec(3, 5, False)
+    rng = np.random.default_rng(7)
+    parents = codec.random(1000, rng)
+    children = codec.mutate(parents, rng, rate=1.0)
+    assert np.all(np.sort(children, axis=1)[:, 1:] > np.sort(children, axis=1)[:, :-1])
+    # Every sub-choice was picked and moves to a value outside the group at that moment.
+    assert np.all(children[:, 0] != parents[:, 0])
+
+
+def test_a_distinct_manyof_of_every_candidate():
+    # Sorted: the one possible selection, so a mutation changes another decision.
+    space = pg.Dict(m=pg.manyof(3, [0, 1, 2], distinct=True, sorted=True), x=pg.oneof([0, 1]))
+    codec = spaces.compile(space)
+    rng = np.random.default_rng(8)
+    parents = codec.random(200, rng)
+    children = codec.mutate(parents, rng)
+    assert np.all(children[:, :3] == [0, 1, 2])
+    assert np.all(children[:, 3] != parents[:, 3])
+    # Unsorted: a permutation; the mutated sub-choice swaps values with another one.
+    codec = _distinct_codec(3, 3, False)
+    parents = codec.random(600, rng)
+    children = codec.mutate(parents, rng)
+    assert np.all(np.sort(children, axis=1) == [0, 1, 2])
+    assert np.all((children != parents).sum(axis=1) == 2)
+    assert len({codec.key(c) for c in children}) == 6
+
+
+def test_sorting_a_manyof_moves_each_sub_choice_with_its_sub_tree():
+    # PyGlove sorts the DNA children of a sorted pg.manyof, each with its sub-tree: a mutation
+    # changes one element of the selection (as a multiset of sub-specs), never the others'.
+    space = pg.Dict(
+        m=pg.manyof(
+            2,
+            [pg.Dict(a=pg.oneof([1, 2, 3])), pg.Dict(b=pg.oneof([4, 5, 6])), 7, 8],
+            distinct=True,
+            sorted=True,
+        )
+    )
+    codec = spaces.compile(space)
+    rng = np.random.default_rng(9)
+    parents = codec.random(400, rng)
+    children = codec.mutate(parents, rng)
+    moved = 0
+    for parent, child in zip(parents, children, strict=True):
+        p_spec, c_spec = codec.decode(parent)["m"], codec.decode(child)["m"]
+        assert c_spec == pg.to_json(pg.materialize(space, codec.to_dna(child)))["m"]
+        kept = [e for e in p_spec if e in c_spec]
+        assert len(kept) == 1, (p_spec, c_spec)
+        moved += c_spec.index(kept[0]) != p_spec.index(kept[0])
+    assert moved > 50
