@@ -181,6 +181,8 @@ class SearchAlgorithm(pg.DNAGenerator):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restores a ``state_dict()`` into this algorithm, bound to the same space."""
         name = type(self).__name__
+        if "_load_state" not in type(self).__dict__:
+            raise ValueError(f"{name} cannot load a saved state (it does not checkpoint).")
         if not isinstance(state, Mapping) or any(k not in state for k in STATE_FIELDS):
             raise ValueError(
                 f"{name}.load_state_dict: the state must be a mapping with fields "

@@ -7,7 +7,9 @@ finished trial to ``out/trials.jsonl``. The local executor (default) works in ba
 worker count; the Ray executor proposes a new trial as soon as a worker is free and feeds back
 in the order results arrive. Each record holds its place in the feedback order (``fed``), and
 ``resume=True`` replays the log through the algorithm in that order (checking that it proposes
-the same candidates) and evaluates only the trials the log lacks. Each trial runs under a seed
+the same candidates) and evaluates only the trials the log lacks. An algorithm that can save its
+state is checkpointed with the summary (``flows.checkpoint``), and a resumed search loads that
+state and replays only the trials logged after it. Each trial runs under a seed
 derived from (search seed, trial id), so its metrics are the same in a repeated, resumed or
 parallel run; a run of consecutive failed trials stops the search with the first failure's
 traceback.
@@ -31,6 +33,13 @@ from tqdm.auto import tqdm
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import resolve
+from symnas.flows.checkpoint import (
+    CHECKPOINT_FILE,
+    Checkpoint,
+    config_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from symnas.flows.executors import Executor, make_executor
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
@@ -163,7 +172,9 @@ def _run(
     asynchronous = runner.asynchronous and runner.concurrency > 1
     config = run_config(algorithm, codec, seed, runner.concurrency, options)
     config["scheduling"] = "asynchronous" if asynchronous else "batch"
+    fingerprint = config_fingerprint(config)
     logged: dict[int, Trial] = {}
+    records: list[dict[str, Any]] = []
     if out_dir is not None:
         records = read_trials(out_dir / "trials.jsonl", repair=True)
         if records and not resume:
@@ -176,11 +187,28 @@ def _run(
             _check_scheduling(out_dir, config["scheduling"])
         logged = {int(r["id"]): Trial.from_record(r) for r in records}
         write_json_atomic(out_dir / "config.json", config)
+    checkpoint = None
+    if records and (out_dir / CHECKPOINT_FILE).exists():
+        checkpoint = load_checkpoint(out_dir, fingerprint, algorithm)
+        if checkpoint is None or not _fits(checkpoint, records, algorithm, budget, config):
+            checkpoint = None
+            algorithm.bind(codec, seed)  # back to a fresh state for the full replay
     # One-shot searchers train their supernet here (checkpointed under out/, resumable).
     algorithm.prepare(out_dir, resume=resume, verbose=verbose)
     loop = _Loop(
-        runner, codec, algorithm, budget, out_dir, seed, logged, verbose, max_consecutive_failures
+        runner,
+        codec,
+        algorithm,
+        budget,
+        out_dir,
+        seed,
+        logged,
+        verbose,
+        max_consecutive_failures,
+        fingerprint=fingerprint,
     )
+    if checkpoint is not None:
+        loop.restore([logged.pop(int(r["id"])) for r in records[: checkpoint.records]], checkpoint)
     try:
         if asynchronous:
             loop.run_asynchronous()
@@ -191,6 +219,7 @@ def _run(
             if per_round == 1 and not runner.asynchronous:
                 per_round = int(getattr(objective, "candidates_per_call", 1))
             loop.run_batches(per_round)
+        loop.write_checkpoint()
     finally:
         loop.finish()
     return loop.result
@@ -210,6 +239,7 @@ class _Loop:
         logged: dict[int, Trial],
         verbose: bool,
         max_consecutive_failures: int | None,
+        fingerprint: str | None = None,
     ) -> None:
         self.runner = runner
         self.codec = codec
@@ -227,6 +257,45 @@ class _Loop:
         self.bar = tqdm(total=budget, disable=not self.show, desc="search", unit="trial")
         self.last_summary = time.monotonic()
         self.failures: list[Trial] = []
+        self.fingerprint = fingerprint
+        self.next_id = 0  # trials proposed so far
+        self.proposed: dict[int, np.ndarray] = {}  # proposed, not yet fed back (asynchronous)
+        # Whether the budget has cut a batch or held back a proposal: from then on the state
+        # differs from that of a search with a larger budget, so it is not checkpointed.
+        self.budget_cut = False
+
+    def restore(self, covered: list[Trial], checkpoint: Checkpoint) -> None:
+        """Starts from a loaded checkpoint: its trials count as fed back and its pending
+        proposals as proposed (``run_asynchronous`` evaluates those the log lacks)."""
+        self.result.trials.extend(covered)
+        self.bar.update(len(covered))
+        self.next_id = checkpoint.next_id
+        self.proposed = dict(checkpoint.pending)
+
+    def write_checkpoint(self) -> None:
+        """Saves the algorithm's state when it can and the log holds exactly the trials fed
+        back (so that the state covers the whole log)."""
+        fed = len(self.result.trials)
+        if (
+            self.log is None
+            or self.fingerprint is None
+            or self.budget_cut
+            or self.log.records != fed
+            or self.algorithm.num_feedbacks != fed
+            or self.algorithm.num_proposals != self.next_id
+        ):
+            return
+        state = self.algorithm.state_dict()
+        if state is not None:
+            save_checkpoint(
+                self.out_dir,
+                self.fingerprint,
+                state,
+                self.log.position(),
+                fed,
+                self.next_id,
+                self.proposed,
+            )
 
     def submit(self, trial_id: int, genome: np.ndarray) -> tuple[np.ndarray, Any, int]:
         """Decodes a proposal and hands it to the executor."""
@@ -277,6 +346,7 @@ class _Loop:
                 )
         if self.out_dir is not None and time.monotonic() - self.last_summary > SUMMARY_INTERVAL_S:
             write_json_atomic(self.out_dir / "summary.json", self.result.summary())
+            self.write_checkpoint()
             self.last_summary = time.monotonic()
         new = [t for t in trials if t.id not in self.logged]
         _count_failures(self.failures, new, self.limit)
@@ -285,10 +355,12 @@ class _Loop:
         """Proposes ``per_round`` genomes, evaluates them, feeds back in proposal order."""
         while len(self.result.trials) < self.budget:
             first_id = len(self.result.trials)
+            self.budget_cut |= self.budget - first_id < per_round
             try:
                 genomes = self.algorithm.propose_batch(min(per_round, self.budget - first_id))
             except StopIteration:  # the algorithm has nothing more to propose
                 break
+            self.next_id = first_id + len(genomes)
             batch: list[Trial | None] = []
             pending: dict[int, tuple[np.ndarray, Any, int]] = {}
             for offset, genome in enumerate(genomes):
@@ -310,25 +382,33 @@ class _Loop:
         """Keeps ``concurrency`` trials in flight, proposing one as each is fed back; logged
         trials are fed back in their logged order first."""
         replay = deque(sorted(self.logged, key=lambda i: (self.logged[i].extra.get("fed", i), i)))
-        proposed: dict[int, np.ndarray] = {}  # proposed and not yet fed back
+        proposed = self.proposed  # proposed and not yet fed back
         running: dict[int, tuple[np.ndarray, Any, int]] = {}
-        next_id = 0
+        for trial_id, genome in proposed.items():  # pending at a restored checkpoint
+            if trial_id in self.logged:
+                self.replayed(trial_id, genome)
+            else:
+                running[trial_id] = self.submit(trial_id, genome)
         exhausted = False
         while len(self.result.trials) < self.budget:
             while (
-                not exhausted and next_id < self.budget and len(proposed) < self.runner.concurrency
+                not exhausted
+                and self.next_id < self.budget
+                and len(proposed) < self.runner.concurrency
             ):
                 try:
                     genome = self.algorithm.propose_batch(1)[0]
                 except StopIteration:
                     exhausted = True
                     break
-                if next_id in self.logged:
-                    self.replayed(next_id, genome)
+                if self.next_id in self.logged:
+                    self.replayed(self.next_id, genome)
                 else:
-                    running[next_id] = self.submit(next_id, genome)
-                proposed[next_id] = genome
-                next_id += 1
+                    running[self.next_id] = self.submit(self.next_id, genome)
+                proposed[self.next_id] = genome
+                self.next_id += 1
+            if self.next_id >= self.budget and len(proposed) < self.runner.concurrency:
+                self.budget_cut = True
             if replay:
                 trial_id = replay.popleft()
                 if trial_id not in proposed:
@@ -356,6 +436,31 @@ class _Loop:
         """Closes the log and writes the summary; trials are listed by id."""
         self.result.trials.sort(key=lambda t: t.id)
         _finish(self.log, self.out_dir, self.result, self.bar)
+
+
+def _fits(
+    checkpoint: Checkpoint,
+    records: list[dict[str, Any]],
+    algorithm: SearchAlgorithm,
+    budget: int,
+    config: dict[str, Any],
+) -> bool:
+    """Whether a loaded checkpoint agrees with the log and this run (else a full replay): its
+    records are trials 0..fed-1 in batch scheduling, the first ``fed`` fed back trials in
+    asynchronous scheduling, and the run's budget reaches its proposals."""
+    covered = records[: checkpoint.records]
+    fed = checkpoint.fed
+    if checkpoint.records > len(records) or len(covered) != fed or checkpoint.next_id > budget:
+        return False
+    if algorithm.num_feedbacks != fed or algorithm.num_proposals != checkpoint.next_id:
+        return False
+    ids = {int(r["id"]) for r in covered}
+    if config["scheduling"] == "batch":
+        return ids == set(range(fed)) and not checkpoint.pending
+    order = {r.get("fed", r["id"]) for r in covered}
+    return order == set(range(fed)) and ids | set(checkpoint.pending) == set(
+        range(checkpoint.next_id)
+    )
 
 
 def _check_scheduling(out_dir: Path, scheduling: str) -> None:

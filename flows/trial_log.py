@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
 STATUSES = ("ok", "failed")
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
@@ -49,17 +51,35 @@ def genome_from_json(values: list[float | int | None]) -> list[float]:
 
 
 class TrialLog:
-    """Appends one JSON line per finished trial and flushes it to disk."""
+    """Appends one JSON line per finished trial and flushes it to disk; keeps the number of
+    records, the size and the SHA-256 of the file, which checkpoints record as the log they
+    cover."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._file: BinaryIO = open(self.path, "ab")  # noqa: SIM115
+        self.records = 0
+        self.size = 0
+        self._digest = hashlib.sha256()
+        with open(self.path, "rb") as existing:
+            for line in existing:  # records as read_trials counts them (blank lines skipped)
+                self._digest.update(line)
+                self.records += bool(line.strip())
+                self.size += len(line)
 
     def append(self, record: dict[str, Any]) -> None:
         """Writes one trial record and flushes it."""
-        self._file.write(json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n")
+        line = (_ENCODER.encode(record) + "\n").encode()
+        self._file.write(line)
         self._file.flush()
+        self._digest.update(line)
+        self.records += 1
+        self.size += len(line)
+
+    def position(self) -> dict[str, Any]:
+        """How much has been written: records, bytes and the SHA-256 of those bytes."""
+        return {"records": self.records, "bytes": self.size, "sha256": self._digest.hexdigest()}
 
     def close(self) -> None:
         """Flushes and closes the file."""
