@@ -21,19 +21,23 @@ fold streams ``T`` vectors through the skewed array and drains it (``rows + cols
 (``fill = 0``). These are the lengths of SCALE-Sim's per-fold demand matrices (its report counts
 one cycle less per layer: the index of the last cycle).
 
-Off-chip traffic (double-buffered SRAMs, so half of each SRAM holds the working set): the
-stationary operand is read once; the streamed input is read again for every fold along the other
-array dimension unless it fits its SRAM; partial sums of ``ws``/``is`` spill to DRAM and come
-back (two transfers per extra reduction fold) unless the output fits its SRAM.
-``mem_cycles = dram_bytes / bandwidth`` on one shared interface (``dram_ports=1``), or the busiest
-operand's bytes over ``bandwidth`` with one port per SRAM (``dram_ports=3``, SCALE-Sim's memory
-system). With double buffering compute and transfers overlap, so
-``cycles = max(compute_cycles, mem_cycles)``, ``stall_cycles = cycles - compute_cycles`` and
-``latency = cycles / clock``.
+Off-chip traffic and stalls of ws/os/is follow SCALE-Sim's double-buffered memory system in
+closed form (``hardware_memory``): each operand is prefetched as a stream of its fold tiles
+padded to the array width, half an SRAM at a time, and re-read whenever the array's demands
+leave the active half (once per sweep, and again when a fold steps back behind it); outputs
+are written once, partial sums of ws/is once per reduction fold unless the output fits half
+the ofmap SRAM. ``mem_cycles`` is the busiest port's transfer time with one port per SRAM
+(``dram_ports=3``, SCALE-Sim's memory system), where the stalls are SCALE-Sim's (prefetches
+run back to back from cycle 0 and the array waits when it needs one not yet done); with one
+shared interface (``dram_ports=1``) the transfer times add up and the array stalls for what
+exceeds the compute. ``cycles = compute_cycles + stall_cycles``, ``latency = cycles / clock``.
 
 Row stationary (``rs``, Eyeriss: Chen et al., ISCA 2016) maps a convolution's filter rows onto
 the array rows and its output rows onto the columns; each PE runs a 1-D convolution and partial
-sums accumulate up the columns (``_row_stationary``; a GEMM is a 1 x 1 convolution).
+sums accumulate up the columns (``_row_stationary``; a GEMM is a 1 x 1 convolution). SCALE-Sim
+has no such dataflow, so its traffic keeps the textbook double-buffer rule: an operand larger
+than half its SRAM is re-read once per refetch, partial sums that do not fit spill to DRAM and
+come back (two transfers per extra reduction fold), and ``cycles = max(compute, mem)``.
 
 Memory-bound operators (element-wise operators, activations, pooling, norms, concatenation,
 resampling; rows of ``hardware_layers`` that are not GEMMs) run on a vector unit of ``cols``
@@ -55,6 +59,7 @@ import numpy as np
 from torch import nn
 
 from symnas.programs.hardware_layers import LayerTable, layers
+from symnas.programs.hardware_memory import systolic_traffic
 from symnas.spaces.hardware import DATAFLOWS, area_mm2, fields
 
 MUL_PJ_PER_BYTE2 = 0.2
@@ -123,9 +128,33 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         np.where(is_rs, rs[key], systolic[key]) for key in ("refetch_in", "refetch_w", "spills")
     )
     sram_words = m * k * refetch_in + k * n * refetch_w + m * n * (1 + spills)
-    in_moved = a_words * np.where(a_words > cap["ifmap"], refetch_in, 1.0)
-    w_moved = w_words * np.where(w_words > cap["filter"], refetch_w, 1.0)
-    out_moved = o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))
+    # Row stationary: an operand that does not fit half its SRAM is re-read per refetch and
+    # partial sums that do not fit spill and come back.
+    rs_moved = (
+        a_words * np.where(a_words > cap["ifmap"], refetch_in, 1.0),
+        w_words * np.where(w_words > cap["filter"], refetch_w, 1.0),
+        o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0)),
+    )
+    # ws/os/is: SCALE-Sim's prefetching double buffers (``hardware_memory``).
+    port_bw = col["bandwidth"] / word
+    memory = systolic_traffic(
+        m,
+        k,
+        n,
+        col["rows"],
+        col["cols"],
+        {name: flow == DATAFLOWS.index(name) for name in ("os", "ws", "is")},
+        {key: 2.0 * value for key, value in cap.items()},
+        port_bw,
+        compute / count,
+        np.minimum(a_words, m * k),
+    )
+    ops = ("ifmap", "filter", "ofmap")
+    in_moved, w_moved, out_moved = (
+        np.where(is_rs, moved, memory[f"{op}_words"])
+        for op, moved in zip(ops, rs_moved, strict=True)
+    )
+    waits = [np.where(is_rs, 0.0, memory[f"{op}_stalls"]) for op in ops]
 
     # Memory-bound operators run on a vector unit of ``cols`` lanes below the array; every
     # operand moves between DRAM and the SRAMs once.
@@ -134,12 +163,19 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     compute = np.where(gemm, compute, np.ceil(m * k / col["cols"]))
     dram_bytes = np.where(gemm, count * (in_moved + w_moved + out_moved), vector_words) * word
     sram_bytes = np.where(gemm, count * sram_words, vector_words) * word
-    # With one port per SRAM the busiest port sets the transfer time, else their sum does.
-    busiest = np.maximum(np.maximum(in_moved, w_moved), out_moved)
-    port_words = np.where(gemm, count * busiest, np.maximum(np.maximum(a_words, w_words), o_words))
+    # With one port per SRAM the busiest port sets the transfer time and the array stalls as
+    # in SCALE-Sim (ws/os/is); with one shared interface the transfer times add up.
     split = col["dram_ports"] > 1
-    mem = np.where(split, port_words * word, dram_bytes) / col["bandwidth"]
-    cycles = np.maximum(compute, mem)
+    moved = np.where(gemm, count, 1.0)[..., None] * np.where(
+        gemm[..., None],
+        np.stack([in_moved, w_moved, out_moved], axis=-1),
+        np.stack(np.broadcast_arrays(a_words, w_words, o_words), axis=-1),
+    )
+    mem = np.where(split, moved.max(axis=-1), moved.sum(axis=-1)) / port_bw
+    scalesim_stall = count * np.maximum(np.maximum(*waits[:2]), waits[2])
+    bound_stall = np.maximum(mem - compute, 0.0)
+    stall = np.where(gemm & split & ~is_rs, scalesim_stall, bound_stall)
+    cycles = compute + stall
     macs = np.broadcast_to(table.macs[None, :].astype(np.float64), cycles.shape)
     vector_ops = np.where(gemm, 0.0, m * k).repeat(len(col["rows"]), axis=0)
     e_mac = MUL_PJ_PER_BYTE2 * word**2 + ADD_PJ_PER_BYTE * word
@@ -150,7 +186,7 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         "cycles": cycles,
         "compute_cycles": compute,
         "mem_cycles": mem,
-        "stall_cycles": cycles - compute,
+        "stall_cycles": stall,
         "latency_ms": cycles / (col["clock_mhz"] * 1e3),
         "energy": energy,
         "dram_bytes": dram_bytes,
