@@ -341,3 +341,24 @@ def test_failed_trials_are_fed_back_and_a_run_of_them_stops_the_search(tmp_path,
     assert [r["id"] for r in _records(tmp_path / "stops")] == list(range(6))
     summary = json.loads((tmp_path / "stops" / "summary.json").read_text())
     assert summary["counts"] == {"total": 6, "ok": 3, "failed": 3}
+
+
+def test_resume_with_a_smaller_budget_feeds_back_only_the_budget(tmp_path, fakes):
+    def search(budget, resume=False):
+        executor = fakes.ScriptedExecutor(3, pick=fakes.oldest_first)
+        result = flows.search(
+            fakes.CODEC,
+            Objective(),
+            fakes.CountingAlgorithm(),
+            budget,
+            out=tmp_path,
+            resume=resume,
+            executor=executor,
+        )
+        return result, executor
+
+    search(8)
+    result, executor = search(6, resume=True)
+    assert [t.id for t in result.trials] == list(range(6))
+    assert executor.submitted() == []
+    assert json.loads((tmp_path / "summary.json").read_text())["counts"]["total"] == 6

@@ -73,6 +73,11 @@ def _search(fakes, objective=None, algorithm=None, budget=4, **kwargs):
             "'max_consecutive_failures' must be a positive integer or None; got 0.",
         ),
         (dict(threads=0), ValueError, "'threads' must be a positive integer or None; got 0."),
+        (
+            dict(max_consecutive_failures=None, threads=0),
+            ValueError,
+            "'threads' must be a positive integer or None; got 0.",
+        ),
         (dict(threads=False), ValueError, "'threads' must be a positive integer or None; got F"),
         (dict(seed=-1), ValueError, "'seed' must be a non-negative integer; got -1."),
         (dict(seed=True), ValueError, "'seed' must be a non-negative integer; got True."),
@@ -404,3 +409,15 @@ def test_verbose_on_a_terminal_shows_a_progress_bar_with_the_best_trial(fakes, m
     monkeypatch.setattr("sys.stderr", quiet)
     _search(fakes, budget=3, verbose=False)
     assert quiet.getvalue() == ""
+
+
+def test_resume_drops_a_record_cut_short_by_a_kill_before_appending(tmp_path, fakes):
+    first = _search(fakes, budget=4, out=tmp_path)
+    assert first.out == tmp_path
+    with (tmp_path / "trials.jsonl").open("a") as f:
+        f.write('{"id": 4, "genome": [4], "dna"')  # the write a kill interrupted
+    objective = Objective()
+    result = _search(fakes, objective, budget=6, out=tmp_path, resume=True)
+    assert objective.calls == [4, 5]
+    assert [r["id"] for r in _records(tmp_path)] == list(range(6))
+    assert [t.id for t in result.trials] == list(range(6)) and result.out == tmp_path
