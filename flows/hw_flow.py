@@ -88,15 +88,17 @@ class CoDesignObjective:
         self.target_latency_ms = target_latency_ms
         self.max_area_mm2 = max_area_mm2
         self._tables: dict[str, Any] = {}
+        self._coster: Any = None
 
     def layer_table(self, arch: Any):
-        """The GEMM layer table of an architecture (built once per process)."""
-        from symnas import programs
-        from symnas.programs import hardware
+        """The layer table of an architecture (once per process, assembled from cached parts)."""
+        from symnas.programs.spec_cost import SpecCoster
 
         key = _arch_key(arch)
         if key not in self._tables:
-            self._tables[key] = hardware.layers(programs.build(arch), self.input_shape)
+            if self._coster is None:
+                self._coster = SpecCoster(self.input_shape)
+            self._tables[key] = self._coster.layers(arch)
         return self._tables[key]
 
     def __call__(self, hw: Any, arch: Any) -> dict[str, float]:
@@ -116,8 +118,8 @@ class CoDesignObjective:
         }
 
     def __getstate__(self) -> dict[str, Any]:
-        # Layer tables are rebuilt in each worker process rather than shipped.
-        return {**self.__dict__, "_tables": {}}
+        # Layer tables and their part cache are rebuilt in each worker process, not shipped.
+        return {**self.__dict__, "_tables": {}, "_coster": None}
 
 
 def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAlgorithm:
