@@ -27,6 +27,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from symnas.algorithms.zero_cost.common import first_output, param_names, run, train_mode
+from symnas.algorithms.zero_cost.constant_layers import ConstantWeightLayers, constant_weight
 
 #: Rectifier-like activations whose inputs give NASWOT's binary codes, caught as calls (module
 #: or functional, in-place or not). The reference hooks ``nn.ReLU`` modules; GELU, SiLU and ELU
@@ -103,12 +104,12 @@ def nwot(module: nn.Module, x: torch.Tensor) -> float:
 
 def constant_fill(name: str, param: torch.Tensor, value: float) -> torch.Tensor | None:
     """epsinas's stand-in for the parameter ``name``: ``value`` everywhere for a ``*weight``, zeros
-    for a ``*bias``, ``None`` (kept) for anything else."""
+    for a ``*bias``, ``None`` (kept) for anything else (one broadcast element, no copy)."""
     leaf = name.rsplit(".", 1)[-1]
     if leaf.endswith("bias"):
-        return torch.zeros_like(param)
+        return constant_weight(param, 0.0)
     if leaf.endswith("weight"):
-        return torch.full_like(param, value)
+        return constant_weight(param, value)
     return None
 
 
@@ -141,7 +142,7 @@ def normalise_output(out: torch.Tensor, drop_inf: bool = False) -> np.ndarray:
 def _normalised_output(
     module: nn.Module, x: torch.Tensor, value: float, drop_inf: bool
 ) -> np.ndarray:
-    with torch.no_grad(), train_mode(module):
+    with torch.no_grad(), train_mode(module), ConstantWeightLayers():
         out = first_output(run(module, x, _constant_overrides(module, value)))
     return normalise_output(out, drop_inf)
 

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from symnas.algorithms.zero_cost import activation
 from symnas.algorithms.zero_cost.common import first_output, layers, param_names, train_mode
+from symnas.algorithms.zero_cost.constant_layers import ConstantWeightLayers
 from symnas.algorithms.zero_cost.saliency import _batch_norm_disabled
 
 ParamFn = Callable[[str, torch.Tensor], torch.Tensor | None]
@@ -100,12 +101,17 @@ def _clone(buf: torch.Tensor) -> torch.Tensor:
     return buf.clone()
 
 
+def _abs_product_sum(weight: torch.Tensor, grad: torch.Tensor) -> float:
+    """``sum |W * g|`` for ``W >= 0`` (synflow's ``|theta|``), as ``sum W * |g|``."""
+    return float(torch.abs(grad).mul_(weight.detach()).sum())
+
+
 def _synflow_active(supernet: nn.Module, weights: list[torch.Tensor], x: torch.Tensor) -> float:
     """synflow of the active sub-network of a supernet whose tensors are already ``|theta|`` in
-    float64; ``weights`` are its scored layer weights (the supernet's parameters)."""
+    float64, in train mode with batch norm disabled; ``weights`` are its scored layer weights."""
     ones = torch.ones((1, *x.shape[1:]), dtype=torch.float64, device=x.device)
     capture = _SliceLeaves(weights)
-    with train_mode(supernet), _batch_norm_disabled(supernet), capture:
+    with capture:
         total = first_output(supernet(ones)).sum()
     if not total.requires_grad:
         return 0.0
@@ -118,7 +124,7 @@ def _synflow_active(supernet: nn.Module, weights: list[torch.Tensor], x: torch.T
         if len(parts) == 1 and grad is None:
             _, leaf, leaf_grad = parts[0]
             if leaf_grad is not None:
-                score += float((leaf.detach() * leaf_grad).abs().sum())
+                score += _abs_product_sum(leaf, leaf_grad)
             continue
         if not parts and grad is None:
             continue
@@ -126,7 +132,7 @@ def _synflow_active(supernet: nn.Module, weights: list[torch.Tensor], x: torch.T
         for index, _, leaf_grad in parts:
             if leaf_grad is not None:
                 full[index] += leaf_grad
-        score += float((weight.detach() * full).abs().sum())
+        score += _abs_product_sum(weight, full)
     return score
 
 
@@ -171,7 +177,8 @@ def score_many(
         states: list[torch.Tensor] = []
         for k, value in enumerate((first, second)):
             constant = partial(activation.constant_fill, value=float(value))
-            with replaced_tensors(supernet, constant, _clone), train_mode(supernet):
+            constants = replaced_tensors(supernet, constant, _clone)
+            with constants, train_mode(supernet), ConstantWeightLayers():
                 for i, spec in enumerate(specs):
                     supernet.activate(spec)
                     with _seeded(seed, states[i] if k else None), torch.no_grad():
@@ -183,7 +190,8 @@ def score_many(
         for row, a, b in zip(rows, *outputs, strict=True):
             row["epsinas"] = activation.epsinas_gap(a, b)
     if "synflow" in proxies:
-        with replaced_tensors(supernet, _abs_float64, _abs_float64_buffer):
+        linearised = replaced_tensors(supernet, _abs_float64, _abs_float64_buffer)
+        with linearised, train_mode(supernet), _batch_norm_disabled(supernet):
             weights = [layer.weight for _, layer in layers(supernet)]
             for weight in weights:
                 weight.requires_grad_(True)
