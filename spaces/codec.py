@@ -368,10 +368,12 @@ def _candidate(slot: Slot, value: Any) -> int:
 
 def _custom_string(slot: Slot, value: Any) -> str:
     """The registered DNA string of a custom slot's value; ``ValueError`` otherwise."""
-    string = custom_value(value) if isinstance(value, (int, float)) else None
+    number = isinstance(value, (int, float))
+    string = custom_value(value) if number else None
     if string is None:
         raise ValueError(
-            f"Decision point {slot.path!r} (custom): genome value {value!r} is no value this "
+            f"Decision point {slot.path!r} (custom): genome value "
+            f"{float(value) if number else value!r} is no value this "
             "process has drawn or read; read the genome through from_dna/from_numbers first."
         )
     return string
@@ -620,7 +622,7 @@ class Codec:
             )
         active = self.active_mask(g)[0]
         for s in self.slots:
-            v = g[s.index]
+            v = float(g[s.index])
             if not active[s.index]:
                 continue
             if s.is_custom:
