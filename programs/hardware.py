@@ -166,12 +166,14 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     # With one port per SRAM the busiest port sets the transfer time and the array stalls as
     # in SCALE-Sim (ws/os/is); with one shared interface the transfer times add up.
     split = col["dram_ports"] > 1
-    moved = np.where(gemm, count, 1.0)[..., None] * np.where(
-        gemm[..., None],
-        np.stack([in_moved, w_moved, out_moved], axis=-1),
-        np.stack(np.broadcast_arrays(a_words, w_words, o_words), axis=-1),
-    )
-    mem = np.where(split, moved.max(axis=-1), moved.sum(axis=-1)) / port_bw
+    moved = [
+        np.where(gemm, count * on_chip, off_chip)
+        for on_chip, off_chip in zip(
+            (in_moved, w_moved, out_moved), (a_words, w_words, o_words), strict=True
+        )
+    ]
+    busiest = np.maximum(np.maximum(moved[0], moved[1]), moved[2])
+    mem = np.where(split, busiest, moved[0] + moved[1] + moved[2]) / port_bw
     scalesim_stall = count * np.maximum(np.maximum(*waits[:2]), waits[2])
     bound_stall = np.maximum(mem - compute, 0.0)
     stall = np.where(gemm & split & ~is_rs, scalesim_stall, bound_stall)

@@ -80,7 +80,7 @@ def window_advances(stream: Stream, set_words: np.ndarray, window: np.ndarray) -
     # ``1 - R / fold``) its last rows take one plain advance (``R + Np`` gained), else the next
     # fold straddles again (``R`` gained).
     straddle = np.minimum(step, 1.0)
-    shift = np.mod(-sets, advance)
+    shift = advance * np.ceil(sets / advance) - sets  # -sets mod Np (np.mod is slow)
     shift = np.where(shift > 0, shift, advance)
     inside = np.clip(1.0 - shift / np.maximum(step, 1e-9), 0.0, 1.0)
     gain = straddle * (shift + inside * advance) + (1.0 - straddle) * advance
@@ -111,7 +111,7 @@ def read_buffer(
     last_miss = compute * np.maximum(1.0 - window / np.maximum(stream.passes * sets, 1.0), 0.0)
     late = np.maximum(busy - last_miss, 0.0)
     spacing = last_miss / np.maximum(advances, 1.0)
-    odd = np.mod(advances, 2.0) >= 1.0
+    odd = advances - 2.0 * np.floor(advances / 2.0) >= 1.0
     extra = np.where(odd, np.minimum(np.maximum(half_lines + 1.0 - spacing, 0.0), late), 0.0)
     return first + advances * half_lines * bw, late + extra
 
