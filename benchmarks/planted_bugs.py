@@ -133,11 +133,9 @@ BUGS = [
     ),
     (
         "hardware: os and ws DRAM traffic swapped",
-        "programs/hardware.py",
-        '        "refetch_w": np.where(is_os, row_folds, np.where(is_ws, 1.0, col_folds)),\n'
-        '        "spills": np.where(is_os, 0.0, row_folds - 1),\n',
-        '        "refetch_w": np.where(is_ws, row_folds, np.where(is_os, 1.0, col_folds)),\n'
-        '        "spills": np.where(is_ws, 0.0, row_folds - 1),\n',
+        "programs/hardware_memory.py",
+        '    is_os, is_ws = flow["os"], flow["ws"]\n',
+        '    is_os, is_ws = flow["ws"], flow["os"]\n',
         [HARDWARE],
     ),
     (
@@ -148,10 +146,17 @@ BUGS = [
         [HARDWARE],
     ),
     (
-        "hardware: spills counted once instead of twice",
+        "hardware: row-stationary spills counted once instead of twice",
         "programs/hardware.py",
-        'out_moved = o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0))',
-        'out_moved = o_words * (1 + np.where(o_words > cap["ofmap"], spills, 0.0))',
+        'o_words * (1 + 2 * np.where(o_words > cap["ofmap"], spills, 0.0)),',
+        'o_words * (1 + np.where(o_words > cap["ofmap"], spills, 0.0)),',
+        [HARDWARE],
+    ),
+    (
+        "hardware: partial sums written once instead of once per reduction fold",
+        "programs/hardware_memory.py",
+        '    writes = m * n * np.where(flow["os"] | fits, 1.0, rf)\n',
+        "    writes = m * n\n",
         [HARDWARE],
     ),
     (
