@@ -23,6 +23,10 @@ returns zeros of the recorded output shapes instead of running it. Candidates th
 (NB201 cells with the same operation on an edge, ViTs with the same widths) are traced once per
 layer shape. The trace assumes, as every static cost model does, that no shape depends on the
 values of a tensor. ``clear_cache()`` empties the cache; ``cache=False`` bypasses it.
+
+``trace_call(module, args, watch=paths)`` traces one call with given argument shapes and logs
+where the rows of each watched submodule begin and end, and its argument and output shapes
+(``Span``); ``programs.spec_cost`` assembles candidates' rows from such traces of their parts.
 """
 
 from __future__ import annotations

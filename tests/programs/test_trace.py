@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -113,3 +114,39 @@ def test_private_attributes_are_part_of_the_key():
     trace_module.clear_cache()
     narrow, wide = trace(Width(2), (4,)), trace(Width(8), (4,))
     assert narrow[-1].k == 2 and wide[-1].k == 8
+
+
+def test_trace_call_logs_each_watched_call_with_its_rows_arguments_and_output():
+    trace_module.clear_cache()
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 1))
+    call = trace_module.trace_call(
+        model, (trace_module.TensorSpec((1, 2, 5, 5)),), watch=["1", "2"]
+    )
+    assert [r.name for r in call.rows] == ["0", "1", "2"]
+    assert call.output == ("T", (1, 6, 5, 5), torch.float32)
+    relu, last = call.spans["1"], call.spans["2"]
+    assert (relu.start, relu.end, last.start, last.end) == (1, 2, 2, 3)
+    assert last.args == (trace_module.TensorSpec((1, 4, 5, 5), torch.float32),)
+    assert last.output == ("T", (1, 6, 5, 5), torch.float32)
+    again = trace_module.trace_call(model, (trace_module.TensorSpec((1, 2, 5, 5)),), watch=["2"])
+    assert again.rows == call.rows  # the first layers replayed from the cache, the same rows
+
+
+def test_trace_call_rejects_watched_modules_not_called_exactly_once():
+    shared = nn.Linear(3, 3)
+
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer, self.unused = shared, nn.Linear(3, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.layer(self.layer(x))
+
+    spec = (trace_module.TensorSpec((1, 3)),)
+    with pytest.raises(ValueError, match="called 2 time"):
+        trace_module.trace_call(Twice(), spec, watch=["layer"])
+    with pytest.raises(ValueError, match="called 0 time"):
+        trace_module.trace_call(Twice(), spec, watch=["unused"])
+    with pytest.raises(ValueError, match="no submodule"):
+        trace_module.trace_call(Twice(), spec, watch=["missing"])
