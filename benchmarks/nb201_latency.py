@@ -2,110 +2,162 @@
 
 Ground truth: HW-NAS-Bench (Li et al., ICLR 2021) latencies of every NAS-Bench-201 CIFAR-10
 network on an FPGA, a Raspberry Pi 4, a Pixel 3, a Xeon Gold 6226 and a Titan X GPU
-(``../shared/data/nb201/nb201_latency_ms.csv``). On a random subset of cells (fixed seed) this
-prints the Spearman correlation with each device column of:
+(``../shared/data/nb201/nb201_latency_ms.csv``), or any CSV with an ``index`` column (the NB201
+index) and one latency column per device (``--latency-csv``, ``--devices``). On a random subset
+of cells (fixed seed), for each device and each calibration size ``k``, ``--draws`` times: draw
+``k`` calibration cells, fit ``programs.latency_model.CalibratedLatencyModel`` on them and take
+the Spearman correlation with the measured latency on the other cells (held-out only) of:
 
-- ``cpu``: ``programs.cpu_latency`` measured on this machine (1 thread, batch 1);
-- ``model``: ``programs.hardware`` analytical latency on a systolic-array configuration that
-  resembles the device (``DEVICES``: rough peak MACs per cycle, word size, clock, bandwidth);
-- ``params`` and ``macs``: ``programs.count``, the usual proxy baselines.
+- ``calibrated``: the calibrated kernel-level model;
+- ``model``: the uncalibrated analytical model (``programs.hardware`` total cycles / clock);
+- ``macs`` and ``params``: ``programs.count``, the usual proxy baselines.
 
-    python benchmarks/nb201_latency.py --cells 200
+A device named in ``latency_model.DEVICES`` uses its configuration there; any other column (or
+every column with ``--generic``) uses the ``generic`` configuration, as for a device nothing is
+known about. Features are cached per cell and configuration in ``--cache``.
+
+    python benchmarks/nb201_latency.py --cells 500 --draws 10
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import inspect
+import json
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.stats import spearmanr
 
 from symnas import programs, spaces
+from symnas.programs import hardware, hardware_layers, latency_model, trace
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201"
-
-# Array size ~ peak multiply-accumulates per cycle; bandwidth ~ DRAM bytes per clock cycle.
-DEVICES = {
-    # Zynq-class FPGA accelerator: 16-bit fixed point, 200 MHz.
-    "fpga": {"rows": 32, "cols": 32, "dataflow": "ws", "word_bytes": 2, "clock_mhz": 200.0,
-             "bandwidth": 16, "ifmap_sram_kb": 128, "filter_sram_kb": 128, "ofmap_sram_kb": 128},
-    # 4 Cortex-A72 cores, 128-bit NEON (16 fp32 MACs/cycle), 1.5 GHz, LPDDR4 ~4 GB/s.
-    "raspi4": {"rows": 4, "cols": 4, "dataflow": "os", "word_bytes": 4, "clock_mhz": 1500.0,
-               "bandwidth": 3, "ifmap_sram_kb": 256, "filter_sram_kb": 256, "ofmap_sram_kb": 256},
-    # Snapdragon 845, 4 big Kryo cores at 2.8 GHz, LPDDR4X ~15 GB/s.
-    "pixel3": {"rows": 8, "cols": 4, "dataflow": "os", "word_bytes": 4, "clock_mhz": 2800.0,
-               "bandwidth": 5, "ifmap_sram_kb": 256, "filter_sram_kb": 256, "ofmap_sram_kb": 512},
-    # Xeon Gold 6226: AVX-512 (32 fp32 MACs/cycle/core), 2.7 GHz, ~100 GB/s.
-    "gold_6226": {"rows": 16, "cols": 16, "dataflow": "os", "word_bytes": 4, "clock_mhz": 2700.0,
-                  "bandwidth": 37, "ifmap_sram_kb": 1024, "filter_sram_kb": 1024,
-                  "ofmap_sram_kb": 1024},
-    # Titan X: 3,584 CUDA cores at 1.5 GHz, ~480 GB/s.
-    "titanx_1": {"rows": 64, "cols": 64, "dataflow": "os", "word_bytes": 4, "clock_mhz": 1500.0,
-                 "bandwidth": 320, "ifmap_sram_kb": 2048, "filter_sram_kb": 2048,
-                 "ofmap_sram_kb": 2048},
-}  # fmt: skip
+CACHE = Path(__file__).resolve().parents[1] / "runs" / "nb201_latency_features.json"
 
 
-def load(n_cells: int, seed: int) -> list[dict]:
-    """A random subset of cells: arch string and the measured latency of every device."""
-    with open(DATA / "nb201_cifar10.csv") as f:
+def load(latency_csv: Path, arch_csv: Path, devices: list[str] | None, n_cells: int, seed: int):
+    """A random subset of cells: arch strings and a ``(cells, devices)`` latency array."""
+    with open(arch_csv) as f:
         arch = {int(r["index"]): r["arch_str"] for r in csv.DictReader(f)}
-    with open(DATA / "nb201_latency_ms.csv") as f:
-        rows = {int(r["index"]): r for r in csv.DictReader(f)}
-    picks = np.random.default_rng(seed).choice(sorted(rows), size=n_cells, replace=False)
-    return [{"arch_str": arch[i], **{d: float(rows[i][d]) for d in DEVICES}} for i in sorted(picks)]
+    with open(latency_csv) as f:
+        reader = csv.DictReader(f)
+        columns = [c for c in reader.fieldnames or [] if c != "index"]
+        rows = {int(r["index"]): r for r in reader}
+    devices = devices or columns
+    missing = [d for d in devices if d not in columns]
+    if missing:
+        raise SystemExit(f"--devices {missing} not in {latency_csv}; columns: {columns}.")
+    if n_cells > len(rows):
+        raise SystemExit(f"--cells {n_cells}: the CSV holds {len(rows)} cells.")
+    picks = sorted(np.random.default_rng(seed).choice(sorted(rows), size=n_cells, replace=False))
+    latency = np.array([[float(rows[i][d]) for d in devices] for i in picks])
+    return [arch[i] for i in picks], devices, latency
+
+
+def cost_model_version() -> str:
+    """A hash of the cost model's source: cached features are void when it changes."""
+    source = "".join(
+        inspect.getsource(m) for m in (hardware, hardware_layers, trace, latency_model)
+    )
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def cell_features(archs: list[str], configs: dict[str, str], cache_path: Path) -> dict:
+    """Per cell: params, MACs and the kernel features on every config (cached in a JSON file)."""
+    version = cost_model_version()
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    if cache.get("version") != version:
+        cache = {"version": version, "cells": {}}
+    todo = [
+        a
+        for a in archs
+        if a not in cache["cells"] or any(c not in cache["cells"][a] for c in configs.values())
+    ]
+    start = time.perf_counter()
+    for arch in todo:
+        model = programs.build(spaces.nb201_arch(arch))
+        counts = programs.count(model, (3, 32, 32))
+        names = sorted(set(configs.values()))
+        feats = latency_model.kernel_features(model, (3, 32, 32), names)
+        entry = {"params": counts["params"], "macs": counts["macs"]}
+        entry.update({name: row.tolist() for name, row in zip(names, feats, strict=True)})
+        cache["cells"][arch] = entry
+    if todo:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(cache))
+    print(f"features: {len(todo)} cells traced in {time.perf_counter() - start:.0f} s")
+    return {a: cache["cells"][a] for a in archs}
+
+
+def rho(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Spearman correlation."""
+    return float(spearmanr(estimate, truth).statistic)
+
+
+def evaluate(features, truth, params, macs, config, k, draws, seed) -> dict[str, list[float]]:
+    """Held-out Spearman of each estimate over ``draws`` random calibration sets of ``k``."""
+    out: dict[str, list[float]] = {"calibrated": [], "model": [], "macs": [], "params": []}
+    analytical = latency_model.analytical_latency_ms(features, config)
+    for draw in range(draws):
+        calibration, held_out = latency_model.calibration_split(len(truth), k, [seed, k, draw])
+        fitted = latency_model.CalibratedLatencyModel(config).fit_features(
+            features[calibration], truth[calibration]
+        )
+        predicted = fitted.predict_features(features[held_out])
+        out["calibrated"].append(rho(predicted, truth[held_out]))
+        for key, estimate in (("model", analytical), ("macs", macs), ("params", params)):
+            out[key].append(rho(estimate[held_out], truth[held_out]))
+    return out
 
 
 def main() -> None:
-    """Measures every estimate on the subset and prints the Spearman table."""
+    """Computes the features of the subset and prints the held-out Spearman tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--skip-cpu", action="store_true", help="do not time cpu_latency")
+    parser.add_argument("--draws", type=int, default=10)
+    parser.add_argument("--k", type=int, nargs="+", default=[10, 20, 50])
+    parser.add_argument("--latency-csv", type=Path, default=DATA / "nb201_latency_ms.csv")
+    parser.add_argument("--arch-csv", type=Path, default=DATA / "nb201_cifar10.csv")
+    parser.add_argument("--devices", nargs="+", help="latency columns (default: all)")
+    parser.add_argument("--generic", action="store_true", help="'generic' config for every device")
+    parser.add_argument("--cache", type=Path, default=CACHE)
     args = parser.parse_args()
-    if not DATA.is_dir():
-        raise SystemExit(f"NB201 latency data not found at {DATA}.")
+    torch.set_num_threads(1)
+    for path in (args.latency_csv, args.arch_csv):
+        if not path.is_file():
+            raise SystemExit(f"NB201 data not found at {path}.")
 
-    cells = load(args.cells, args.seed)
-    hw = programs.hardware.hardware_arrays(DEVICES.values())
-    estimates: dict[str, list[float]] = {"cpu": [], "params": [], "macs": []}
-    estimates.update({f"model_{d}": [] for d in DEVICES})
-    start = time.perf_counter()
-    for cell in cells:
-        model = programs.build(spaces.nb201_arch(cell["arch_str"]))
-        counts = programs.count(model, (3, 32, 32))
-        estimates["params"].append(counts["params"])
-        estimates["macs"].append(counts["macs"])
-        estimates["cpu"].append(
-            float("nan")
-            if args.skip_cpu
-            else programs.cpu_latency(
-                model, (3, 32, 32), threads=args.threads, repeats=args.repeats
+    archs, devices, latency = load(
+        args.latency_csv, args.arch_csv, args.devices, args.cells, args.seed
+    )
+    configs = {
+        d: d if d in latency_model.DEVICES and not args.generic else "generic" for d in devices
+    }
+    cells = cell_features(archs, configs, args.cache)
+    params = np.array([cells[a]["params"] for a in archs], dtype=np.float64)
+    macs = np.array([cells[a]["macs"] for a in archs], dtype=np.float64)
+    print(f"{len(archs)} NB201 cells (seed {args.seed}), {args.draws} calibration draws per k")
+    print(f"{'device':<10} {'config':<9} {'k':>3} {'model':>6} {'calibrated (min-max)':>26} "
+          f"{'macs':>6} {'params':>6} {'cal-macs':>8}")  # fmt: skip
+    for j, device in enumerate(devices):
+        config = configs[device]
+        features = np.array([cells[a][config] for a in archs])
+        for k in args.k:
+            r = evaluate(features, latency[:, j], params, macs, config, k, args.draws, args.seed)
+            cal = np.array(r["calibrated"])
+            mean = {key: float(np.mean(v)) for key, v in r.items()}
+            print(
+                f"{device:<10} {config:<9} {k:>3} {mean['model']:>6.3f} "
+                f"{cal.mean():>7.3f} +- {cal.std():.3f} ({cal.min():.3f}-{cal.max():.3f}) "
+                f"{mean['macs']:>6.3f} {mean['params']:>6.3f} "
+                f"{mean['calibrated'] - mean['macs']:>+8.3f}"
             )
-        )
-        table = programs.hardware.layers(model, (3, 32, 32))
-        latency = programs.hardware.cost_table(table, hw)["total_latency_ms"]
-        for d, value in zip(DEVICES, latency, strict=True):
-            estimates[f"model_{d}"].append(float(value))
-    print(f"{len(cells)} NB201 cells (seed {args.seed}), {time.perf_counter() - start:.0f} s")
-    header = f"{'device':<10} {'cpu_latency':>12} {'model(dev)':>11} {'params':>8} {'macs':>8}"
-    header += f" {'model-macs':>11}"
-    print(header)
-    for d in DEVICES:
-        truth = [c[d] for c in cells]
-
-        def rho(key: str, truth: list[float] = truth) -> float:
-            return spearmanr(estimates[key], truth).statistic
-
-        print(
-            f"{d:<10} {rho('cpu'):>12.3f} {rho(f'model_{d}'):>11.3f} "
-            f"{rho('params'):>8.3f} {rho('macs'):>8.3f} {rho(f'model_{d}') - rho('macs'):>+11.3f}"
-        )
 
 
 if __name__ == "__main__":
