@@ -133,16 +133,29 @@ class CountingAlgorithm(SearchAlgorithm):
             self._fed.append((int(genome[0]), None if reward is None else float(reward[0])))
 
 
+class CheckpointedCounter(CountingAlgorithm):
+    """A ``CountingAlgorithm`` that saves its state (the proposal count), so a search checkpoints
+    it; its records of asked sizes and feedback start empty after a restore."""
+
+    def _state(self) -> dict:
+        return {"count": self._count, "stops": self._stops}
+
+    def _load_state(self, state: dict) -> None:
+        self._count = state["count"]
+        self._stops = state["stops"]
+
+
 @pytest.fixture
 def fakes() -> SimpleNamespace:
     """The test doubles of this module: ``SPACE``, its ``CODEC``, ``WALL_S``, ``ScriptedExecutor``,
-    ``CountingAlgorithm``, ``newest_first``, ``oldest_first``."""
+    ``CountingAlgorithm``, ``CheckpointedCounter``, ``newest_first``, ``oldest_first``."""
     return SimpleNamespace(
         SPACE=SPACE,
         CODEC=CODEC,
         WALL_S=WALL_S,
         ScriptedExecutor=ScriptedExecutor,
         CountingAlgorithm=CountingAlgorithm,
+        CheckpointedCounter=CheckpointedCounter,
         newest_first=newest_first,
         oldest_first=oldest_first,
     )

@@ -1,0 +1,145 @@
+"""The search loop with a checkpointed algorithm: what a resume restores (trials fed back,
+proposals in flight) and when a checkpoint is written, seen through the scripted executor and
+the checkpointing counter of ``conftest.py``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+from symnas import flows
+from symnas.flows.checkpoint import CHECKPOINT_FILE
+
+search_module = importlib.import_module("symnas.flows.search")  # the module, not the function
+
+
+class Objective:
+    """``score = (37 x) mod 11`` of spec ``{"x": x}``; a ``KeyboardInterrupt`` (a killed
+    driver) on call number ``interrupt_at``; records every evaluated ``x``."""
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        self.interrupt_at = interrupt_at
+        self.calls: list[int] = []
+
+    def __call__(self, spec) -> dict[str, float]:
+        self.calls.append(spec["x"])
+        if len(self.calls) == self.interrupt_at:
+            raise KeyboardInterrupt
+        return {"score": float((37 * spec["x"]) % 11)}
+
+
+def _records(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "trials.jsonl").read_text().splitlines()]
+
+
+def _checkpoint(out) -> dict:
+    return json.loads((out / CHECKPOINT_FILE).read_text())
+
+
+def _search(fakes, out, budget, executor, objective=None, algorithm=None, resume=False):
+    return flows.search(
+        fakes.CODEC,
+        objective or Objective(),
+        algorithm or fakes.CheckpointedCounter(),
+        budget,
+        out=out,
+        resume=resume,
+        executor=executor,
+        verbose=False,
+    )
+
+
+def test_a_batched_resume_starts_from_the_checkpoint(tmp_path, fakes):
+    _search(fakes, tmp_path, 6, fakes.ScriptedExecutor(2, asynchronous=False))
+    saved = _checkpoint(tmp_path)
+    assert (saved["fed"], saved["next_id"], saved["pending"]) == (6, 6, {})
+    algo, executor = fakes.CheckpointedCounter(), fakes.ScriptedExecutor(2, asynchronous=False)
+    result = _search(fakes, tmp_path, 8, executor, algorithm=algo, resume=True)
+    assert algo._fed == [(6, 2.0), (7, 6.0)], "the checkpointed trials are not fed back again"
+    assert algo._asked == [2] and executor.submitted() == [6, 7]
+    assert [t.id for t in result.trials] == list(range(8))
+    assert [t.metrics for t in result.trials] == [{"score": float((37 * i) % 11)} for i in range(8)]
+    assert _checkpoint(tmp_path)["fed"] == 8
+
+
+def test_an_asynchronous_resume_restores_the_trials_in_flight(tmp_path, fakes, monkeypatch):
+    straight = tmp_path / "straight"
+    _search(fakes, straight, 8, fakes.ScriptedExecutor(3))
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", -1.0)  # checkpoint at every feedback
+    out = tmp_path / "cut"
+    executor = fakes.ScriptedExecutor(3)
+    with pytest.raises(KeyboardInterrupt):
+        _search(fakes, out, 8, executor, Objective(interrupt_at=4))
+    assert [r["id"] for r in _records(out)] == [2, 3, 4]
+    saved = _checkpoint(out)
+    assert (saved["fed"], saved["next_id"], sorted(saved["pending"])) == (3, 5, ["0", "1"])
+
+    algo, executor, objective = fakes.CheckpointedCounter(), fakes.ScriptedExecutor(3), Objective()
+    result = _search(fakes, out, 8, executor, objective, algo, resume=True)
+    assert executor.submitted() == [0, 1, 5, 6, 7], "the pending proposals run first"
+    assert objective.calls == [5, 6, 7, 1, 0]
+    assert [x for x, _ in algo._fed] == [5, 6, 7, 1, 0]
+    assert algo._asked == [1, 1, 1], "proposals 0 to 4 come from the checkpoint"
+    assert _records(out) == _records(straight)
+    assert [t.id for t in result.trials] == list(range(8))
+
+
+def test_pending_trials_logged_after_the_checkpoint_are_replayed(tmp_path, fakes, monkeypatch):
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", -1.0)  # checkpoint at every feedback
+    early = tmp_path / "early_state.json"
+
+    class Snapshot(Objective):
+        """Keeps the checkpoint written after the first feedback."""
+
+        def __call__(self, spec):
+            if len(self.calls) == 1:
+                early.write_text((tmp_path / CHECKPOINT_FILE).read_text())
+            return super().__call__(spec)
+
+    with pytest.raises(KeyboardInterrupt):
+        _search(fakes, tmp_path, 8, fakes.ScriptedExecutor(3, pick=fakes.oldest_first), Snapshot(5))
+    assert [r["id"] for r in _records(tmp_path)] == [0, 1, 2, 3]
+    (tmp_path / CHECKPOINT_FILE).write_text(early.read_text())
+    saved = _checkpoint(tmp_path)
+    assert (saved["fed"], saved["next_id"], sorted(saved["pending"])) == (1, 3, ["1", "2"])
+
+    algo, objective = fakes.CheckpointedCounter(), Objective()
+    executor = fakes.ScriptedExecutor(3, pick=fakes.oldest_first)
+    result = _search(fakes, tmp_path, 8, executor, objective, algo, resume=True)
+    assert executor.submitted() == [4, 5, 6, 7], "logged trials are not evaluated again"
+    assert objective.calls == [4, 5, 6, 7]
+    assert [x for x, _ in algo._fed] == [1, 2, 3, 4, 5, 6, 7]
+    assert algo._asked == [1] * 5
+    assert [r["id"] for r in _records(tmp_path)] == list(range(8))
+    assert [r["fed"] for r in _records(tmp_path)] == list(range(8))
+    assert [t.id for t in result.trials] == list(range(8))
+
+
+def test_an_exhausted_algorithm_is_checkpointed_and_not_asked_again(tmp_path, fakes):
+    _search(
+        fakes, tmp_path, 10, fakes.ScriptedExecutor(3), algorithm=fakes.CheckpointedCounter(limit=4)
+    )
+    saved = _checkpoint(tmp_path)
+    assert (saved["fed"], saved["next_id"]) == (4, 4)
+    algo, executor = fakes.CheckpointedCounter(limit=4), fakes.ScriptedExecutor(3)
+    result = _search(fakes, tmp_path, 10, executor, algorithm=algo, resume=True)
+    assert executor.submitted() == [] and algo._fed == []
+    assert algo._stops == 2, "asked once more after the checkpoint, which counted one stop"
+    assert [t.id for t in result.trials] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "in_flight, asynchronous, budget, written",
+    [(3, False, 6, True), (3, False, 7, False), (3, True, 6, False), (1, True, 5, True)],
+    ids=["full-batches", "cut-batch", "cut-in-flight", "one-in-flight"],
+)
+def test_no_checkpoint_when_the_budget_held_a_proposal_back(
+    tmp_path, fakes, in_flight, asynchronous, budget, written
+):
+    """A run with a larger budget would have proposed more at that point, so the state after a
+    budget-cut round is not one the resumed search can go on from."""
+    executor = fakes.ScriptedExecutor(in_flight, asynchronous=asynchronous)
+    _search(fakes, tmp_path, budget, executor)
+    assert (tmp_path / CHECKPOINT_FILE).exists() == written
