@@ -170,3 +170,15 @@ def test_nsga2_pyglove_operators_get_the_parents_and_the_generation_step():
     _feed(algo, second, [(2, 2)] * 4)
     algo.propose_batch(4)
     assert [c[0] for c in recombinator.calls[4:]] == [8] * 4 and mutator.steps[4:] == [8] * 4
+
+
+def test_nsga2_with_any_pyglove_operator_has_no_checkpoint():
+    # PyGlove operators draw from random streams of their own, which a checkpoint cannot hold:
+    # each operator on its own turns the checkpoint off; the codec's operators keep it.
+    assert _nsga(4).state_dict() is not None
+    for operator in (
+        {"mutator": RecordingMutator()},
+        {"crossover": HalfAndHalf()},
+        {"population_init": pg.geno.Random(seed=1)},
+    ):
+        assert _nsga(4, **operator).state_dict() is None, operator
