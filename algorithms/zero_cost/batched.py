@@ -160,7 +160,8 @@ def score_many(
 
     ``proxies`` are validated names and ``options`` the ``loss_fn``, ``seed`` and
     ``epsinas_weights`` that ``zero_cost.score`` takes; ``zero_cost.score_specs(...,
-    supernet=...)`` is the checked entry point.
+    supernet=...)`` is the checked entry point. The supernet's tensors are replaced while it
+    runs, so it must not be used elsewhere (another thread) meanwhile.
     """
     from symnas.algorithms.zero_cost import SUPERNET_SAFE, score
 
