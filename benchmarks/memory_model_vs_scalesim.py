@@ -13,6 +13,8 @@ SCALE-Sim 3.0.0 needs ``numpy<2.3``; it runs in a worker process whose interpret
 
     python benchmarks/memory_model_vs_scalesim.py --scalesim-python /tmp/ssvenv/bin/python \
         --results runs/scalesim_memory.jsonl
+
+Several ``--results`` files are compared together (e.g. a second draw with ``--seed 1``).
 """
 
 from __future__ import annotations
@@ -142,15 +144,35 @@ def _gemm_json(shapes: list[tuple[int, int, int]]) -> dict[str, list]:
 def ours(jobs: list[dict]) -> dict[str, np.ndarray]:
     """Stall cycles and DRAM words of the analytical model, one job at a time."""
     from symnas.programs.hardware import LayerTable, cost_table
+    from symnas.programs.hardware_memory import systolic_traffic
 
-    stalls, traffic, compute = [], [], []
+    stalls, traffic, compute, operands = [], [], [], []
     for job in jobs:
         table = LayerTable.from_json(_gemm_json([(job["m"], job["k"], job["n"])]))
         res = cost_table(table, [_spec(job)])
         stalls.append(res["total_stall_cycles"][0])
         traffic.append(res["total_dram_bytes"][0])
         compute.append(res["total_compute_cycles"][0])
-    return {"stalls": np.array(stalls), "dram": np.array(traffic), "compute": np.array(compute)}
+        m, k, n = (np.array([float(job[key])]) for key in "mkn")
+        memory = systolic_traffic(
+            m,
+            k,
+            n,
+            np.array([float(job["rows"])]),
+            np.array([float(job["cols"])]),
+            {flow: np.array([job["dataflow"] == flow]) for flow in DATAFLOWS},
+            {op: np.array([job[f"{op}_kb"] * 1024.0]) for op in ("ifmap", "filter", "ofmap")},
+            np.array([float(job["bandwidth"])]),
+            compute[-1],
+            m * k,
+        )
+        operands.append([memory[f"{op}_words"][0] for op in ("ifmap", "filter", "ofmap")])
+    return {
+        "stalls": np.array(stalls),
+        "dram": np.array(traffic),
+        "compute": np.array(compute),
+        "operands": np.array(operands),
+    }
 
 
 JOB_KEYS = ("family", "m", "k", "n", "rows", "cols", "dataflow", "ifmap_kb", "filter_kb")
@@ -198,19 +220,22 @@ def main() -> None:
     parser.add_argument("--max-lines", type=int, default=4000, help="cap on compute cycles")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="SCALE-Sim processes")
-    parser.add_argument("--results", help="JSON-lines file of SCALE-Sim results (kept, reused)")
+    parser.add_argument(
+        "--results",
+        nargs="+",
+        help="JSON-lines files of SCALE-Sim results (reused when present, else the first is "
+        "written)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         scalesim_worker()
         return
-    results = Path(args.results) if args.results else None
-    done = []
-    if results is not None and results.exists():
-        done = [json.loads(x) for x in results.read_text().splitlines()]
+    files = [Path(name) for name in args.results or []]
+    done = [json.loads(x) for f in files if f.exists() for x in f.read_text().splitlines()]
     if not done:
         jobs = make_jobs(args.per_family, args.max_lines, args.seed)
-        done = run_scalesim(jobs, args.scalesim_python, args.workers, results)
+        done = run_scalesim(jobs, args.scalesim_python, args.workers, files[0] if files else None)
     jobs = [{k: r[k] for k in JOB_KEYS} for r in done]
     sim = done
     est = ours(jobs)
@@ -227,6 +252,11 @@ def main() -> None:
     print(_row("stall cycles", est["stalls"][stalled], ref_stalls[stalled]))
     print(_row("DRAM words", est["dram"][stalled], ref_dram[stalled]))
     print(_row("DRAM words (all jobs)", est["dram"], ref_dram))
+    for i, (op, key) in enumerate(
+        (("ifmap", "ifmap_reads"), ("filter", "filter_reads"), ("ofmap", "ofmap_writes"))
+    ):
+        ref = np.array([r[key] for r in sim], dtype=float)
+        print(_row(f"{op} words (all jobs)", est["operands"][:, i], ref))
     for flow in DATAFLOWS:
         keep = stalled & np.array([j["dataflow"] == flow for j in jobs])
         print(_row(f"stall cycles, {flow}", est["stalls"][keep], ref_stalls[keep]))
