@@ -143,3 +143,18 @@ def test_no_checkpoint_when_the_budget_held_a_proposal_back(
     executor = fakes.ScriptedExecutor(in_flight, asynchronous=asynchronous)
     _search(fakes, tmp_path, budget, executor)
     assert (tmp_path / CHECKPOINT_FILE).exists() == written
+
+
+def test_the_last_checkpoint_holds_every_proposal_of_the_budget(tmp_path, fakes, monkeypatch):
+    """Checkpointing at every feedback: the state after the budget's last proposal, made with
+    every slot filled, is still one a longer search passes through, so it is kept."""
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", -1.0)
+    executor = fakes.ScriptedExecutor(3, pick=fakes.oldest_first)
+    _search(fakes, tmp_path, 6, executor)
+    saved = _checkpoint(tmp_path)
+    assert (saved["fed"], saved["next_id"], sorted(saved["pending"])) == (4, 6, ["4", "5"])
+    algo, executor, objective = fakes.CheckpointedCounter(), fakes.ScriptedExecutor(3), Objective()
+    result = _search(fakes, tmp_path, 8, executor, objective, algo, resume=True)
+    assert executor.submitted() == [6, 7] and sorted(objective.calls) == [6, 7]
+    assert [x for x, _ in algo._fed][:2] == [4, 5], "the logged pending trials come first"
+    assert [t.id for t in result.trials] == list(range(8))
