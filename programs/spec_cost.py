@@ -37,37 +37,71 @@ from symnas.programs import (
 from symnas.programs.hardware_layers import LayerTable
 from symnas.programs.parts import Part, hook_for
 from symnas.programs.trace import Row, Span, TensorSpec, check_input, trace_call
+from symnas.spaces.hardware import area_mm2
 
 CACHE_SIZE = 100_000  # assembled parts kept (least recently used dropped first)
 
 _NUMBERS = Row._fields[2:]  # the integer fields of a row, in order
 _TABLE_FIELDS = ("m", "k", "n", "count", "in_words", "w_words", "out_words", "kh", "kw", "oh")
 _COLUMNS = {f: _NUMBERS.index(f) for f in _TABLE_FIELDS}
+_METRICS = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
+_METRICS += ("dram_bytes", "sram_bytes")  # summed over layers; utilization follows from them
 
 
-class _Block(NamedTuple):
-    """The rows of one part: names relative to it (its own operators: ""), kinds, numbers."""
+class _Block:
+    """The rows of one part: names relative to it (its own operators: ""), kinds, numbers.
 
-    names: tuple[str, ...]
-    kinds: tuple[str, ...]
-    numbers: np.ndarray  # (rows, len(_NUMBERS)) int64
-    output: Any
-    cls: str  # class name of the part's module
+    An assembled block keeps its ``layout``, the pieces it was made of (``(block, start, end,
+    path)``: rows of another block, renamed under ``path`` when it is a slot), so that its names
+    and per-layer costs are put together from its pieces' only when they are asked for.
+    """
+
+    __slots__ = ("_names", "cls", "key", "kinds", "layout", "numbers", "output")
+
+    def __init__(
+        self,
+        kinds: tuple[str, ...],
+        numbers: np.ndarray,
+        output: Any,
+        cls: str,
+        names: tuple[str, ...] | None = None,
+        layout: tuple[tuple[_Block, int, int, str | None], ...] | None = None,
+    ) -> None:
+        self.kinds = kinds
+        self.numbers = numbers  # (rows, len(_NUMBERS)) int64
+        self.output = output
+        self.cls = cls  # class name of the part's module
+        self.layout = layout
+        self.key: Hashable = None  # its cache key, set when it is kept
+        self._names = names
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Row names relative to the part."""
+        if self._names is None:
+            names: list[str] = []
+            for block, start, end, path in self.layout:
+                if path is None:
+                    names.extend(block.names[start:end])
+                else:
+                    names.extend([f"{path}.{name}" if name else path for name in block.names])
+            self._names = tuple(names)
+        return self._names
 
 
 class _Frame(NamedTuple):
     block: _Block  # the reference's rows, its slots' rows included
-    spans: tuple[tuple[str, Span], ...]  # direct slots by path, in call order
+    spans: tuple[tuple[str, Span, Hashable], ...]  # direct slots: path, call, argument key
 
 
 def _block(rows: Sequence[Row], output: Any, cls: str) -> _Block:
     numbers = np.array([row[2:] for row in rows], dtype=np.int64)
     return _Block(
-        tuple(row.name for row in rows),
         tuple(row.kind for row in rows),
         numbers.reshape(len(rows), len(_NUMBERS)),
         output,
         cls,
+        names=tuple(row.name for row in rows),
     )
 
 
@@ -105,6 +139,7 @@ class SpecCoster:
         self._args = (TensorSpec(shape),)
         self._blocks: OrderedDict[Hashable, _Block] = OrderedDict()
         self._frames: dict[Hashable, _Frame] = {}
+        self._costs: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         """Number of (part, arguments) entries cached."""
@@ -114,6 +149,7 @@ class SpecCoster:
         """Forgets every cached part (the trace's layer cache is separate: ``trace.clear_cache``)."""
         self._blocks.clear()
         self._frames.clear()
+        self._costs.clear()
 
     def rows(self, spec: Any, **task: Any) -> list[Row]:
         """The rows of ``programs.trace.trace(programs.build(spec, **task), input_shape)``."""
@@ -138,15 +174,41 @@ class SpecCoster:
         ``per_layer=False`` leaves out the per-layer breakdown (``layers``); the totals are the
         same.
         """
-        return hardware.table_cost(self.layers(spec, **task), hw, per_layer=per_layer)
+        if not per_layer:
+            return self.costs([spec], hw, **task)[0]
+        return hardware.table_cost(self.layers(spec, **task), hw)
+
+    def costs(self, specs: Sequence[Any], hw: Any, **task: Any) -> list[dict[str, float]]:
+        """The totals of ``cost(spec, hw, per_layer=False)`` for every spec, in order.
+
+        The cost model (``hardware.cost_table``) prices every layer on its own, so each traced
+        part is priced once per configuration and a spec's per-layer costs are put together
+        from its parts'; its totals are their sums, as ``hardware.cost`` takes them.
+        """
+        arrays = hardware.hardware_arrays([hw])
+        hw_key = tuple((name, float(value[0])) for name, value in sorted(arrays.items()))
+        pes = float(arrays["rows"][0] * arrays["cols"][0])
+        area = area_mm2(hw)
+        out = []
+        for spec in specs:
+            sums = self._layer_costs(self._top(spec, task), hw_key, arrays, {}).sum(axis=1)
+            totals = dict(zip(_METRICS, sums.tolist(), strict=True))
+            cycles = totals["cycles"]
+            totals["utilization"] = totals["macs"] / (pes * cycles) if cycles > 0 else 0.0
+            totals["area_mm2"] = area
+            out.append(totals)
+        return out
 
     # -----------------------------------------------------------------------------------------
 
     def _top(self, spec: Any, task: dict[str, Any]) -> _Block:
         return self._block_of(_part_of(spec, task), self._args, ())
 
-    def _block_of(self, part: Part, args: tuple, kwargs: tuple) -> _Block:
-        key = (part.full_key, _hashable(args), _hashable(kwargs))
+    def _block_of(
+        self, part: Part, args: tuple, kwargs: tuple, arg_key: Hashable | None = None
+    ) -> _Block:
+        arg_key = (_hashable(args), _hashable(kwargs)) if arg_key is None else arg_key
+        key = (part.full_key, *arg_key)
         block = self._blocks.get(key)
         if block is not None:
             self._blocks.move_to_end(key)
@@ -168,29 +230,28 @@ class SpecCoster:
         """The reference's rows with each slot's rows replaced by those of ``part``'s slot."""
         children = dict(part.slots)
         ref = frame.block
-        names: list[str] = []
         kinds: list[str] = []
         pieces: list[np.ndarray] = []
+        layout: list[tuple[_Block, int, int, str | None]] = []
         position = 0
-        for path, span in frame.spans:
-            child = self._block_of(children[path], span.args, span.kwargs)
+        for path, span, key in frame.spans:
+            child = self._block_of(children[path], span.args, span.kwargs, key)
             if child.output != span.output:
                 raise ValueError(
                     f"SpecCoster: part {children[path].key!r} at {path!r} returns {child.output}, "
                     f"but the reference of {part.key!r} got {span.output}; a part's key must fix "
                     "the output shapes of its slots."
                 )
-            names.extend(ref.names[position : span.start])
-            names.extend([f"{path}.{name}" if name else path for name in child.names])
-            kinds.extend(ref.kinds[position : span.start])
-            kinds.extend(child.kinds)
-            pieces += [ref.numbers[position : span.start], child.numbers]
+            kinds += ref.kinds[position : span.start]
+            kinds += child.kinds
+            pieces += (ref.numbers[position : span.start], child.numbers)
+            layout += ((ref, position, span.start, None), (child, 0, len(child.kinds), path))
             position = span.end
-        names.extend(ref.names[position:])
-        kinds.extend(ref.kinds[position:])
+        kinds += ref.kinds[position:]
         pieces.append(ref.numbers[position:])
+        layout.append((ref, position, len(ref.kinds), None))
         numbers = np.concatenate(pieces)
-        return _Block(tuple(names), tuple(kinds), numbers, ref.output, ref.cls)
+        return _Block(tuple(kinds), numbers, ref.output, ref.cls, layout=tuple(layout))
 
     def _reference(self, part: Part, args: tuple, kwargs: tuple) -> None:
         """Builds and traces ``part``, keeping the frames and blocks of it and its descendants."""
@@ -215,12 +276,52 @@ class SpecCoster:
                 ]
                 inner.sort(key=lambda item: item[1].start)
                 shifted = tuple(
-                    (slot, s._replace(start=s.start - span.start, end=s.end - span.start))
+                    (
+                        slot,
+                        s._replace(start=s.start - span.start, end=s.end - span.start),
+                        (_hashable(s.args), _hashable(s.kwargs)),
+                    )
                     for slot, s in inner
                 )
                 self._frames.setdefault((node.key, key), _Frame(block, shifted))
 
+    def _layer_costs(
+        self, block: _Block, hw_key: Hashable, arrays: dict, done: dict[int, np.ndarray]
+    ) -> np.ndarray:
+        """``(metrics, rows)`` costs of a block's layers: a traced block's are kept per
+        configuration, an assembled block's are put together from its pieces' (``done`` holds
+        the blocks already seen for this spec)."""
+        costs = done.get(id(block))
+        if costs is not None:
+            return costs
+        if block.layout is not None:
+            costs = np.concatenate(
+                [
+                    self._layer_costs(piece, hw_key, arrays, done)[:, start:end]
+                    for piece, start, end, _ in block.layout
+                ],
+                axis=1,
+            )
+        elif not block.kinds:
+            costs = np.zeros((len(_METRICS), 0))
+        else:
+            key = (block.key, hw_key)
+            costs = self._costs.get(key)
+            if costs is None:
+                columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
+                table = LayerTable(names=("",) * len(block.kinds), kinds=block.kinds, **columns)
+                res = hardware.cost_table(table, arrays)
+                costs = np.concatenate([res[metric] for metric in _METRICS])
+                self._costs[key] = costs
+                if len(self._costs) > CACHE_SIZE:
+                    self._costs.popitem(last=False)
+            else:
+                self._costs.move_to_end(key)
+        done[id(block)] = costs
+        return costs
+
     def _keep(self, key: Hashable, block: _Block) -> None:
+        block.key = key
         self._blocks[key] = block
         if len(self._blocks) > CACHE_SIZE:
             self._blocks.popitem(last=False)
