@@ -71,29 +71,42 @@ def save_checkpoint(
     )
 
 
-def load_checkpoint(
-    out_dir: Path, fingerprint: str, algorithm: SearchAlgorithm
-) -> Checkpoint | None:
-    """Loads ``out_dir``'s checkpoint into ``algorithm`` when it is usable; otherwise warns
-    (unless there is none) and returns None, leaving the algorithm to be reset by the caller."""
+def read_checkpoint(out_dir: Path, fingerprint: str) -> tuple[dict[str, Any] | None, str | None]:
+    """``out_dir``'s checkpoint when this search can use it, else why not: ``(payload, None)``,
+    ``(None, problem)``, or ``(None, None)`` when there is none. A usable checkpoint's log
+    is a byte prefix of ``trials.jsonl`` (checked with its SHA-256)."""
     path = out_dir / CHECKPOINT_FILE
     if not path.exists():
-        return None
+        return None, None
     try:
         payload = json.loads(path.read_bytes())
         problem = _payload_problem(payload, fingerprint)
         if problem is None:
             problem = _log_problem(out_dir / "trials.jsonl", payload["log"])
-        if problem is None:
-            algorithm.load_state_dict(payload["algorithm"])
     except (OSError, ValueError) as e:
         problem = f"unreadable ({e})"
+    return (payload, None) if problem is None else (None, problem)
+
+
+def restore_checkpoint(
+    out_dir: Path, payload: dict[str, Any] | None, problem: str | None, algorithm: SearchAlgorithm
+) -> Checkpoint | None:
+    """Loads a checkpoint read by :func:`read_checkpoint` into ``algorithm``; warns and returns
+    None when it is unusable (the algorithm is then to be reset by the caller)."""
+    if payload is not None:
+        try:
+            algorithm.load_state_dict(payload["algorithm"])
+        except ValueError as e:
+            problem = f"unusable algorithm state ({e})"
     if problem is not None:
         warnings.warn(
-            f"{path}: {problem}; resuming by replaying the whole trial log instead.",
+            f"{out_dir / CHECKPOINT_FILE}: {problem}; resuming by replaying the whole trial log "
+            "instead.",
             RuntimeWarning,
             stacklevel=4,
         )
+        return None
+    if payload is None:
         return None
     pending = {
         int(i): np.array(genome_from_json(g), dtype=np.float64)

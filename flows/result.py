@@ -10,7 +10,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from symnas.algorithms.objectives import Objectives
-from symnas.flows.trial_log import genome_from_json, genome_to_json
+from symnas.flows.trial_log import genome_to_json
+
+RECORD_FIELDS = frozenset(
+    ("id", "genome", "dna", "spec", "metrics", "status", "error", "wall_s", "seed")
+)
 
 
 @dataclass
@@ -52,10 +56,10 @@ class Trial:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Trial:
         """Inverse of :meth:`to_record`."""
-        known = {"id", "genome", "dna", "spec", "metrics", "status", "error", "wall_s", "seed"}
         return cls(
             id=int(record["id"]),
-            genome=np.array(genome_from_json(record["genome"]), dtype=np.float64),
+            # numpy reads null as NaN (genome_from_json), in one call.
+            genome=np.array(record["genome"], dtype=np.float64),
             dna=record["dna"],
             spec=record["spec"],
             metrics=record["metrics"],
@@ -63,7 +67,7 @@ class Trial:
             error=record.get("error"),
             wall_s=float(record.get("wall_s", 0.0)),
             seed=record.get("seed"),
-            extra={k: v for k, v in record.items() if k not in known},
+            extra={k: v for k, v in record.items() if k not in RECORD_FIELDS},
         )
 
 

@@ -37,7 +37,8 @@ from symnas.flows.checkpoint import (
     CHECKPOINT_FILE,
     Checkpoint,
     config_fingerprint,
-    load_checkpoint,
+    read_checkpoint,
+    restore_checkpoint,
     save_checkpoint,
 )
 from symnas.flows.executors import Executor, make_executor
@@ -45,7 +46,7 @@ from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
 from symnas.flows.trial_eval import Objective, Outcome
-from symnas.flows.trial_log import TrialLog, read_trials, write_json_atomic
+from symnas.flows.trial_log import TrialLog, paused_gc, read_trials, write_json_atomic
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
@@ -175,8 +176,12 @@ def _run(
     fingerprint = config_fingerprint(config)
     logged: dict[int, Trial] = {}
     records: list[dict[str, Any]] = []
+    saved, problem = None, None  # the checkpoint, or why it cannot be used
     if out_dir is not None:
-        records = read_trials(out_dir / "trials.jsonl", repair=True)
+        if resume:
+            saved, problem = read_checkpoint(out_dir, fingerprint)
+        trusted = saved["log"]["bytes"] if saved is not None else 0
+        records = read_trials(out_dir / "trials.jsonl", repair=True, trusted_bytes=trusted)
         if records and not resume:
             raise ValueError(
                 f"{out_dir} already holds {len(records)} trials; pass resume=True to continue "
@@ -185,11 +190,14 @@ def _run(
         if records:
             check_resumable(out_dir, config)
             _check_scheduling(out_dir, config["scheduling"])
-        logged = {int(r["id"]): Trial.from_record(r) for r in records}
+        else:
+            (out_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # a stale one, without its log
+        with paused_gc():
+            logged = {int(r["id"]): Trial.from_record(r) for r in records}
         write_json_atomic(out_dir / "config.json", config)
     checkpoint = None
-    if records and (out_dir / CHECKPOINT_FILE).exists():
-        checkpoint = load_checkpoint(out_dir, fingerprint, algorithm)
+    if records and (saved is not None or problem is not None):
+        checkpoint = restore_checkpoint(out_dir, saved, problem, algorithm)
         if checkpoint is None or not _fits(checkpoint, records, algorithm, budget, config):
             checkpoint = None
             algorithm.bind(codec, seed)  # back to a fresh state for the full replay

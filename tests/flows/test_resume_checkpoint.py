@@ -249,3 +249,18 @@ def _edit(path, **fields) -> None:
     payload = json.loads(path.read_text())
     payload.update(fields)
     path.write_text(json.dumps(payload))
+
+
+def test_a_trusted_log_prefix_reads_as_the_checked_one(tmp_path):
+    from symnas.flows.trial_log import read_trials
+
+    _run(tmp_path, "random", "batch", budget=6)
+    path = tmp_path / "trials.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    head = sum(len(line) for line in lines[:4])
+    expected = read_trials(path)
+    assert read_trials(path, trusted_bytes=head) == expected
+    assert read_trials(path, trusted_bytes=head - 1) == expected, "not at a line end: checked"
+    path.write_bytes(b"".join(lines[:5]) + b"{oops\n")
+    with pytest.raises(ValueError, match=r"trials.jsonl:6: corrupt trial record"):
+        read_trials(path, trusted_bytes=head)
