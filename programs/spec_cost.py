@@ -219,9 +219,8 @@ class SpecCoster:
             block = _block(call.rows, call.output, type(module).__name__)
         else:
             frame = self._frames.get((part.key, key[1:]))
-            if frame is None:  # the reference is this very part: its trace fills the entry
-                self._reference(part, args, kwargs)
-                return self._blocks[key]
+            if frame is None:  # the reference is this very part: its trace is the block
+                return self._reference(part, args, kwargs)
             block = self._assemble(part, frame)
         self._keep(key, block)
         return block
@@ -253,12 +252,14 @@ class SpecCoster:
         numbers = np.concatenate(pieces)
         return _Block(tuple(kinds), numbers, ref.output, ref.cls, layout=tuple(layout))
 
-    def _reference(self, part: Part, args: tuple, kwargs: tuple) -> None:
-        """Builds and traces ``part``, keeping the frames and blocks of it and its descendants."""
+    def _reference(self, part: Part, args: tuple, kwargs: tuple) -> _Block:
+        """Builds and traces ``part``, keeping the frames and blocks of it and its descendants;
+        returns its block."""
         module = part.make()
         nested = list(_descendants(part, ""))
         call = trace_call(module, args, dict(kwargs), watch=[path for path, _ in nested])
         spans = {"": Span(0, len(call.rows), args, kwargs, call.output), **call.spans}
+        made: dict[str, _Block] = {}
         for path, node in [("", part), *nested]:
             span = spans[path]
             rows = call.rows[span.start : span.end]
@@ -267,7 +268,9 @@ class SpecCoster:
                 rows = [
                     row._replace(name=row.name[cut:] if row.name != path else "") for row in rows
                 ]
-            block = _block(rows, span.output, type(module.get_submodule(path)).__name__)
+            block = made[path] = _block(
+                rows, span.output, type(module.get_submodule(path)).__name__
+            )
             key = (_hashable(span.args), _hashable(span.kwargs))
             self._keep((node.full_key, *key), block)
             if node.slots:
@@ -284,6 +287,7 @@ class SpecCoster:
                     for slot, s in inner
                 )
                 self._frames.setdefault((node.key, key), _Frame(block, shifted))
+        return made[""]
 
     def _layer_costs(
         self, block: _Block, hw_key: Hashable, arrays: dict, done: dict[int, np.ndarray]

@@ -140,3 +140,18 @@ def test_bad_arguments_get_clear_errors():
         register_parts(dict, lambda spec: None)
     with pytest.raises(TypeError, match="unknown task argument"):
         SpecCoster((3, 8, 8)).layers(_specs(spaces.nb201_cell(C=4, N=1), 1, 0)[0], depth=3)
+
+
+def test_small_caches_evict_and_still_give_the_same_costs(monkeypatch):
+    monkeypatch.setattr(spec_cost, "CACHE_SIZE", 4)
+    shape = (3, 8, 8)
+    coster = SpecCoster(shape)
+    specs = _specs(spaces.nb201_cell(C=4, N=1, num_classes=10), 3, seed=5)
+    for spec in specs + specs[:1]:
+        single = programs.hardware.cost(programs.build(spec), shape, HW)
+        assert coster.cost(spec, HW, per_layer=False) == {
+            k: v for k, v in single.items() if k != "layers"
+        }
+        assert len(coster) <= 4
+    coster.clear()
+    assert len(coster) == 0
