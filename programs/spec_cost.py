@@ -14,9 +14,11 @@ argument shape:
 
 One reference trace also fills the entries of every part below it, and every assembled part is
 kept, so a NAS-Bench-201 candidate whose edge ops were seen in any earlier candidate costs a few
-dictionary look-ups and the cost model, without building a network. The rows, and so
+dictionary look-ups and array concatenations, without building a network. The rows, and so
 ``layers(spec)`` and ``cost(spec, hw)``, are identical to ``hardware.layers(programs.build(spec))``
-and ``hardware.cost(programs.build(spec), ...)``.
+and ``hardware.cost(programs.build(spec), ...)``. The cost model prices each layer on its own, so
+the totals (``cost(..., per_layer=False)``, ``costs``) sum per-layer costs kept per traced part
+and configuration; they equal ``hardware.cost``'s totals exactly.
 """
 
 from __future__ import annotations
