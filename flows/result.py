@@ -54,12 +54,14 @@ class Trial:
         return record
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Trial:
-        """Inverse of :meth:`to_record`."""
+    def from_record(cls, record: dict[str, Any], genome: np.ndarray | None = None) -> Trial:
+        """Inverse of :meth:`to_record` (``genome``: the record's genome, already converted)."""
+        if genome is None:
+            # numpy reads null as NaN (genome_from_json), in one call.
+            genome = np.array(record["genome"], dtype=np.float64)
         return cls(
             id=int(record["id"]),
-            # numpy reads null as NaN (genome_from_json), in one call.
-            genome=np.array(record["genome"], dtype=np.float64),
+            genome=genome,
             dna=record["dna"],
             spec=record["spec"],
             metrics=record["metrics"],
@@ -69,6 +71,18 @@ class Trial:
             seed=record.get("seed"),
             extra={k: v for k, v in record.items() if k not in RECORD_FIELDS},
         )
+
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]]) -> list[Trial]:
+        """The trials of many records, their genomes converted in one numpy call (rows of one
+        array) when they have one length."""
+        try:
+            genomes = np.array([r["genome"] for r in records], dtype=np.float64)
+        except ValueError:  # genomes of different lengths
+            genomes = None
+        if genomes is None or genomes.ndim != 2:
+            return [cls.from_record(r) for r in records]
+        return [cls.from_record(r, g) for r, g in zip(records, genomes, strict=True)]
 
 
 @dataclass
@@ -88,15 +102,13 @@ class SearchResult:
         seen, ok, rewards, violations = self._scores or ([], [], [], [])
         if len(seen) > len(self.trials) or not all(map(operator.is_, seen, self.trials)):
             seen, ok, rewards, violations = [], [], [], []  # changed, not only extended
-        for t in self.trials[len(seen) :]:
-            if t.ok:
-                ok.append(t)
-                rewards.append(self.objectives.reward(t.metrics))
-                violations.append(self.objectives.violation(t.metrics))
+        new = [t for t in self.trials[len(seen) :] if t.ok]
+        ok.extend(new)
+        _score(self.objectives, new, rewards, violations)
         self._scores = (list(self.trials), ok, rewards, violations)
         if not ok:
             return [], np.zeros((0, 1)), np.zeros(0)
-        return list(ok), np.stack(rewards), np.asarray(violations, dtype=np.float64)
+        return list(ok), np.array(rewards, dtype=np.float64), np.array(violations, np.float64)
 
     @property
     def best(self) -> Trial | None:
@@ -142,6 +154,22 @@ class SearchResult:
             "best": best.to_record() if best else None,
             "pareto_front": [t.to_record() for t in self.pareto_front()],
         }
+
+
+def _score(objectives: Objectives, trials: list[Trial], rewards: list, violations: list) -> None:
+    """Appends the trials' rewards (maximisation form, as ``Objectives.reward``) and constraint
+    violations, resolving the objective names once per set of metric names."""
+    plans: dict[tuple[str, ...], list[tuple[str, float]]] = {}
+    modes = objectives.modes if objectives.names is not None else objectives.modes[:1]
+    for t in trials:
+        metrics = t.metrics
+        plan = plans.get(tuple(metrics))
+        if plan is None:
+            names = objectives.resolve(metrics)
+            plan = [(n, 1.0 if m == "max" else -1.0) for n, m in zip(names, modes, strict=True)]
+            plans[tuple(metrics)] = plan
+        rewards.append([sign * metrics[n] for n, sign in plan])
+        violations.append(objectives.violation(metrics) if objectives.constraints else 0.0)
 
 
 @runtime_checkable

@@ -193,7 +193,7 @@ def _run(
         else:
             (out_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # a stale one, without its log
         with paused_gc():
-            logged = {int(r["id"]): Trial.from_record(r) for r in records}
+            logged = {t.id: t for t in Trial.from_records(records)}
         write_json_atomic(out_dir / "config.json", config)
     checkpoint = None
     if records and (saved is not None or problem is not None):

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
 STATUSES = ("ok", "failed")
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_BLANK_LINE = re.compile(rb"^\s*?\n", re.MULTILINE)
 _GENOME_TYPES = {int, float, type(None)}
 _DNA_TYPES = {int, float, str, type(None)}
 
@@ -64,14 +66,11 @@ class TrialLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = open(self.path, "ab")  # noqa: SIM115
-        self.records = 0
-        self.size = 0
-        self._digest = hashlib.sha256()
-        with open(self.path, "rb") as existing:
-            for line in existing:  # records as read_trials counts them (blank lines skipped)
-                self._digest.update(line)
-                self.records += bool(line.strip())
-                self.size += len(line)
+        existing = self.path.read_bytes()
+        self._digest = hashlib.sha256(existing)
+        # Records as read_trials counts them: complete lines that are not blank.
+        self.records = existing.count(b"\n") - len(_BLANK_LINE.findall(existing))
+        self.size = len(existing)
 
     def append(self, record: dict[str, Any]) -> None:
         """Writes one trial record and flushes it."""
