@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from symnas.algorithms.objectives import Objectives
-from symnas.flows.trial_log import genome_to_json
+from symnas.flows.trial_log import genome_to_json, paused_gc
 
 RECORD_FIELDS = frozenset(
     ("id", "genome", "dna", "spec", "metrics", "status", "error", "wall_s", "seed")
@@ -104,7 +104,8 @@ class SearchResult:
             seen, ok, rewards, violations = [], [], [], []  # changed, not only extended
         new = [t for t in self.trials[len(seen) :] if t.ok]
         ok.extend(new)
-        _score(self.objectives, new, rewards, violations)
+        with paused_gc():
+            _score(self.objectives, new, rewards, violations)
         self._scores = (list(self.trials), ok, rewards, violations)
         if not ok:
             return [], np.zeros((0, 1)), np.zeros(0)

@@ -17,7 +17,8 @@ from typing import Any, BinaryIO
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
 STATUSES = ("ok", "failed")
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
-_BLANK_LINE = re.compile(rb"^\s*?\n", re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\n(?=[ \t\r\f\v]*\n)")  # a line end followed by a blank line
+_BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
 _GENOME_TYPES = {int, float, type(None)}
 _DNA_TYPES = {int, float, str, type(None)}
 
@@ -69,7 +70,8 @@ class TrialLog:
         existing = self.path.read_bytes()
         self._digest = hashlib.sha256(existing)
         # Records as read_trials counts them: complete lines that are not blank.
-        self.records = existing.count(b"\n") - len(_BLANK_LINE.findall(existing))
+        blank = len(_BLANK_LINE.findall(existing)) + bool(_BLANK_FIRST.match(existing))
+        self.records = existing.count(b"\n") - blank
         self.size = len(existing)
 
     def append(self, record: dict[str, Any]) -> None:
