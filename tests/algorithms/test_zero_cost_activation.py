@@ -202,34 +202,77 @@ def test_epsinas_fills_tied_weights_under_every_name():
     assert activation.epsinas(Tied(), x, (w1, w2)) == pytest.approx(expected, rel=1e-5)
 
 
-def _deep_linear(depth: int) -> nn.Sequential:
-    return nn.Sequential(*[nn.Linear(1, 1, bias=False) for _ in range(depth)])
+class _Window(nn.Module):
+    """``w * x`` for the constant weight ``w`` in ``[10^lowest, 10^highest]``, a constant output
+    (NaN epsinas) outside; ``overflow`` makes the last output infinite."""
+
+    def __init__(self, lowest: float = -99, highest: float = 99, overflow: bool = False) -> None:
+        super().__init__()
+        self.layer = nn.Linear(1, 1, bias=False)
+        self.bounds = (10.0 ** (lowest - 0.5), 10.0 ** (highest + 0.5))
+        self.overflow = overflow
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        w = float(self.layer.weight)
+        out = self.layer(h) if self.bounds[0] <= w <= self.bounds[1] else torch.zeros_like(h)
+        if self.overflow:
+            out = torch.cat([out[:-1], torch.full_like(out[-1:], float("inf"))])
+        return out
 
 
-def test_search_epsinas_weights_takes_the_widest_pair_without_overflow():
-    # Eight bias-free linear layers: y = w^8 x, homogeneous (score 0) until float32 overflows
-    # (w^8 > 3.4e38, i.e. w >= 1e5 on x <= 3), when the output is infinite and the score NaN.
-    x = torch.tensor([[1.0], [2.0], [3.0]])
-    deep = _deep_linear(8)
-    assert activation.search_epsinas_weights([deep], x, low=0, high=6) == (1.0, 1e4)
-    assert activation.search_epsinas_weights([deep], x, low=1, high=6) == (10.0, 1e4)
-    # With a network that never overflows, half the scores are NaN for the widest pair:
-    # accepted only when the allowed fraction is above one half.
-    shallow = _deep_linear(1)
-    assert activation.search_epsinas_weights([deep, shallow], x, 0, 6, 0.6) == (1.0, 1e6)
-    assert activation.search_epsinas_weights([deep, shallow], x, 0, 6, 0.5) == (1.0, 1e4)
+X = torch.tensor([[1.0], [2.0], [3.0], [4.0]])
+
+
+def test_search_epsinas_weights_takes_the_widest_then_lowest_defined_pair():
+    # Defaults: the reference's 1e-7 .. 1e0.
+    assert activation.search_epsinas_weights([_Window()], X) == (1e-7, 1.0)
+    assert activation.search_epsinas_weights([_Window()], X, low=-2, high=4) == (1e-2, 1e4)
+    # Widest window 3 fails (1e-6 is outside), then (1e-6, 1e-4) fails, (1e-5, 1e-3) holds.
+    assert activation.search_epsinas_weights([_Window(-5, 0)], X, -6, -3) == (1e-5, 1e-3)
+    # Pairs stay within [10^low, 10^high], down to a window of one decade.
+    assert activation.search_epsinas_weights([_Window(-5, 0)], X, -6, -4) == (1e-5, 1e-4)
+    assert activation.search_epsinas_weights([_Window(3, 4)], X, 3, 5) == (1e3, 1e4)
+
+
+def test_search_epsinas_weights_allows_a_fraction_of_nan_scores():
+    nets = [_Window(), _Window(0, 2)]
+    # Half the scores NaN for the widest pair: accepted only when more than half may be NaN.
+    assert activation.search_epsinas_weights(nets, X, 0, 4, max_nan_fraction=0.6) == (1.0, 1e4)
+    assert activation.search_epsinas_weights(nets, X, 0, 4, max_nan_fraction=0.5) == (1.0, 1e2)
+    assert activation.search_epsinas_weights(nets, X, 0, 4, max_nan_fraction=1.0) == (1.0, 1e4)
+
+
+def test_an_infinite_output_is_missing_in_the_search_and_nan_for_epsinas():
+    # The reference drops infinite outputs while searching the weights: the finite outputs
+    # [w, 2w, 3w] give a defined score. epsinas itself is NaN for an overflow.
+    overflowing = _Window(overflow=True)
+    assert activation.search_epsinas_weights([overflowing], X, 0, 2) == (1.0, 1e2)
+    assert math.isnan(activation.epsinas(overflowing, X, (1.0, 1e2)))
+    assert activation.epsinas(_Window(), X, (1.0, 1e2)) == 0.0
 
 
 def test_search_epsinas_weights_rejects_bad_arguments():
-    x = torch.tensor([[1.0], [2.0]])
-    net = _deep_linear(1)
-    with pytest.raises(ValueError, match="low < high"):
-        activation.search_epsinas_weights([net], x, low=0, high=0)
+    net = _Window()
+    with pytest.raises(
+        ValueError, match=r"^search_epsinas_weights: need low < high; got low=0, high=0\.$"
+    ):
+        activation.search_epsinas_weights([net], X, low=0, high=0)
     for bad in (0.0, 1.5):
-        with pytest.raises(ValueError, match="max_nan_fraction"):
-            activation.search_epsinas_weights([net], x, max_nan_fraction=bad)
-    with pytest.raises(ValueError, match="modules is empty"):
-        activation.search_epsinas_weights([], x)
-    # A constant output (equal inputs) is NaN for every pair.
-    with pytest.raises(ValueError, match=r"every pair in \[1e-2, 1e0\].*10%"):
-        activation.search_epsinas_weights([net], torch.ones(3, 1), low=-2, high=0)
+        with pytest.raises(
+            ValueError, match=rf"^max_nan_fraction must be in \(0, 1\]; got {bad}\.$"
+        ):
+            activation.search_epsinas_weights([net], X, max_nan_fraction=bad)
+    with pytest.raises(ValueError, match=r"^search_epsinas_weights: modules is empty\.$"):
+        activation.search_epsinas_weights([], X)
+    with pytest.raises(
+        ValueError,
+        match=r"^search_epsinas_weights: every pair in \[1e-2, 1e0\] gives at least 10% NaN "
+        r"scores\.$",
+    ):
+        activation.search_epsinas_weights([_Window(5, 6)], X, low=-2, high=0)
+
+
+def test_nwot_accumulates_its_kernel_on_the_device_of_the_batch():
+    codes = activation._BinaryCodes(3, torch.device("meta"))
+    assert codes.kernel.device.type == "meta" and codes.kernel.dtype == torch.float64
+    assert codes.kernel.shape == (3, 3) and codes.calls == 0
