@@ -266,12 +266,15 @@ def cost(
     return table_cost(layers(module, input_shape, batch_size), hw)
 
 
-def table_cost(table: LayerTable, hw: Any, per_layer: bool = True) -> dict[str, Any]:
+def table_cost(
+    table: LayerTable, hw: Any, per_layer: bool = True, costs: dict | None = None
+) -> dict[str, Any]:
     """``cost`` of a layer table (``layers``, or ``spec_cost.SpecCoster.layers`` of a spec).
 
-    ``per_layer=False`` leaves out the ``layers`` breakdown (the totals are the same).
+    ``per_layer=False`` leaves out the ``layers`` breakdown (the totals are the same);
+    ``costs`` is ``cost_table(table, [hw])`` when it is already known.
     """
-    res = cost_table(table, [hw])
+    res = cost_table(table, [hw]) if costs is None else costs
     metrics = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
     metrics += ("dram_bytes", "sram_bytes", "utilization")
     out: dict[str, Any] = {key: float(res[f"total_{key}"][0]) for key in metrics}

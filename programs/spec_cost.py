@@ -39,7 +39,6 @@ from symnas.programs import (
 from symnas.programs.hardware_layers import LayerTable
 from symnas.programs.parts import Part, hook_for
 from symnas.programs.trace import Row, Span, TensorSpec, check_input, trace_call
-from symnas.spaces.hardware import area_mm2
 
 CACHE_SIZE = 100_000  # assembled parts kept (least recently used dropped first)
 
@@ -47,7 +46,7 @@ _NUMBERS = Row._fields[2:]  # the integer fields of a row, in order
 _TABLE_FIELDS = ("m", "k", "n", "count", "in_words", "w_words", "out_words", "kh", "kw", "oh")
 _COLUMNS = {f: _NUMBERS.index(f) for f in _TABLE_FIELDS}
 _METRICS = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
-_METRICS += ("dram_bytes", "sram_bytes")  # summed over layers; utilization follows from them
+_METRICS += ("dram_bytes", "sram_bytes")  # priced per layer; utilization follows from them
 
 
 class _Block:
@@ -117,6 +116,17 @@ def _hashable(value: Any) -> Hashable:
     return value
 
 
+def _configuration(hw: Any) -> tuple[dict[str, np.ndarray], Hashable]:
+    """The checked columns of one hardware configuration and a key for them."""
+    arrays = hardware.hardware_arrays([hw])
+    return arrays, tuple((name, float(value[0])) for name, value in sorted(arrays.items()))
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` where ``b > 0``, else 0 (as the cost model divides)."""
+    return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
+
+
 def _numbered(names: Sequence[str]) -> tuple[str, ...]:
     """Repeated names numbered as ``hardware.layers`` does (``attn``, ``attn#2``...)."""
     seen: dict[str, int] = {}
@@ -176,35 +186,37 @@ class SpecCoster:
         ``per_layer=False`` leaves out the per-layer breakdown (``layers``); the totals are the
         same.
         """
-        if not per_layer:
-            return self.costs([spec], hw, **task)[0]
-        return hardware.table_cost(self.layers(spec, **task), hw)
+        return self._cost(self._top(spec, task), hw, per_layer, _configuration(hw))
 
     def costs(self, specs: Sequence[Any], hw: Any, **task: Any) -> list[dict[str, float]]:
-        """The totals of ``cost(spec, hw, per_layer=False)`` for every spec, in order.
-
-        The cost model (``hardware.cost_table``) prices every layer on its own, so each traced
-        part is priced once per configuration and a spec's per-layer costs are put together
-        from its parts'; its totals are their sums, as ``hardware.cost`` takes them.
-        """
-        arrays = hardware.hardware_arrays([hw])
-        hw_key = tuple((name, float(value[0])) for name, value in sorted(arrays.items()))
-        pes = float(arrays["rows"][0] * arrays["cols"][0])
-        area = area_mm2(hw)
-        out = []
-        for spec in specs:
-            sums = self._layer_costs(self._top(spec, task), hw_key, arrays, {}).sum(axis=1)
-            totals = dict(zip(_METRICS, sums.tolist(), strict=True))
-            cycles = totals["cycles"]
-            totals["utilization"] = totals["macs"] / (pes * cycles) if cycles > 0 else 0.0
-            totals["area_mm2"] = area
-            out.append(totals)
-        return out
+        """``cost(spec, hw, per_layer=False)`` of every spec, in order."""
+        config = _configuration(hw)
+        return [self._cost(self._top(spec, task), hw, False, config) for spec in specs]
 
     # -----------------------------------------------------------------------------------------
 
     def _top(self, spec: Any, task: dict[str, Any]) -> _Block:
         return self._block_of(_part_of(spec, task), self._args, ())
+
+    def _cost(
+        self, block: _Block, hw: Any, per_layer: bool, config: tuple[dict, Hashable]
+    ) -> dict[str, Any]:
+        """``hardware.table_cost`` of a block, its per-layer costs put together from its parts'
+        (the cost model prices every layer on its own), summed as ``cost_table`` sums them."""
+        arrays, hw_key = config
+        layer_costs = self._layer_costs(block, hw_key, arrays, {})
+        res = {metric: layer_costs[i][None, :] for i, metric in enumerate(_METRICS)}
+        pes = arrays["rows"] * arrays["cols"]
+        res["utilization"] = _ratio(res["macs"], pes[:, None] * res["cycles"])
+        res.update({f"total_{key}": value.sum(axis=1) for key, value in list(res.items())})
+        res["total_utilization"] = _ratio(res["total_macs"], pes * res["total_cycles"])
+        if per_layer:
+            names = _numbered([name or block.cls for name in block.names])
+        else:  # the breakdown, the only use of names, is left out
+            names = ("",) * len(block.kinds)
+        columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
+        table = LayerTable(names=names, kinds=block.kinds, **columns)
+        return hardware.table_cost(table, hw, per_layer, costs=res)
 
     def _block_of(
         self, part: Part, args: tuple, kwargs: tuple, arg_key: Hashable | None = None
