@@ -164,6 +164,33 @@ def test_row_stationary_spills_partial_sums_twice():
     assert out["cycles"] == pytest.approx(max(3846, (IN * 40 + W + OUT * 5) / 16))
 
 
+def test_one_prefetch_miss_mid_layer_is_charged_twice_with_one_port_per_sram():
+    # SCALE-Sim 3.0.0 job: ws, M = 512, K = 4, N = 1 on 8 x 8, SRAMs 2 / 1 / 2 KB, 2 words per
+    # cycle per port; SCALE-Sim reports 2,048 ifmap words, 32 filter words, 490 stall cycles.
+    # Compute: 1 fold of 8 + 8 + 8 + 512 - 2 = 534 cycles. ifmap: 2,048 words in sets of
+    # ceil(2048 / 100) = 21, floor(2048 / 21) + 1 = 98 sets, a window of ceil(1024 / 21) = 49:
+    # one advance (98 - 49 = 49 sets), so 1,024 + 1,024 words; that prefetch takes 512 + 1
+    # cycles from cycle 0 and is demanded after half the stream, at 534 * (1 - 49 / 98) = 267:
+    # a wait of 513 - 267 = 246 cycles, charged twice (one miss, an odd count) = 492. filter:
+    # 4 words padded to 8 columns, 32 words, one set; the 512 outputs fit half the ofmap SRAM.
+    spec = {
+        "rows": 8,
+        "cols": 8,
+        "dataflow": "ws",
+        "ifmap_sram_kb": 2,
+        "filter_sram_kb": 1,
+        "ofmap_sram_kb": 2,
+        "bandwidth": 2,
+        "word_bytes": 1,
+        "dram_ports": 3,
+    }
+    out = programs.hardware.cost(nn.Linear(4, 1, bias=False), (4,), spec, batch_size=512)
+    assert out["compute_cycles"] == 534
+    assert out["dram_bytes"] == 2048 + 32 + 512
+    assert out["cycles"] == pytest.approx(534 + 2 * 246)
+    assert out["mem_cycles"] == pytest.approx(2048 / 2)  # the busiest port: ifmap
+
+
 def test_convolution_traffic_reads_the_feature_map_not_its_unfolded_copy():
     # Conv 3 -> 8, 3x3, padding 1, on 3x6x6: GEMM M = 36 positions, K = 27, N = 8. On a 4x4 ws
     # array: ceil(27/4) * ceil(8/4) = 14 folds of 4 + 4 + 4 + 36 - 2 = 46 cycles = 644. The
