@@ -61,9 +61,9 @@ def load(latency_csv: Path, arch_csv: Path, devices: list[str] | None, n_cells: 
 
 def cost_model_version() -> str:
     """A hash of the cost model's source: cached features are void when it changes."""
-    source = "".join(
-        inspect.getsource(m) for m in (hardware, hardware_layers, trace, latency_model)
-    )
+    parts = (hardware, hardware_layers, trace, latency_model.kernel_features)
+    parts += (latency_model.kernel_kinds, latency_model.dead_modules)
+    source = "".join(inspect.getsource(p) for p in parts) + str(latency_model.FEATURE_NAMES)
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
@@ -73,16 +73,13 @@ def cell_features(archs: list[str], configs: dict[str, str], cache_path: Path) -
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     if cache.get("version") != version:
         cache = {"version": version, "cells": {}}
-    todo = [
-        a
-        for a in archs
-        if a not in cache["cells"] or any(c not in cache["cells"][a] for c in configs.values())
-    ]
+    wanted = set(configs.values()) | {"generic"}
+    todo = [a for a in archs if a not in cache["cells"] or wanted - set(cache["cells"][a])]
     start = time.perf_counter()
     for arch in todo:
         model = programs.build(spaces.nb201_arch(arch))
         counts = programs.count(model, (3, 32, 32))
-        names = sorted(set(configs.values()))
+        names = sorted(set(configs.values()) | {"generic"})
         feats = latency_model.kernel_features(model, (3, 32, 32), names)
         entry = {"params": counts["params"], "macs": counts["macs"]}
         entry.update({name: row.tolist() for name, row in zip(names, feats, strict=True)})

@@ -48,7 +48,7 @@ QUANTITIES = ("compute_cycles", "stall_cycles", "dram_bytes", "kernels")
 GROUPS = KERNEL_KINDS + tuple(f"dead_{kind}" for kind in KERNEL_KINDS)
 FEATURE_NAMES = tuple(f"{group}.{q}" for group in GROUPS for q in QUANTITIES) + ("per_inference",)
 MIN_CELLS = 5
-ALPHAS = (0.0, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3)
+ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3)
 
 # Systolic-array configurations that resemble the devices of HW-NAS-Bench (Li et al., ICLR 2021).
 # Array size ~ peak multiply-accumulates per cycle; bandwidth ~ DRAM bytes per clock cycle.
