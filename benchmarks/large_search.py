@@ -1,10 +1,12 @@
 """Memory and time of a long search with a trivial objective: in memory, logged, resumed.
 
 On the 30-decision AutoFormer-Tiny space, regularized evolution (population 20, tournament 5)
-runs ``--trials`` trials three ways, each in a fresh process so that its peak resident memory
-(``ru_maxrss``) is its own: in memory (``out=None``) and logged to ``trials.jsonl`` (these two
-side by side), then resumed from that log for one more trial. Prints the peak RSS, the wall
-time and the ratio of the logged run's peak to the in-memory run's.
+runs ``--trials`` trials in fresh processes, so that each peak resident memory (``ru_maxrss``)
+is its own: in memory (``out=None``) and logged to ``trials.jsonl`` (these two side by side),
+then resumed from that log for one more trial, first from the algorithm checkpoint
+(``algorithm_state.json``), then once more with the checkpoint removed (the whole log replayed
+through the algorithm). Prints the peak RSS, the wall time and the ratio of the logged run's
+peak to the in-memory run's.
 
     python benchmarks/large_search.py --trials 100000
 """
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 
 def trivial_objective(spec) -> float:
@@ -29,11 +32,17 @@ def trivial_objective(spec) -> float:
 
 def run(mode: str, trials: int, out: str | None) -> None:
     """One search in this process; prints a JSON line with its time and peak RSS."""
+    import torch
+
     from symnas import algorithms, flows, spaces
+
+    torch.set_num_threads(1)
 
     space = spaces.vit_tiny(image_size=8, patch_size=2, in_chans=1, num_classes=10)
     algo = algorithms.RegularizedEvolution(population_size=20, tournament_size=5, seed=0)
-    budget = trials + 1 if mode == "resume" else trials
+    budget = {"resume": trials + 1, "replay": trials + 2}.get(mode, trials)
+    if mode == "replay":
+        (Path(out) / "algorithm_state.json").unlink()
     start = time.perf_counter()
     result = flows.search(
         space,
@@ -41,7 +50,7 @@ def run(mode: str, trials: int, out: str | None) -> None:
         algo,
         budget=budget,
         out=out,
-        resume=mode == "resume",
+        resume=mode in ("resume", "replay"),
         verbose=False,
     )
     seconds = time.perf_counter() - start
@@ -69,7 +78,7 @@ def main() -> None:
     """Runs the three searches and prints their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100_000)
-    parser.add_argument("--child", choices=("memory", "logged", "resume"))
+    parser.add_argument("--child", choices=("memory", "logged", "resume", "replay"))
     parser.add_argument("--out")
     args = parser.parse_args()
     if args.child:
@@ -80,12 +89,14 @@ def main() -> None:
         in_memory, on_disk = start("memory", args.trials, None), start("logged", args.trials, tmp)
         memory, logged = figures(in_memory), figures(on_disk)
         resumed = figures(start("resume", args.trials, tmp))
+        replayed = figures(start("replay", args.trials, tmp))
     print(f"{args.trials:,} trials, vit_tiny (30 decisions), regularized evolution")
     print(f"{'run':<28} {'wall s':>8} {'ms/trial':>9} {'peak RSS MB':>12}")
     for name, r in (("in memory", memory), ("logged (trials.jsonl)", logged)):
         per_trial = 1e3 * r["s"] / r["trials"]
         print(f"{name:<28} {r['s']:>8.1f} {per_trial:>9.3f} {r['mb']:>12.0f}")
-    print(f"{'resume + 1 trial':<28} {resumed['s']:>8.1f} {'':>9} {resumed['mb']:>12.0f}")
+    for name, r in (("resume + 1 (checkpoint)", resumed), ("resume + 1 (full replay)", replayed)):
+        print(f"{name:<28} {r['s']:>8.1f} {'':>9} {r['mb']:>12.0f}")
     print(f"peak RSS logged / in memory: {logged['mb'] / memory['mb']:.3f}")
 
 

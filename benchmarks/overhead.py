@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import pyglove as pg
+import torch
 
 from symnas import algorithms, flows, spaces
 
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--pg-trials", type=int, default=200)
     parser.add_argument("--symnas-trials", type=int, default=3000)
     args = parser.parse_args()
+    torch.set_num_threads(1)
     space = spaces.vit_tiny(image_size=8, patch_size=2, in_chans=1, num_classes=10)
     codec = spaces.compile(space)
     print(f"space: vit_tiny, {codec.num_slots} decisions, {codec.size:,} DNAs")

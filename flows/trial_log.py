@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
 STATUSES = ("ok", "failed")
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
@@ -42,15 +44,10 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
 
 def genome_to_json(genome: Any) -> list[float | int | None]:
     """A genome as JSON (inactive float slots become null)."""
-    out: list[float | int | None] = []
-    for v in genome.tolist():
-        if isinstance(v, float) and math.isnan(v):
-            out.append(None)
-        elif float(v).is_integer():
-            out.append(int(v))
-        else:
-            out.append(v)
-    return out
+    return [
+        int(v) if v.is_integer() else (None if v != v else v)  # v != v: NaN
+        for v in np.asarray(genome, dtype=np.float64).tolist()
+    ]
 
 
 def genome_from_json(values: list[float | int | None]) -> list[float]:
