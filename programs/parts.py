@@ -14,7 +14,6 @@ cell families do so in ``cell_parts``. A family without a hook is one part: the 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -23,23 +22,29 @@ PartsHook = Callable[..., "Part"]
 _HOOKS: dict[str, PartsHook] = {}
 
 
-@dataclass(frozen=True)
 class Part:
     """A module by its structural ``key``, a builder, and the ``(path, Part)`` of its slots.
 
     ``full_key`` fixes every row of the part: its key and, recursively, its slots' keys.
     """
 
-    key: Hashable
-    make: Callable[[], nn.Module]
-    slots: tuple[tuple[str, Part], ...] = ()
-    full_key: Hashable = field(init=False, repr=False, compare=False)
+    __slots__ = ("full_key", "key", "make", "slots")
 
-    def __post_init__(self) -> None:
-        full = self.key
-        if self.slots:
-            full = (self.key, tuple((path, part.full_key) for path, part in self.slots))
-        object.__setattr__(self, "full_key", full)
+    def __init__(
+        self,
+        key: Hashable,
+        make: Callable[[], nn.Module],
+        slots: tuple[tuple[str, Part], ...] = (),
+    ) -> None:
+        self.key = key
+        self.make = make
+        self.slots = tuple(slots)
+        self.full_key: Hashable = (
+            (key, tuple((path, part.full_key) for path, part in self.slots)) if self.slots else key
+        )
+
+    def __repr__(self) -> str:
+        return f"Part({self.key!r}, slots={[path for path, _ in self.slots]})"
 
 
 def register_parts(space_cls: type, hook: PartsHook) -> None:
