@@ -180,6 +180,11 @@ def test_trials_logged_after_the_checkpoint_are_replayed(
     shutil.copy(out / CHECKPOINT_FILE, old)
     _run(out, name, scheduling, budget=10, resume=True)
     assert _checkpoint(out)["fed"] > json.loads(old.read_text())["fed"]
+    CALLS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the checkpoint a resumed run wrote matches its log
+        _run(out, name, scheduling, budget=10, resume=True)
+    assert CALLS == [] and len(_records(out)) == 10
     shutil.copy(old, out / CHECKPOINT_FILE)  # a checkpoint older than the log
     lines = (out / "trials.jsonl").read_text().splitlines()
     after = sorted(json.loads(line)["id"] for line in lines[_checkpoint(out)["log"]["records"] :])
