@@ -16,6 +16,7 @@ rounding, with the same per-proxy seeding (``torch.manual_seed(seed)`` in a fork
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from tqdm.auto import tqdm
@@ -74,7 +76,8 @@ def _basic_index(index: Any) -> bool:
 
 class _SliceLeaves(TorchFunctionMode):
     """Turns every basic-index slice ``W[...]`` of a scored weight into a detached leaf that
-    requires grad, so the sub-network's weight gradients come out slice-sized."""
+    requires grad, so the sub-network's weight gradients come out slice-sized; raises
+    ``_BatchNormRan`` on a batch-norm call (synflow runs without batch norm)."""
 
     def __init__(self, weights: Sequence[torch.Tensor]) -> None:
         super().__init__()
@@ -82,11 +85,105 @@ class _SliceLeaves(TorchFunctionMode):
         self.slices: dict[int, list[tuple[Any, torch.Tensor]]] = {}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        if func in _BATCH_NORMS:
+            raise _BatchNormRan(func)
         if func is torch.Tensor.__getitem__ and id(args[0]) in self.ids and _basic_index(args[1]):
             leaf = args[0].detach()[args[1]].requires_grad_(True)
             self.slices.setdefault(id(args[0]), []).append((args[1], leaf))
             return leaf
         return func(*args, **(kwargs or {}))
+
+
+class _BatchNormRan(Exception):
+    """A batch-norm call that disabling the supernet's batch-norm modules did not reach."""
+
+
+_BATCH_NORMS = frozenset({F.batch_norm, torch.batch_norm})
+
+_SELECTIONS = frozenset(
+    {
+        torch.Tensor.__getitem__,
+        torch.Tensor.index_select,
+        torch.index_select,
+        torch.Tensor.narrow,
+        torch.narrow,
+        torch.Tensor.select,
+        torch.select,
+        torch.Tensor.reshape,
+        torch.reshape,
+        torch.Tensor.view,
+        torch.Tensor.flatten,
+        torch.flatten,
+        torch.Tensor.unflatten,
+        torch.Tensor.transpose,
+        torch.transpose,
+        torch.Tensor.permute,
+        torch.permute,
+        torch.Tensor.t,
+        torch.t,
+        torch.Tensor.movedim,
+        torch.movedim,
+        torch.Tensor.squeeze,
+        torch.squeeze,
+        torch.Tensor.unsqueeze,
+        torch.unsqueeze,
+        torch.Tensor.expand,
+        torch.Tensor.contiguous,
+        torch.Tensor.clone,
+        torch.clone,
+        torch.Tensor.detach,
+        torch.cat,
+        torch.stack,
+    }
+)
+
+
+def _tensors(value: Any) -> Iterator[torch.Tensor]:
+    """The tensors in ``value`` and in the lists, tuples and dict values nested in it."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item)
+
+
+class _SelectionCheck(TorchFunctionMode):
+    """Watches a supernet derive a sub-network's tensors: ``selects_only`` stays true while every
+    operation on its parameters and buffers (and on what was derived from them) only selects or
+    rearranges elements, so that replacing the supernet's tensors elementwise replaces the
+    sub-network's the same way."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.derived = [*module.parameters(), *module.buffers()]
+        self.ids = {id(t) for t in self.derived}
+        self.selects_only = True
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        out = func(*args, **(kwargs or {}))
+        if any(id(t) in self.ids for t in _tensors((args, kwargs))):
+            outputs = list(_tensors(out))
+            if func in _SELECTIONS:
+                self.derived.extend(outputs)
+                self.ids.update(id(t) for t in outputs)
+            elif outputs:
+                self.selects_only = False
+        return out
+
+
+def selects_weights(supernet: nn.Module, spec: Any) -> bool:
+    """Whether ``spec``'s sub-network takes its tensors from the supernet's by selection only
+    (slices, indexing, reshaping, concatenation), judged on ``sliced_state(spec)``; a supernet
+    without ``sliced_state`` is taken to select."""
+    if not hasattr(supernet, "sliced_state"):
+        return True
+    check = _SelectionCheck(supernet)
+    with torch.no_grad(), check:
+        supernet.sliced_state(spec)
+    return check.selects_only
 
 
 def _abs_float64(_: str, tensor: torch.Tensor) -> torch.Tensor:
@@ -168,10 +265,10 @@ def score_many(
     x = batch[0]
     seed = options["seed"]
     rows: list[dict[str, float]] = [{} for _ in specs]
+    selecting = [i for i, spec in enumerate(specs) if selects_weights(supernet, spec)]
     shared = [n for n in proxies if n in SUPERNET_SAFE and n not in ("epsinas", "synflow")]
-    standalone = [n for n in proxies if n not in SUPERNET_SAFE]
-    passes = ("epsinas" in proxies) * 2 + ("synflow" in proxies) + bool(shared or standalone)
-    bar = tqdm(total=passes * len(specs), desc="zero-cost", disable=not progress)
+    passes = ("epsinas" in proxies) * 2 + ("synflow" in proxies)
+    bar = tqdm(total=(passes + 1) * len(specs), desc="zero-cost", disable=not progress)
     if "epsinas" in proxies:
         first, second = options["epsinas_weights"]
         outputs: list[list[np.ndarray]] = [[], []]
@@ -180,35 +277,36 @@ def score_many(
             constant = partial(activation.constant_fill, value=float(value))
             constants = replaced_tensors(supernet, constant, _clone)
             with constants, train_mode(supernet), ConstantWeightLayers():
-                for i, spec in enumerate(specs):
-                    supernet.activate(spec)
-                    with _seeded(seed, states[i] if k else None), torch.no_grad():
+                for j, i in enumerate(selecting):
+                    supernet.activate(specs[i])
+                    with _seeded(seed, states[j] if k else None), torch.no_grad():
                         out = first_output(supernet(x))
                         if not k:
                             states.append(torch.get_rng_state())
                     outputs[k].append(activation.normalise_output(out))
                     bar.update()
-        for row, a, b in zip(rows, *outputs, strict=True):
-            row["epsinas"] = activation.epsinas_gap(a, b)
+        for i, a, b in zip(selecting, *outputs, strict=True):
+            rows[i]["epsinas"] = activation.epsinas_gap(a, b)
     if "synflow" in proxies:
         linearised = replaced_tensors(supernet, _abs_float64, _abs_float64_buffer)
         with linearised, train_mode(supernet), _batch_norm_disabled(supernet):
             weights = [layer.weight for _, layer in layers(supernet)]
             for weight in weights:
                 weight.requires_grad_(True)
-            for row, spec in zip(rows, specs, strict=True):
-                supernet.activate(spec)
-                with _seeded(seed):
-                    row["synflow"] = _synflow_active(supernet, weights, x)
+            for i in selecting:
+                supernet.activate(specs[i])
+                with _seeded(seed), contextlib.suppress(_BatchNormRan):
+                    rows[i]["synflow"] = _synflow_active(supernet, weights, x)
                 bar.update()
-    for row, spec in zip(rows, specs, strict=True):
-        if not (shared or standalone):
-            break
-        if shared:
+    chosen = set(selecting)
+    for i, (row, spec) in enumerate(zip(rows, specs, strict=True)):
+        here = [n for n in shared if i in chosen]
+        extracted = [n for n in proxies if n not in row and n not in here]
+        if here:
             supernet.activate(spec)
-            row.update(score(supernet, batch, shared, **options))
-        if standalone:
-            row.update(score(supernet.extract(spec), batch, standalone, **options))
+            row.update(score(supernet, batch, here, **options))
+        if extracted:
+            row.update(score(supernet.extract(spec), batch, extracted, **options))
         bar.update()
     bar.close()
     return [{name: row[name] for name in proxies} for row in rows]

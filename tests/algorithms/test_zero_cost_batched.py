@@ -143,3 +143,17 @@ def test_random_layers_draw_the_same_numbers_as_scoring_the_activated_supernet()
         _assert_rows_match([row], [zero_cost.score(supernet, data, names, seed=7)], rel=1e-9)
     other = zero_cost.score_specs(specs, data, names, supernet=supernet, seed=8, progress=False)
     assert other != rows  # drop-path masks depend on the seed
+
+
+def test_every_family_supernet_scores_equal_its_extracted_networks(tiny_family):
+    family, make_space, input_shape = tiny_family
+    space = make_space()
+    specs = _specs(space, 2, seed=5)
+    torch.manual_seed(0)
+    supernet = programs.supernet(space)
+    data = _batch(input_shape)
+    names = ["synflow", "epsinas", "nwot"]
+    rows = zero_cost.score_specs(specs, data, names, supernet=supernet, progress=False)
+    extracted = [zero_cost.score(supernet.extract(s), data, names) for s in specs]
+    _assert_rows_match(rows, extracted, rel=1e-5)
+    assert all(row["synflow"] > 0 for row in rows), family
