@@ -60,7 +60,7 @@ def test_vit_supernet_scores_equal_the_extracted_and_the_built_networks():
 
 def test_nb201_supernet_scores_equal_the_extracted_networks_for_every_proxy():
     space = spaces.nb201_cell(C=4, N=1, num_classes=3)
-    specs = _specs(space, 4, seed=2) + [
+    specs = _specs(space, 2, seed=2) + [
         spaces.nb201_arch(
             "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", C=4, N=1, num_classes=3
         )
@@ -152,7 +152,7 @@ def test_every_family_supernet_scores_equal_its_extracted_networks(tiny_family):
     torch.manual_seed(0)
     supernet = programs.supernet(space)
     data = _batch(input_shape)
-    names = ["synflow", "epsinas", "nwot"]
+    names = ["synflow", "epsinas"]
     rows = zero_cost.score_specs(specs, data, names, supernet=supernet, progress=False)
     extracted = [zero_cost.score(supernet.extract(s), data, names) for s in specs]
     _assert_rows_match(rows, extracted, rel=1e-5)
