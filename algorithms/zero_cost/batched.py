@@ -1,17 +1,20 @@
 """Zero-cost scores of many specs of one weight-sharing supernet, each proxy in one pass.
 
-A sub-network's weights are slices of the supernet's tensors. synflow (Tanaka et al., NeurIPS
-2020) runs the network on ``|theta|`` in float64, and epsinas (Gracheva, arXiv 2302.04406) on
-constant weights and zero biases: both replace every tensor elementwise, so the slice of the
-replaced supernet tensor is the replaced slice. ``score_many`` therefore replaces the supernet's
+synflow (Tanaka et al., NeurIPS 2020) runs a network on ``|theta|`` in float64, and epsinas
+(Gracheva, arXiv 2302.04406) on constant weights and zero biases: both replace every tensor
+elementwise. When a sub-network's tensors are selections of the supernet's (slices, indexing,
+reshaping; ``selects_weights`` checks each spec on ``sliced_state``), the selection of a
+replaced supernet tensor is the replaced selection, so ``score_many`` replaces the supernet's
 tensors once per pass (once for synflow, once per epsinas constant), runs every spec's active
 sub-network on them and puts the original tensors back at the end: per spec it pays only the
 proxy's own forward (epsinas) or forward and backward (synflow). synflow's gradients are taken
 with respect to the slices the sub-network reads, not the whole supernet tensors.
 
 The other ``SUPERNET_SAFE`` proxies run on the activated supernet, the rest on
-``supernet.extract(spec)``. Every value equals ``score(supernet.extract(spec), ...)`` up to float
-rounding, with the same per-proxy seeding (``torch.manual_seed(seed)`` in a forked RNG).
+``supernet.extract(spec)``, as does every proxy of a spec whose tensors are derived by
+arithmetic (kernel transformation matrices) and synflow where a batch norm outside the
+supernet's modules would run. Every value equals ``score(supernet.extract(spec), ...)`` up to
+float rounding, with the same per-proxy seeding (``torch.manual_seed(seed)`` in a forked RNG).
 """
 
 from __future__ import annotations
@@ -268,7 +271,8 @@ def score_many(
     selecting = [i for i, spec in enumerate(specs) if selects_weights(supernet, spec)]
     shared = [n for n in proxies if n in SUPERNET_SAFE and n not in ("epsinas", "synflow")]
     passes = ("epsinas" in proxies) * 2 + ("synflow" in proxies)
-    bar = tqdm(total=(passes + 1) * len(specs), desc="zero-cost", disable=not progress)
+    total = passes * len(selecting) + len(specs)
+    bar = tqdm(total=total, desc="zero-cost", disable=not progress)
     if "epsinas" in proxies:
         first, second = options["epsinas_weights"]
         outputs: list[list[np.ndarray]] = [[], []]
