@@ -5,6 +5,7 @@ the checkpointing counter of ``conftest.py``."""
 from __future__ import annotations
 
 import importlib
+import io
 import json
 
 import pytest
@@ -158,3 +159,85 @@ def test_the_last_checkpoint_holds_every_proposal_of_the_budget(tmp_path, fakes,
     assert executor.submitted() == [6, 7] and sorted(objective.calls) == [6, 7]
     assert [x for x, _ in algo._fed][:2] == [4, 5], "the logged pending trials come first"
     assert [t.id for t in result.trials] == list(range(8))
+
+
+def _forge(out, **fields) -> None:
+    """Rewrites checkpoint fields; ``algorithm_<name>`` ones go into the algorithm state."""
+    payload = _checkpoint(out)
+    for key, value in fields.items():
+        if key.startswith("algorithm_"):
+            payload["algorithm"][key.removeprefix("algorithm_")] = value
+        else:
+            payload[key] = value
+    (out / CHECKPOINT_FILE).write_text(json.dumps(payload))
+
+
+def _batch(fakes):
+    return fakes.ScriptedExecutor(2, asynchronous=False)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        dict(algorithm_num_feedbacks=5),
+        dict(algorithm_num_proposals=7, next_id=7, pending={"6": [6]}),
+    ],
+    ids=["feedback-count", "pending-in-a-batch"],
+)
+def test_a_batch_checkpoint_that_disagrees_with_its_log_is_not_used(tmp_path, fakes, forged):
+    _search(fakes, tmp_path / "straight", 8, _batch(fakes))
+    out = tmp_path / "run"
+    _search(fakes, out, 6, _batch(fakes))
+    _forge(out, **forged)
+    algo = fakes.CheckpointedCounter()
+    _search(fakes, out, 8, _batch(fakes), algorithm=algo, resume=True)
+    assert [x for x, _ in algo._fed] == list(range(8)), "the whole log is replayed"
+    assert _records(out) == _records(tmp_path / "straight")
+
+
+def test_an_asynchronous_checkpoint_with_other_pending_trials_is_not_used(
+    tmp_path, fakes, monkeypatch
+):
+    _search(fakes, tmp_path / "straight", 8, fakes.ScriptedExecutor(3))
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", -1.0)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        _search(fakes, out, 8, fakes.ScriptedExecutor(3), Objective(interrupt_at=4))
+    pending = _checkpoint(out)["pending"]
+    assert sorted(pending) == ["0", "1"]
+    _forge(out, pending={"0": pending["0"], "7": pending["1"]})
+    algo = fakes.CheckpointedCounter()
+    _search(fakes, out, 8, fakes.ScriptedExecutor(3), algorithm=algo, resume=True)
+    assert [x for x, _ in algo._fed][:3] == [2, 3, 4], "the whole log is replayed"
+    assert _records(out) == _records(tmp_path / "straight")
+
+
+def test_a_checkpoint_at_exactly_the_budget_is_used(tmp_path, fakes):
+    _search(fakes, tmp_path, 6, _batch(fakes))
+    algo, executor = fakes.CheckpointedCounter(), _batch(fakes)
+    result = _search(fakes, tmp_path, 6, executor, algorithm=algo, resume=True)
+    assert algo._fed == [] and algo._asked == [] and executor.submitted() == []
+    assert [t.id for t in result.trials] == list(range(6))
+
+
+class Terminal(io.StringIO):
+    """A stand-in for a terminal's stderr."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_counts_the_restored_trials(tmp_path, fakes, monkeypatch):
+    _search(fakes, tmp_path, 6, _batch(fakes))
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    flows.search(
+        fakes.CODEC,
+        Objective(),
+        fakes.CheckpointedCounter(),
+        8,
+        out=tmp_path,
+        resume=True,
+        executor=_batch(fakes),
+    )
+    assert "8/8" in terminal.getvalue()
