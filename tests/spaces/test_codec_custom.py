@@ -56,6 +56,12 @@ class Counter(pg.hyper.CustomHyper):
         return 7
 
 
+@pytest.fixture(autouse=True)
+def empty_value_table(monkeypatch):
+    """Each test starts from an empty process-wide table of custom values."""
+    monkeypatch.setattr(codec_module, "_CUSTOM_VALUES", {})
+
+
 def _values(codec, genomes: np.ndarray, column: int) -> list[str]:
     return [codec_module.custom_value(v) for v in genomes[:, column]]
 
@@ -97,6 +103,13 @@ def test_a_plain_custom_hyper_is_one_slot_that_decodes_like_pyglove():
     # The same numpy seed draws the same words.
     again = codec.random(20, np.random.default_rng(0))
     assert np.array_equal(again, genomes)
+
+
+def test_a_plain_custom_hyper_draws_from_its_whole_space():
+    # 1000 words; 1000 draws find about 1000 * (1 - 1/e) = 632 different ones.
+    codec = spaces.compile(pg.Dict(word=Word(letters="abcdefghij")))
+    genomes = codec.random(1000, np.random.default_rng(8))
+    assert 560 < len(set(genomes[:, 0].tolist())) < 700
 
 
 def test_a_plain_custom_hyper_mutates_by_a_redraw_and_crosses_over_whole():
@@ -154,6 +167,10 @@ def test_custom_values_are_checked_and_unknown_ones_named():
         codec.validate([5.0])
     with pytest.raises(ValueError, match="is no value this process has drawn"):
         codec.decode([5.0])
+    with pytest.raises(ValueError, match=r"'count' \(custom\): genome value 'x' is no value"):
+        codec.decode(["x"])
+    with pytest.raises(ValueError, match=r"'count' \(custom\): genome value 6\.0 is no value"):
+        codec.numbers(np.array([6.0]))
     genome = codec.from_numbers(["42"])
     assert codec.decode(genome) == {"count": 42}
     assert codec.numbers(genome) == ["42"]
