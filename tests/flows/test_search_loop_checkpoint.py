@@ -241,3 +241,22 @@ def test_the_progress_bar_counts_the_restored_trials(tmp_path, fakes, monkeypatc
         executor=_batch(fakes),
     )
     assert "8/8" in terminal.getvalue()
+
+
+def test_without_config_json_a_checkpoint_of_another_configuration_is_not_used(tmp_path, fakes):
+    _search(fakes, tmp_path, 6, _batch(fakes))
+    (tmp_path / "config.json").unlink()  # nothing left to compare the settings with but the state
+    algo = fakes.CheckpointedCounter()
+    with pytest.warns(RuntimeWarning, match="another configuration"):
+        flows.search(
+            fakes.CODEC,
+            Objective(),
+            algo,
+            8,
+            out=tmp_path,
+            resume=True,
+            executor=_batch(fakes),
+            options={"epochs": 2},
+            verbose=False,
+        )
+    assert [x for x, _ in algo._fed] == list(range(8)), "the whole log is replayed"
