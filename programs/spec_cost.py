@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyglove as pg
+from torch import nn
 
 from symnas.programs import (
     cell_parts,  # noqa: F401  (registers the cell families' hooks)
@@ -57,7 +58,7 @@ class _Block:
     and per-layer costs are put together from its pieces' only when they are asked for.
     """
 
-    __slots__ = ("_names", "cls", "key", "kinds", "layout", "numbers", "output")
+    __slots__ = ("_names", "cls", "key", "kinds", "layout", "numbers", "output", "params")
 
     def __init__(
         self,
@@ -65,6 +66,7 @@ class _Block:
         numbers: np.ndarray,
         output: Any,
         cls: str,
+        params: int,
         names: tuple[str, ...] | None = None,
         layout: tuple[tuple[_Block, int, int, str | None], ...] | None = None,
     ) -> None:
@@ -72,6 +74,7 @@ class _Block:
         self.numbers = numbers  # (rows, len(_NUMBERS)) int64
         self.output = output
         self.cls = cls  # class name of the part's module
+        self.params = params  # parameters of the part's module
         self.layout = layout
         self.key: Hashable = None  # its cache key, set when it is kept
         self._names = names
@@ -92,18 +95,25 @@ class _Block:
 
 class _Frame(NamedTuple):
     block: _Block  # the reference's rows, its slots' rows included
+    own_params: int  # parameters of the reference outside its slots
     spans: tuple[tuple[str, Span, Hashable], ...]  # direct slots: path, call, argument key
 
 
-def _block(rows: Sequence[Row], output: Any, cls: str) -> _Block:
+def _block(rows: Sequence[Row], output: Any, module: nn.Module) -> _Block:
     numbers = np.array([row[2:] for row in rows], dtype=np.int64)
     return _Block(
         tuple(row.kind for row in rows),
         numbers.reshape(len(rows), len(_NUMBERS)),
         output,
-        cls,
+        type(module).__name__,
+        _param_count(module),
         names=tuple(row.name for row in rows),
     )
+
+
+def _param_count(module: nn.Module) -> int:
+    """Parameters of a module, each counted once (as ``programs.count``)."""
+    return sum(p.numel() for p in module.parameters())
 
 
 def _hashable(value: Any) -> Hashable:
@@ -180,6 +190,12 @@ class SpecCoster:
         columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
         return LayerTable(names=names, kinds=block.kinds, **columns)
 
+    def count(self, spec: Any, **task: Any) -> dict[str, int]:
+        """``programs.count(programs.build(spec, **task), input_shape)``: parameters and MACs."""
+        block = self._top(spec, task)
+        macs = int(block.numbers[:, _NUMBERS.index("macs")].sum())
+        return {"params": block.params, "macs": macs}
+
     def cost(self, spec: Any, hw: Any, per_layer: bool = True, **task: Any) -> dict[str, Any]:
         """``hardware.cost(programs.build(spec, **task), input_shape, hw)``, without the build.
 
@@ -230,7 +246,7 @@ class SpecCoster:
         if not part.slots:
             module = part.make()
             call = trace_call(module, args, dict(kwargs))
-            block = _block(call.rows, call.output, type(module).__name__)
+            block = _block(call.rows, call.output, module)
         else:
             frame = self._frames.get((part.key, key[1:]))
             if frame is None:  # the reference is this very part: its trace is the block
@@ -264,7 +280,8 @@ class SpecCoster:
         pieces.append(ref.numbers[position:])
         layout.append((ref, position, len(ref.kinds), None))
         numbers = np.concatenate(pieces)
-        return _Block(tuple(kinds), numbers, ref.output, ref.cls, layout=tuple(layout))
+        params = frame.own_params + sum(block.params for block, _, _, path in layout if path)
+        return _Block(tuple(kinds), numbers, ref.output, ref.cls, params, layout=tuple(layout))
 
     def _reference(self, part: Part, args: tuple, kwargs: tuple) -> _Block:
         """Builds and traces ``part``, keeping the frames and blocks of it and its descendants;
@@ -282,9 +299,8 @@ class SpecCoster:
                 rows = [
                     row._replace(name=row.name[cut:] if row.name != path else "") for row in rows
                 ]
-            block = made[path] = _block(
-                rows, span.output, type(module.get_submodule(path)).__name__
-            )
+            sub = module.get_submodule(path)
+            block = made[path] = _block(rows, span.output, sub)
             key = (_hashable(span.args), _hashable(span.kwargs))
             self._keep((node.full_key, *key), block)
             if node.slots:
@@ -300,7 +316,10 @@ class SpecCoster:
                     )
                     for slot, s in inner
                 )
-                self._frames.setdefault((node.key, key), _Frame(block, shifted))
+                slots = sum(_param_count(sub.get_submodule(slot)) for slot, _ in node.slots)
+                self._frames.setdefault(
+                    (node.key, key), _Frame(block, block.params - slots, shifted)
+                )
         return made[""]
 
     def _layer_costs(

@@ -25,6 +25,7 @@ def _specs(space, count: int, seed: int) -> list:
 def _assert_same_as_built(coster: SpecCoster, spec, shape, **task) -> None:
     model = programs.build(spec, **task)
     assert coster.rows(spec, **task) == trace(model, shape)
+    assert coster.count(spec, **task) == programs.count(model, shape)
     built, assembled = programs.hardware.layers(model, shape), coster.layers(spec, **task)
     assert assembled.names == built.names and assembled.kinds == built.kinds
     for field in ("m", "k", "n", "count", "in_words", "w_words", "out_words", "kh", "kw", "oh"):
