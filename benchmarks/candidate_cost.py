@@ -11,7 +11,7 @@ Random NAS-Bench-201 networks (C=16, N=5, CIFAR-10 32x32, batch 1, one torch thr
    today's path (``programs.build`` + ``hardware.cost``, warm layer cache), and
    ``spec_cost.SpecCoster`` cold (empty caches before every candidate), warm (one coster kept
    across candidates, warmed up on ``--warmup`` other specs) with and without the per-layer
-   breakdown, and only its layer table.
+   breakdown, only its layer table, and ``count`` + the cost totals.
 
     python benchmarks/candidate_cost.py --cells 40 --rate-cells 300
 """
@@ -124,7 +124,15 @@ def from_specs(codec: Any, count: int, warmup: int, seed: int) -> dict[str, floa
     out["SpecCoster.cost per_layer=False, warm"] = per_candidate_ms(
         lambda s: coster.cost(s, HW, per_layer=False), batches[2]
     )
-    out["SpecCoster.layers only, warm"] = per_candidate_ms(coster.layers, batches[3])
+    out["SpecCoster.layers only, warm"] = per_candidate_ms(coster.layers, batches[3][: count // 2])
+
+    def count_and_cost(spec: Any) -> None:
+        coster.count(spec)
+        coster.cost(spec, HW, per_layer=False)
+
+    out["SpecCoster.count + cost totals, warm"] = per_candidate_ms(
+        count_and_cost, batches[3][count // 2 :]
+    )
     return out
 
 
