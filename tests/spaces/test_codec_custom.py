@@ -194,5 +194,9 @@ def test_a_custom_decision_point_without_a_custom_hyper_is_refused():
     spec = pg.geno.Space(
         [pg.geno.CustomDecisionPoint(hyper_type="Nothing", random_dna_fn=None, location="x")]
     )
-    with pytest.raises(TypeError, match="'x' has no random_dna of a pg.hyper.CustomHyper"):
+    with pytest.raises(
+        TypeError,
+        match=r"^Custom decision point 'x' has no random_dna of a pg\.hyper\.CustomHyper; "
+        r"symnas needs one to draw its values\.$",
+    ):
         spaces.compile(spec)

@@ -52,7 +52,7 @@ SMALL_SPACES = {
                 None,
             ]
         ),
-        tail=[pg.oneof([True, False]), (1, 2), {"fixed": [1, {"k": "v"}]}],
+        tail=[pg.oneof([True, False]), (1, {"t": 2}), {"fixed": [1, {"k": "v"}]}],
     ),
 }
 
@@ -125,7 +125,7 @@ def test_inactive_slots_hold_the_filler_and_are_ignored_by_validate():
     assert genome.tolist() == [2, -1, -1, -1, 1]
     assert codec.decode(genome) == {
         "block": None,
-        "tail": [False, ["__tuple__", 1, 2], {"fixed": [1, {"k": "v"}]}],
+        "tail": [False, ["__tuple__", 1, {"t": 2}], {"fixed": [1, {"k": "v"}]}],
     }
     active = codec.active_mask(np.array([[1, -1, 0, 1, 0], [1, -1, 1, -1, 0], [0, 2, -1, -1, 0]]))
     assert active.tolist() == [
@@ -145,7 +145,12 @@ def test_decoded_specs_are_fresh_objects():
     first = codec.decode(genome)
     first["tail"][2]["fixed"][1]["k"] = "changed"
     first["tail"][1].append(3)
-    assert codec.decode(genome)["tail"] == [True, ["__tuple__", 1, 2], {"fixed": [1, {"k": "v"}]}]
+    first["tail"][1][2]["t"] = 5
+    assert codec.decode(genome)["tail"] == [
+        True,
+        ["__tuple__", 1, {"t": 2}],
+        {"fixed": [1, {"k": "v"}]},
+    ]
 
 
 def test_decode_names_a_bad_choice_value():
