@@ -162,6 +162,10 @@ def test_row_stationary_spills_partial_sums_twice():
     assert out["compute_cycles"] == 3846
     assert out["dram_bytes"] == IN * 40 + W + OUT * 5
     assert out["cycles"] == pytest.approx(max(3846, (IN * 40 + W + OUT * 5) / 16))
+    # 64 KB SRAMs hold every operand: each crosses the interface once, 4,736 words.
+    roomy = dict(hw, ifmap_sram_kb=LARGE, filter_sram_kb=LARGE, ofmap_sram_kb=LARGE)
+    out = programs.hardware.cost(nn.Linear(K, N, bias=False), (K,), roomy, batch_size=M)
+    assert out["dram_bytes"] == IN + W + OUT
 
 
 def test_one_prefetch_miss_mid_layer_is_charged_twice_with_one_port_per_sram():
