@@ -256,9 +256,15 @@ def _edit(path, **fields) -> None:
     path.write_text(json.dumps(payload))
 
 
-def test_a_trusted_log_prefix_reads_as_the_checked_one(tmp_path):
+@pytest.mark.parametrize("parser", ["orjson", "json"])
+def test_a_trusted_log_prefix_reads_as_the_checked_one(tmp_path, monkeypatch, parser):
+    from symnas.flows import trial_log
     from symnas.flows.trial_log import read_trials
 
+    if parser == "orjson":
+        pytest.importorskip("orjson", reason="the optional 'fast' extra is not installed")
+    else:
+        monkeypatch.setattr(trial_log, "orjson", None)
     _run(tmp_path, "random", "batch", budget=6)
     path = tmp_path / "trials.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)
