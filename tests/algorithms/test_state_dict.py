@@ -29,7 +29,7 @@ FACTORIES = {
     "tpe": lambda: algorithms.TPE(metric="f", n_startup_trials=4, n_ei_candidates=6, seed=3),
     "local_search": lambda: algorithms.LocalSearch(metric="f", num_init=3, seed=3),
     "bananas": lambda: algorithms.BANANAS(
-        metric="f", num_init=4, k=3, num_ensemble=2, num_layers=1, layer_width=4, epochs=5, seed=3
+        metric="f", num_init=4, k=5, num_ensemble=1, num_layers=1, layer_width=4, epochs=3, seed=3
     ),
 }
 
