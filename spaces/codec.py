@@ -471,7 +471,7 @@ class Codec:
         seen: dict[bytes, np.ndarray] = {}
         draws = 0
         while len(seen) < target and draws < max_draws:
-            batch = self.random(max(64, 2 * (target - len(seen))), rng)
+            batch = self.random(min(max(64, 2 * (target - len(seen))), max_draws - draws), rng)
             draws += len(batch)
             for genome in batch:
                 seen.setdefault(self.key(genome), genome)
