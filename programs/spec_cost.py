@@ -137,6 +137,16 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
 
 
+def _table(block: _Block, named: bool = True) -> LayerTable:
+    """The layer table of a top-level block (``named=False``: blank names, which pricing skips)."""
+    if named:
+        names = _numbered([name or block.cls for name in block.names])
+    else:
+        names = ("",) * len(block.kinds)
+    columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
+    return LayerTable(names=names, kinds=block.kinds, **columns)
+
+
 def _numbered(names: Sequence[str]) -> tuple[str, ...]:
     """Repeated names numbered as ``hardware.layers`` does (``attn``, ``attn#2``...)."""
     seen: dict[str, int] = {}
@@ -150,8 +160,9 @@ def _numbered(names: Sequence[str]) -> tuple[str, ...]:
 class SpecCoster:
     """Layer tables and costs of specs on inputs of ``input_shape`` (one sample's shape).
 
-    ``task`` arguments of ``rows``/``layers``/``cost`` override a spec's fields as in
-    ``programs.build``. The caches are per object: keep one per search (or per input shape).
+    ``rows``, ``layers``, ``count`` and ``cost`` equal those of ``programs.build(spec, **task)``
+    (``task`` overrides a spec's fields as in ``programs.build``). The caches are per object:
+    keep one per search (one per input shape).
     """
 
     def __init__(self, input_shape: Sequence[int], batch_size: int = 1) -> None:
@@ -185,10 +196,7 @@ class SpecCoster:
 
     def layers(self, spec: Any, **task: Any) -> LayerTable:
         """The layer table of ``hardware.layers(programs.build(spec, **task), input_shape)``."""
-        block = self._top(spec, task)
-        names = _numbered([name or block.cls for name in block.names])
-        columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
-        return LayerTable(names=names, kinds=block.kinds, **columns)
+        return _table(self._top(spec, task))
 
     def count(self, spec: Any, **task: Any) -> dict[str, int]:
         """``programs.count(programs.build(spec, **task), input_shape)``: parameters and MACs."""
@@ -226,13 +234,7 @@ class SpecCoster:
         res["utilization"] = _ratio(res["macs"], pes[:, None] * res["cycles"])
         res.update({f"total_{key}": value.sum(axis=1) for key, value in list(res.items())})
         res["total_utilization"] = _ratio(res["total_macs"], pes * res["total_cycles"])
-        if per_layer:
-            names = _numbered([name or block.cls for name in block.names])
-        else:  # the breakdown, the only use of names, is left out
-            names = ("",) * len(block.kinds)
-        columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
-        table = LayerTable(names=names, kinds=block.kinds, **columns)
-        return hardware.table_cost(table, hw, per_layer, costs=res)
+        return hardware.table_cost(_table(block, named=per_layer), hw, per_layer, costs=res)
 
     def _block_of(
         self, part: Part, args: tuple, kwargs: tuple, arg_key: Hashable | None = None
@@ -345,9 +347,7 @@ class SpecCoster:
             key = (block.key, hw_key)
             costs = self._costs.get(key)
             if costs is None:
-                columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
-                table = LayerTable(names=("",) * len(block.kinds), kinds=block.kinds, **columns)
-                res = hardware.cost_table(table, arrays)
+                res = hardware.cost_table(_table(block, named=False), arrays)
                 costs = np.concatenate([res[metric] for metric in _METRICS])
                 self._costs[key] = costs
                 if len(self._costs) > CACHE_SIZE:
