@@ -27,7 +27,6 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from symnas.algorithms.zero_cost.common import first_output, param_names, run, train_mode
-from symnas.algorithms.zero_cost.constant_layers import ConstantWeightLayers, constant_weight
 
 #: Rectifier-like activations whose inputs give NASWOT's binary codes, caught as calls (module
 #: or functional, in-place or not). The reference hooks ``nn.ReLU`` modules; GELU, SiLU and ELU
@@ -104,12 +103,14 @@ def nwot(module: nn.Module, x: torch.Tensor) -> float:
 
 def constant_fill(name: str, param: torch.Tensor, value: float) -> torch.Tensor | None:
     """epsinas's stand-in for the parameter ``name``: ``value`` everywhere for a ``*weight``, zeros
-    for a ``*bias``, ``None`` (kept) for anything else (one broadcast element, no copy)."""
+    for a ``*bias``, ``None`` (kept) for anything else. The stand-ins are dense tensors, so layers
+    compute their products as the reference does (its rounding decides which outputs are exact
+    zeros, which epsinas drops)."""
     leaf = name.rsplit(".", 1)[-1]
     if leaf.endswith("bias"):
-        return constant_weight(param, 0.0)
+        return torch.zeros_like(param)
     if leaf.endswith("weight"):
-        return constant_weight(param, value)
+        return torch.full_like(param, value)
     return None
 
 
@@ -142,7 +143,7 @@ def normalise_output(out: torch.Tensor, drop_inf: bool = False) -> np.ndarray:
 def _normalised_output(
     module: nn.Module, x: torch.Tensor, value: float, drop_inf: bool
 ) -> np.ndarray:
-    with torch.no_grad(), train_mode(module), ConstantWeightLayers():
+    with torch.no_grad(), train_mode(module):
         out = first_output(run(module, x, _constant_overrides(module, value)))
     return normalise_output(out, drop_inf)
 

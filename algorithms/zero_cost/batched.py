@@ -34,7 +34,6 @@ from tqdm.auto import tqdm
 
 from symnas.algorithms.zero_cost import activation
 from symnas.algorithms.zero_cost.common import first_output, layers, param_names, train_mode
-from symnas.algorithms.zero_cost.constant_layers import ConstantWeightLayers
 from symnas.algorithms.zero_cost.saliency import _batch_norm_disabled
 
 ParamFn = Callable[[str, torch.Tensor], torch.Tensor | None]
@@ -280,7 +279,7 @@ def score_many(
         for k, value in enumerate((first, second)):
             constant = partial(activation.constant_fill, value=float(value))
             constants = replaced_tensors(supernet, constant, _clone)
-            with constants, train_mode(supernet), ConstantWeightLayers():
+            with constants, train_mode(supernet):
                 for j, i in enumerate(selecting):
                     supernet.activate(specs[i])
                     with _seeded(seed, states[j] if k else None), torch.no_grad():
