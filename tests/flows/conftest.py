@@ -74,6 +74,8 @@ class ScriptedExecutor(Executor):
         self.events.append(("submit", trial_id, seed))
 
     def wait(self):
+        if not self.queued:  # as every executor: waiting for nothing is the caller's bug
+            raise RuntimeError("ScriptedExecutor.wait: no trial was submitted.")
         done = []
         while self.queued and len(done) < self.per_wait:
             trial_id = self.pick(list(self.queued))
