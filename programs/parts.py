@@ -3,7 +3,8 @@
 A ``Part`` is a module (``make()`` builds it) whose layer rows (``programs.trace``) follow from
 its ``key`` and from the parts in its ``slots``: the rows it runs outside its slots, and the
 arguments it passes to each slot, depend only on ``key`` and on its own arguments; the rows of
-the submodule at a slot path are those of the slot's part. A part without slots is priced as a
+the submodule at a slot path are those of the slot's part (as are its parameters: none is shared
+between a slot and the rest of the module). A part without slots is priced as a
 whole. ``spec_cost.SpecCoster`` traces each (part key, argument shapes) once and assembles a
 candidate's rows from them without building its network.
 
