@@ -45,8 +45,8 @@ class Stream(NamedTuple):
     valid: np.ndarray  # words of data in the stream
     slots: np.ndarray  # stream length with the padding to the array width
     passes: np.ndarray  # sweeps of the whole stream
-    steps_back: np.ndarray  # backward steps (fold changes in a diagonal stream; reversed folds)
-    step_words: np.ndarray  # valid words per backward step (the fold, when reversed)
+    steps_back: np.ndarray  # backward steps of a diagonal stream (fold changes, repeats)
+    step_words: np.ndarray  # valid words per backward step (a whole fold, when reversed)
     reverse: np.ndarray  # True where every fold is read bottom row first
 
 
@@ -152,7 +152,7 @@ def streams(
         slots=unique
         * np.where(is_os, k * rows * rf, np.where(is_ws, m * rows * rf, k * cols * cf)),
         passes=np.where(diagonal_in, cf, 1.0),
-        steps_back=np.where(diagonal_in, cf * (rf - 1.0), cf * rf),
+        steps_back=np.where(diagonal_in, cf * (rf - 1.0), 0.0),
         step_words=unique
         * np.where(
             diagonal_in, _diagonal_step(np.where(is_os, k, m) * rf, rows), k * m / (rf * cf)
@@ -169,7 +169,7 @@ def streams(
         valid=k * n,
         slots=np.where(is_os | is_ws, k * cols * cf, n * rows * rf),
         passes=np.where(is_os | is_ws, 1.0, cf),
-        steps_back=np.where(is_os, os_steps, np.where(is_ws, cf * rf, cf * (rf - 1.0))),
+        steps_back=np.where(is_os, os_steps, np.where(is_ws, 0.0, cf * (rf - 1.0))),
         step_words=np.where(
             is_os, os_step_words, np.where(is_ws, k * n / (rf * cf), _diagonal_step(n * rf, rows))
         ),

@@ -195,6 +195,29 @@ def test_one_prefetch_miss_mid_layer_is_charged_twice_with_one_port_per_sram():
     assert out["mem_cycles"] == pytest.approx(2048 / 2)  # the busiest port: ifmap
 
 
+def test_output_drain_stalls_the_array_with_one_port_per_sram():
+    # os, M = 256, K = 1, N = 64 on 16 x 16: 16 x 4 folds of 0 + 16 + 16 + 1 - 2 = 1,984
+    # cycles. 1 KB SRAMs, 4 words per cycle per port. The input (256 words, 24 sets of 11) and
+    # the weights (64) fit their windows and are read once. The 16,384 outputs drain half the
+    # ofmap SRAM at a time; all but the last half (512 words) drain during the layer:
+    # (16384 - 512) / 4 = 3,968 cycles against 1,984 of compute, a stall of 1,984.
+    spec = {
+        "rows": 16,
+        "cols": 16,
+        "dataflow": "os",
+        "ifmap_sram_kb": 1,
+        "filter_sram_kb": 1,
+        "ofmap_sram_kb": 1,
+        "bandwidth": 4,
+        "dram_ports": 3,
+    }
+    out = programs.hardware.cost(nn.Linear(1, 64, bias=False), (1,), spec, batch_size=256)
+    assert out["compute_cycles"] == 1984
+    assert out["dram_bytes"] == 256 + 64 + 16384
+    assert out["cycles"] == pytest.approx(1984 + 1984)
+    assert out["mem_cycles"] == pytest.approx(16384 / 4)
+
+
 def test_convolution_traffic_reads_the_feature_map_not_its_unfolded_copy():
     # Conv 3 -> 8, 3x3, padding 1, on 3x6x6: GEMM M = 36 positions, K = 27, N = 8. On a 4x4 ws
     # array: ceil(27/4) * ceil(8/4) = 14 folds of 4 + 4 + 4 + 36 - 2 = 46 cycles = 644. The
