@@ -42,7 +42,7 @@ class Counter(pg.hyper.CustomHyper):
         return value + "1"
 
     def crossover_value(self, a: str, b: str, rng) -> str:
-        return a + b
+        return a + b[: 1 + int(rng.integers(len(b)))]  # a, then a non-empty prefix of b
 
     def check_value(self, value: str) -> str:
         if not value.isdigit():
@@ -73,14 +73,18 @@ def test_custom_id_is_a_registered_48_bit_content_hash():
     assert codec_module.custom_value(key) == "abc"
     assert len({codec_module.custom_id(s) for s in ("abc", "abd", "bac", "", "abcabc")}) == 5
     assert codec_module.custom_value(float(2**48 + 1)) is None
-    with pytest.raises(ValueError, match="must be a string; got 3"):
+    with pytest.raises(
+        ValueError, match=r"^A custom decision's DNA value must be a string; got 3\.$"
+    ):
         codec_module.custom_id(3)
 
 
 def test_custom_id_refuses_a_hash_collision(monkeypatch):
     key = codec_module.custom_id("left")
     monkeypatch.setitem(codec_module._CUSTOM_VALUES, key, "right")
-    with pytest.raises(RuntimeError, match="collision between custom values 'right' and 'left'"):
+    with pytest.raises(
+        RuntimeError, match=r"^codec: hash collision between custom values 'right' and 'left'\.$"
+    ):
         codec_module.custom_id("left")
 
 
@@ -163,7 +167,11 @@ def test_custom_values_are_checked_and_unknown_ones_named():
         codec.from_numbers(["x1"])
     with pytest.raises(ValueError, match="not a digit string"):
         codec.validate([codec_module.custom_id("y2")])
-    with pytest.raises(ValueError, match=r"'count' \(custom\): genome value 5\.0 is no value"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Decision point 'count' \(custom\): genome value 5\.0 is no value this process has "
+        r"drawn or read; read the genome through from_dna/from_numbers first\.$",
+    ):
         codec.validate([5.0])
     with pytest.raises(ValueError, match="is no value this process has drawn"):
         codec.decode([5.0])
@@ -200,3 +208,26 @@ def test_a_custom_decision_point_without_a_custom_hyper_is_refused():
         r"symnas needs one to draw its values\.$",
     ):
         spaces.compile(spec)
+
+
+def test_top_level_custom_decisions_after_a_nested_one_are_recombined():
+    space = pg.Dict(branch=pg.oneof([pg.Dict(count=Counter()), "none"]), top=Counter())
+    codec = spaces.compile(space)
+    rng = np.random.default_rng(9)
+    a = np.tile(codec.from_numbers([0, "3", "5"]), (40, 1))
+    b = np.tile(codec.from_numbers([0, "8", "6"]), (40, 1))
+    crossed = codec.crossover(a, b, rng)
+    assert set(_values(codec, crossed, 1)) == {"3", "8"}
+    assert set(_values(codec, crossed, 2)) == {"56", "65"}
+
+
+def test_crossover_names_an_unknown_custom_value():
+    codec = spaces.compile(pg.Dict(count=Counter()))
+    known = codec.from_numbers(["4"])[None, :]
+    unknown = np.array([[7.0]])
+    for seed in range(8):
+        for a, b in ((known, unknown), (unknown, known)):
+            with pytest.raises(
+                ValueError, match=r"^Decision point 'count' \(custom\): genome value 7\.0"
+            ):
+                codec.crossover(a, b, np.random.default_rng(seed))

@@ -158,8 +158,8 @@ def test_decode_names_a_bad_choice_value():
     for bad in (1.5, 3.0, -1.0, float("nan"), float("inf"), "x"):
         with pytest.raises(
             ValueError,
-            match=r"'embed': value .* not a candidate index; allowed 0\.\.2 for "
-            r"candidates \['192', '216', '240'\]",
+            match=r"^Decision point 'embed': value .* not a candidate index; allowed 0\.\.2 for "
+            r"candidates \['192', '216', '240'\]\.$",
         ):
             codec.decode([bad])
     nested = spaces.compile(pg.Dict(b=pg.oneof([pg.Dict(k=pg.oneof([1, 3])), 2])))
@@ -172,27 +172,29 @@ def test_validate_names_the_decision_point_and_the_allowed_values():
     codec = spaces.compile(pg.Dict(x=[pg.oneof([1, 2, 3]) for _ in range(10)]))
     with pytest.raises(
         ValueError,
-        match=r"shape \(9,\); this space has 10 decision points "
-        r"\(x\[0\], x\[1\], .*, x\[7\]\.\.\.\)",
+        match=r"^Genome has shape \(9,\); this space has 10 decision points "
+        r"\(x\[0\], x\[1\], .*, x\[7\]\.\.\.\)\.$",
     ):
         codec.validate([0] * 9)
     small = spaces.compile(pg.Dict(a=pg.oneof([1, 2]), b=pg.floatv(-1.0, 1.0)))
     with pytest.raises(
-        ValueError, match=r"shape \(2, 2\); this space has 2 decision points \(a, b\)\.$"
+        ValueError,
+        match=r"^Genome has shape \(2, 2\); this space has 2 decision points \(a, b\)\.$",
     ):
         small.validate([[0, 0.0], [0, 0.0]])
     assert small.validate([1, -1.0]).tolist() == [1.0, -1.0]
     assert small.validate([0, 1.0]).tolist() == [0.0, 1.0]
     for bad in (-1.01, 1.01, float("nan")):
         with pytest.raises(
-            ValueError, match=r"'b': value .* outside the allowed range \[-1\.0, 1\.0\]"
+            ValueError,
+            match=r"^Decision point 'b': value .* is outside the allowed range \[-1\.0, 1\.0\]\.$",
         ):
             small.validate([0, bad])
     for bad in (2, -1, 0.5, float("nan"), float("inf")):
         with pytest.raises(
             ValueError,
-            match=r"'a': value .* is not a candidate index; allowed 0\.\.1 for "
-            r"candidates \['1', '2'\]",
+            match=r"^Decision point 'a': value .* is not a candidate index; allowed 0\.\.1 for "
+            r"candidates \['1', '2'\]\.$",
         ):
             small.validate([bad, 0.0])
 
@@ -203,11 +205,14 @@ def test_validate_checks_manyof_constraints_of_active_groups_only():
     assert codec.validate([0, 0, 2]).tolist() == [0, 0, 2]
     with pytest.raises(
         ValueError,
-        match=r"'b\[=0/2\]\.m' \(pg.manyof, distinct=True\) repeats a candidate: \[1, 1\]",
+        match=r"^Decision point 'b\[=0/2\]\.m' \(pg\.manyof, distinct=True\) repeats a "
+        r"candidate: \[1, 1\]\.$",
     ):
         codec.validate([0, 1, 1])
     with pytest.raises(
-        ValueError, match=r"'b\[=0/2\]\.m' \(pg.manyof, sorted=True\) is not sorted: \[2, 0\]"
+        ValueError,
+        match=r"^Decision point 'b\[=0/2\]\.m' \(pg\.manyof, sorted=True\) is not sorted: "
+        r"\[2, 0\]\.$",
     ):
         codec.validate([0, 2, 0])
     assert codec.validate([1, 1, 1]).tolist() == [1, -1, -1]
@@ -223,9 +228,11 @@ def test_conversions_name_the_mismatch():
     )
     assert codec.from_numbers([1, 0, 1]).tolist() == [1, 0, 1]
     assert codec.from_numbers([1, 1]).tolist() == [1, 1, -1]
-    with pytest.raises(ValueError, match=r"Too few decisions: 2 numbers run out at 'b\[=0/2\]\.c'"):
+    with pytest.raises(
+        ValueError, match=r"^Too few decisions: 2 numbers run out at 'b\[=0/2\]\.c'\.$"
+    ):
         codec.from_numbers([1, 0])
-    with pytest.raises(ValueError, match=r"Too many decisions: 3 numbers for this space"):
+    with pytest.raises(ValueError, match=r"^Too many decisions: 3 numbers for this space\.$"):
         codec.from_numbers([1, 1, 0])
     with pytest.raises(ValueError, match="'a': value 2"):
         codec.from_numbers([2, 1])
@@ -235,7 +242,8 @@ def test_conversions_name_the_mismatch():
     assert bare.to_dna(bare.from_numbers([0, 1])) == pg.DNA([0, 1])
     for call in (bare.decode, bare.materialize):
         with pytest.raises(
-            ValueError, match=r"built from a DNASpec only; use spaces.compile\(space\)"
+            ValueError,
+            match=r"^This codec was built from a DNASpec only; use spaces\.compile\(space\)\.$",
         ):
             call(np.array([0, 1, -1]))
     assert pg.eq(codec.materialize(np.array([0, 1, -1])), pg.Dict(a=1, b=3))
@@ -251,9 +259,13 @@ def test_operators_reject_bad_arguments():
     codec = spaces.compile(pg.Dict(a=pg.oneof([1, 2]), b=pg.oneof([1, 2])))
     rng = np.random.default_rng(5)
     for rate in (-0.1, 1.5):
-        with pytest.raises(ValueError, match=rf"mutate: 'rate' must be in \[0, 1\]; got {rate}"):
+        with pytest.raises(
+            ValueError, match=rf"^mutate: 'rate' must be in \[0, 1\]; got {rate}\.$"
+        ):
             codec.mutate(np.zeros((2, 2)), rng, rate=rate)
-    with pytest.raises(ValueError, match=r"crossover: parents have shapes \(2, 2\) and \(1, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"^crossover: parents have shapes \(2, 2\) and \(1, 2\)\.$"
+    ):
         codec.crossover(np.zeros((2, 2)), np.zeros((1, 2)), rng)
     assert codec.crossover(np.zeros(2), np.ones(2), rng).shape == (1, 2)
     assert codec.mutate(np.zeros(2), rng).shape == (1, 2)
@@ -263,8 +275,8 @@ def test_compile_rejects_what_is_not_a_search_space():
     for bad in (pg.Dict(a=1), {"a": pg.oneof([1, 2])}, 3):
         with pytest.raises(
             TypeError,
-            match=r"hyper-value with at least one pg.oneof, pg.manyof "
-            r"or pg.floatv; got (Dict|dict|int)\.",
+            match=r"^spaces\.compile expects a PyGlove hyper-value with at least one pg\.oneof, "
+            r"pg\.manyof or pg\.floatv; got (Dict|dict|int)\.$",
         ):
             spaces.compile(bad)
 
