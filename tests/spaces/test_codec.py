@@ -82,3 +82,29 @@ def test_distinct_stops_after_max_draws():
     assert 360 < len(found) < 425
     assert len({codec.key(g) for g in found}) == len(found)
     assert len(codec.distinct(1000, np.random.default_rng(2), max_draws=64)) <= 64
+
+
+def _count_draws(codec, monkeypatch) -> list[int]:
+    """Records the batch sizes ``codec.distinct`` draws through ``codec.random``."""
+    drawn: list[int] = []
+    draw = codec.random
+
+    def counting(n, rng):
+        drawn.append(n)
+        return draw(n, rng)
+
+    monkeypatch.setattr(codec, "random", counting)
+    return drawn
+
+
+def test_distinct_counts_its_draws_and_stops_once_it_has_n(monkeypatch):
+    small = spaces.compile(pg.Dict(m=pg.manyof(2, list(range(9)), distinct=True, sorted=True)))
+    drawn = _count_draws(small, monkeypatch)
+    found = small.distinct(100, np.random.default_rng(3), max_draws=100)
+    # 36 architectures: 100 draws miss about 36 * (35/36)^100 = 2 of them.
+    assert sum(drawn) <= 100 and len(drawn) >= 2
+    assert len(found) < 36 or sum(drawn) < 100
+    large = spaces.compile(pg.Dict(x=[pg.oneof(list(range(10))) for _ in range(8)]))
+    drawn = _count_draws(large, monkeypatch)
+    assert len(large.distinct(5, np.random.default_rng(4))) == 5
+    assert len(drawn) == 1  # one batch holds 5 different architectures of 10^8
