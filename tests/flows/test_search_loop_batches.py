@@ -368,7 +368,7 @@ def test_the_summary_is_written_at_the_end_and_every_interval(tmp_path, fakes, m
     assert seen == [None, 1, 2, 3]
 
 
-def test_verbose_logs_one_line_per_trial_when_not_on_a_terminal(fakes, caplog):
+def test_verbose_logs_one_line_per_trial_when_not_on_a_terminal(fakes, caplog, capsys):
     class FourMetrics:
         def __call__(self, spec):
             if spec["x"] == 1:
@@ -383,6 +383,7 @@ def test_verbose_logs_one_line_per_trial_when_not_on_a_terminal(fakes, caplog):
         "trial 2/3 failed: -",
         "trial 3/3 ok: score=1.235, b=2, c=3e+04",
     ]
+    assert capsys.readouterr().err == "", "no progress bar off a terminal"
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="symnas.flows.search"):
         _search(fakes, FourMetrics(), budget=3, verbose=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import warnings
 
 import pytest
 
@@ -260,3 +261,15 @@ def test_without_config_json_a_checkpoint_of_another_configuration_is_not_used(t
             verbose=False,
         )
     assert [x for x, _ in algo._fed] == list(range(8)), "the whole log is replayed"
+
+
+def test_a_checkpoint_without_its_log_is_dropped_quietly(tmp_path, fakes):
+    _search(fakes, tmp_path, 6, _batch(fakes))
+    (tmp_path / "trials.jsonl").unlink()
+    algo = fakes.CheckpointedCounter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to warn about: the search starts afresh
+        result = _search(fakes, tmp_path, 4, _batch(fakes), algorithm=algo, resume=True)
+    assert [x for x, _ in algo._fed] == [0, 1, 2, 3]
+    assert [t.id for t in result.trials] == [0, 1, 2, 3]
+    assert _checkpoint(tmp_path)["fed"] == 4
