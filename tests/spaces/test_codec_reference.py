@@ -288,3 +288,12 @@ def test_a_space_without_mutable_decisions_is_returned_unchanged():
     assert codec.mutate(genomes, np.random.default_rng(7)).tolist() == [[0, 0]] * 3
     assert codec.mutate(genomes, np.random.default_rng(7), rate=0.5).tolist() == [[0, 0]] * 3
     assert codec.size == 1
+
+
+def test_a_shape_error_lists_at_most_eight_decision_points():
+    first = "x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]"
+    for count, listed in ((8, f"({first})."), (9, f"({first}...).")):
+        codec = spaces.compile(pg.Dict(x=[pg.oneof([1, 2]) for _ in range(count)]))
+        with pytest.raises(ValueError) as error:
+            codec.validate([0])
+        assert str(error.value).endswith(f"this space has {count} decision points {listed}")
