@@ -275,3 +275,23 @@ def test_a_trusted_log_prefix_reads_as_the_checked_one(tmp_path, monkeypatch, pa
     path.write_bytes(b"".join(lines[:5]) + b"{oops\n")
     with pytest.raises(ValueError, match=r"trials.jsonl:6: corrupt trial record"):
         read_trials(path, trusted_bytes=head)
+
+
+def test_the_log_position_covers_the_file_as_read_trials_counts_it(tmp_path):
+    import hashlib
+
+    from symnas.flows.trial_log import TrialLog
+
+    path = tmp_path / "trials.jsonl"
+    path.write_bytes(b'{"a":1}\n\n \t\n{"b":2}\n')  # blank lines are not records
+    log = TrialLog(path)
+    assert log.position()["records"] == 2
+    log.append({"c": 3})
+    log.close()
+    content = path.read_bytes()
+    assert content.endswith(b'{"c":3}\n')
+    assert log.position() == {
+        "records": 3,
+        "bytes": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+    }
