@@ -297,3 +297,20 @@ def test_a_shape_error_lists_at_most_eight_decision_points():
         with pytest.raises(ValueError) as error:
             codec.validate([0])
         assert str(error.value).endswith(f"this space has {count} decision points {listed}")
+
+
+def test_validate_checks_every_slot_and_group_after_inactive_ones():
+    space = pg.Dict(
+        b=pg.oneof([pg.Dict(m=pg.manyof(2, [1, 2, 3], distinct=True)), 0]),
+        n=pg.manyof(2, [1, 2, 3], distinct=True),
+        t=pg.oneof([True, False]),
+    )
+    codec = spaces.compile(space)
+    # Slots: b, b's pg.manyof (two), n (two), t. Groups: b's pg.manyof (0), n (1).
+    assert [s.group for s in codec.slots] == [-1, 0, 0, 1, 1, -1]
+    assert [g.slots for g in codec.groups] == [(1, 2), (3, 4)]
+    assert codec.validate([1, 7, 7, 0, 1, 1]).tolist() == [1, -1, -1, 0, 1, 1]
+    with pytest.raises(ValueError, match=r"^Decision point 'n' \(pg\.manyof, distinct=True\)"):
+        codec.validate([1, -1, -1, 2, 2, 0])
+    with pytest.raises(ValueError, match=r"^Decision point 't': value 2\.0 is not a candidate"):
+        codec.validate([1, -1, -1, 0, 1, 2])
