@@ -10,18 +10,27 @@ which proposal it was, and records the batch sizes asked for and the feedback in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 
 import numpy as np
 import pyglove as pg
 import pytest
+from tqdm import tqdm
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.flows.executors import Executor
 from symnas.flows.trial_eval import evaluate_spec
 from symnas.spaces.codec import compile as compile_space
+
+# tqdm's default lock is a multiprocessing semaphore shared with every forked process, and its
+# monitor thread takes it every few seconds: a test process forked from this one (mutation
+# testing forks one per mutant and kills those that hang) could inherit it held and block on the
+# first progress bar. A per-process lock and no monitor thread keep forked copies independent.
+tqdm.set_lock(threading.RLock())
+tqdm.monitor_interval = 0
 
 SPACE = pg.Dict(x=pg.oneof(list(range(16))))
 CODEC = compile_space(SPACE)  # compiled once: searches on it skip the compile
