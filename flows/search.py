@@ -51,6 +51,9 @@ from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
 SUMMARY_INTERVAL_S = 5.0
+# A periodic checkpoint waits at least this many times as long as the last one took to write
+# (a large algorithm state then costs at most about 1/20 of the search's time).
+CHECKPOINT_COST_FACTOR = 20.0
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 5
 
 logger = logging.getLogger(__name__)
@@ -264,6 +267,7 @@ class _Loop:
         self.show = verbose and sys.stderr.isatty()
         self.bar = tqdm(total=budget, disable=not self.show, desc="search", unit="trial")
         self.last_summary = time.monotonic()
+        self.checkpoint_due = 0.0  # monotonic time before which no periodic checkpoint is written
         self.failures: list[Trial] = []
         self.fingerprint = fingerprint
         self.next_id = 0  # trials proposed so far
@@ -280,12 +284,15 @@ class _Loop:
         self.next_id = checkpoint.next_id
         self.proposed = dict(checkpoint.pending)
 
-    def write_checkpoint(self) -> None:
+    def write_checkpoint(self, periodic: bool = False) -> None:
         """Saves the algorithm's state when it can and the log holds exactly the trials fed
-        back (so that the state covers the whole log)."""
+        back (so that the state covers the whole log); a ``periodic`` one also waits for
+        ``checkpoint_due`` when summaries are spaced (``SUMMARY_INTERVAL_S > 0``)."""
         fed = len(self.result.trials)
+        start = time.monotonic()
         if (
-            self.log is None
+            (periodic and SUMMARY_INTERVAL_S > 0 and start < self.checkpoint_due)
+            or self.log is None
             or self.fingerprint is None
             or self.budget_cut
             or self.log.records != fed
@@ -304,6 +311,7 @@ class _Loop:
                 self.next_id,
                 self.proposed,
             )
+            self.checkpoint_due = start + CHECKPOINT_COST_FACTOR * (time.monotonic() - start)
 
     def submit(self, trial_id: int, genome: np.ndarray) -> tuple[np.ndarray, Any, int]:
         """Decodes a proposal and hands it to the executor."""
@@ -354,7 +362,7 @@ class _Loop:
                 )
         if self.out_dir is not None and time.monotonic() - self.last_summary > SUMMARY_INTERVAL_S:
             write_json_atomic(self.out_dir / "summary.json", self.result.summary())
-            self.write_checkpoint()
+            self.write_checkpoint(periodic=True)
             self.last_summary = time.monotonic()
         new = [t for t in trials if t.id not in self.logged]
         _count_failures(self.failures, new, self.limit)

@@ -295,3 +295,18 @@ def test_the_log_position_covers_the_file_as_read_trials_counts_it(tmp_path):
         "bytes": len(content),
         "sha256": hashlib.sha256(content).hexdigest(),
     }
+
+
+def test_periodic_checkpoints_wait_for_many_times_their_cost(tmp_path, monkeypatch):
+    """A costly checkpoint delays the next periodic one; the resume is still exact."""
+    _run(tmp_path / "straight", "regularized_evolution", "batch")
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", 1e-9)
+    monkeypatch.setattr(search_module, "CHECKPOINT_COST_FACTOR", 1e9)
+    CALLS.clear()
+    Interrupt.at = 9
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut", "regularized_evolution", "batch")
+    Interrupt.at = None
+    assert _checkpoint(tmp_path / "cut")["fed"] == 3, "only the first round's checkpoint"
+    _run(tmp_path / "cut", "regularized_evolution", "batch", resume=True)
+    assert _records(tmp_path / "cut") == _records(tmp_path / "straight")
