@@ -100,6 +100,9 @@ def test_mutation_rate_sets_how_many_decisions_change():
     # rate 0 still changes one decision, as the default does.
     assert np.all((codec.mutate(parents, rng, rate=0.0) != parents).sum(axis=1) == 1)
     assert np.all((codec.mutate(parents, rng) != parents).sum(axis=1) == 1)
+    # At a low rate, genomes the rate left unchanged get one change; the others keep theirs.
+    low = (codec.mutate(parents, rng, rate=0.05) != parents).sum(axis=1)
+    assert np.all(low >= 1) and np.mean(low >= 2) > 0.05
 
 
 def test_mutation_reaches_every_other_value_uniformly():
