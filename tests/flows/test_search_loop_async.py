@@ -362,3 +362,23 @@ def test_resume_with_a_smaller_budget_feeds_back_only_the_budget(tmp_path, fakes
     assert [t.id for t in result.trials] == list(range(6))
     assert executor.submitted() == []
     assert json.loads((tmp_path / "summary.json").read_text())["counts"]["total"] == 6
+
+
+def test_a_failure_the_executor_gives_no_reason_for_ends_the_message_plainly(tmp_path, fakes):
+    class Silent(fakes.ScriptedExecutor):
+        """Reports every trial failed without an error text."""
+
+        def wait(self):
+            return [(i, (None, None, fakes.WALL_S)) for i, _ in super().wait()]
+
+    with pytest.raises(flows.SearchFailed) as info:
+        flows.search(
+            fakes.CODEC,
+            Objective(),
+            fakes.CountingAlgorithm(),
+            5,
+            executor=Silent(2),
+            max_consecutive_failures=2,
+            verbose=False,
+        )
+    assert str(info.value).endswith("The first failure, trial 1 on {'x': 1}:\n")

@@ -273,3 +273,19 @@ def test_a_checkpoint_without_its_log_is_dropped_quietly(tmp_path, fakes):
     assert [x for x, _ in algo._fed] == [0, 1, 2, 3]
     assert [t.id for t in result.trials] == [0, 1, 2, 3]
     assert _checkpoint(tmp_path)["fed"] == 4
+
+
+def test_no_checkpoint_while_the_log_holds_trials_not_yet_fed_back(tmp_path, fakes, monkeypatch):
+    """A batched resume replays trials 0 and 1 while the log also holds trial 3: a state saved
+    then would not cover the log, so none is written until the replay catches up."""
+    full = tmp_path / "full"
+    _search(fakes, full, 6, _batch(fakes))  # logged in the order 1, 0, 3, 2, 5, 4
+    out = tmp_path / "cut"
+    out.mkdir()
+    (out / "config.json").write_text((full / "config.json").read_text())
+    lines = (full / "trials.jsonl").read_text().splitlines(keepends=True)
+    (out / "trials.jsonl").write_text("".join(lines[:3]))
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", -1.0)  # checkpoint at every feedback
+    with pytest.raises(KeyboardInterrupt):
+        _search(fakes, out, 6, _batch(fakes), Objective(interrupt_at=1), resume=True)
+    assert not (out / CHECKPOINT_FILE).exists()
