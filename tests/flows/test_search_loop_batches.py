@@ -383,7 +383,7 @@ def test_verbose_logs_one_line_per_trial_when_not_on_a_terminal(fakes, caplog, c
         "trial 2/3 failed: -",
         "trial 3/3 ok: score=1.235, b=2, c=3e+04",
     ]
-    assert capsys.readouterr().err == "", "no progress bar off a terminal"
+    assert "search:" not in capsys.readouterr().err, "no progress bar off a terminal"
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="symnas.flows.search"):
         _search(fakes, FourMetrics(), budget=3, verbose=False)
