@@ -289,3 +289,21 @@ def test_no_checkpoint_while_the_log_holds_trials_not_yet_fed_back(tmp_path, fak
     with pytest.raises(KeyboardInterrupt):
         _search(fakes, out, 6, _batch(fakes), Objective(interrupt_at=1), resume=True)
     assert not (out / CHECKPOINT_FILE).exists()
+
+
+def test_spaced_checkpoints_wait_but_the_last_one_is_always_written(tmp_path, fakes, monkeypatch):
+    monkeypatch.setattr(search_module, "CHECKPOINT_COST_FACTOR", 1e9)  # one periodic, no more
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", 1e-12)  # spaced, but due every time
+
+    def run(out, objective):
+        return _search(fakes, out, 8, fakes.ScriptedExecutor(1, asynchronous=False), objective)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", Objective(interrupt_at=5))
+    assert _checkpoint(tmp_path / "cut")["fed"] == 1, "later periodic ones wait"
+    run(tmp_path / "full", Objective())
+    assert _checkpoint(tmp_path / "full")["fed"] == 8, "the final checkpoint does not wait"
+    monkeypatch.setattr(search_module, "SUMMARY_INTERVAL_S", 0.0)  # not spaced: never waits
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "every", Objective(interrupt_at=5))
+    assert _checkpoint(tmp_path / "every")["fed"] == 4
