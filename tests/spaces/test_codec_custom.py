@@ -231,3 +231,9 @@ def test_crossover_names_an_unknown_custom_value():
                 ValueError, match=r"^Decision point 'count' \(custom\): genome value 7\.0"
             ):
                 codec.crossover(a, b, np.random.default_rng(seed))
+
+
+def test_mutation_names_an_unknown_custom_value():
+    codec = spaces.compile(pg.Dict(count=Counter()))
+    with pytest.raises(ValueError, match=r"^Decision point 'count' \(custom\): genome value 7\.0"):
+        codec.mutate(np.array([[7.0]]), np.random.default_rng(0))

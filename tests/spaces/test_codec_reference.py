@@ -314,3 +314,22 @@ def test_validate_checks_every_slot_and_group_after_inactive_ones():
         codec.validate([1, -1, -1, 2, 2, 0])
     with pytest.raises(ValueError, match=r"^Decision point 't': value 2\.0 is not a candidate"):
         codec.validate([1, -1, -1, 0, 1, 2])
+
+
+def test_a_float_under_a_choice_is_active_with_its_branch():
+    codec = spaces.compile(
+        pg.Dict(b=pg.oneof([pg.Dict(lr=pg.floatv(0.1, 0.5)), 0]), f=pg.floatv(0, 1))
+    )
+    assert [s.group for s in codec.slots] == [-1, -1, -1]
+    assert [s.parent_value for s in codec.slots] == [0, 0, 0]
+    genome = codec.from_numbers([0, 0.25, 0.5])
+    assert codec.active_mask(genome).tolist() == [[True, True, True]]
+    assert codec.decode(genome) == {"b": {"lr": 0.25}, "f": 0.5}
+    assert np.isnan(codec.from_numbers([1, 0.5])[1])
+
+
+def test_mutation_never_picks_a_decision_with_one_candidate():
+    codec = spaces.compile(pg.Dict(a=pg.oneof([1]), b=pg.oneof([1, 2, 3])))
+    parents = codec.random(200, np.random.default_rng(8))
+    children = codec.mutate(parents, np.random.default_rng(9))
+    assert np.all(children[:, 0] == 0) and np.all(children[:, 1] != parents[:, 1])
