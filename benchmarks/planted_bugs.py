@@ -5,7 +5,8 @@ by replacing a line of a source file there, runs the tests written to catch it, 
 file. The scratch package is imported through a folder of links (``symnas/spaces`` ->
 ``<scratch>/spaces``...) put first on ``PYTHONPATH``, ahead of the editable install; the working
 tree is never modified. Prints CAUGHT (tests failed), SURVIVED (tests passed) or SKIP (the line to
-replace is no longer in the source: update the pattern) per bug.
+replace is no longer in the source: update the pattern) per bug, and exits non-zero unless every
+bug was planted and caught.
 
     nice -n 5 python benchmarks/planted_bugs.py [--work /tmp/symnas-planted] [NAME-FILTER ...]
 """
@@ -112,15 +113,15 @@ BUGS = [
     (
         "search: resume deletes the log and starts over",
         "flows/search.py",
-        '        records = read_trials(out_dir / "trials.jsonl", repair=True)\n',
+        '        records = read_trials(out_dir / "trials.jsonl", repair=True, trusted_bytes=trusted)\n',
         '        (out_dir / "trials.jsonl").unlink(missing_ok=True)\n'
-        '        records = read_trials(out_dir / "trials.jsonl", repair=True)\n',
+        '        records = read_trials(out_dir / "trials.jsonl", repair=True, trusted_bytes=trusted)\n',
         [RESUME],
     ),
     (
         "search: logged trials evaluated again",
         "flows/search.py",
-        "                if trial_id in logged:\n",
+        "                if trial_id in self.logged:\n",
         "                if False:\n",
         [RESUME],
     ),
@@ -215,7 +216,7 @@ def main() -> None:
     parser.add_argument("--commit", default="HEAD")
     args = parser.parse_args()
     tree = stage(args.work, args.commit)
-    caught = total = 0
+    caught = total = skipped = 0
     for name, path, old, new, tests in BUGS:
         if args.filters and not any(f in name for f in args.filters):
             continue
@@ -223,6 +224,7 @@ def main() -> None:
         original = source.read_text()
         if original.count(old) != 1:
             print(f"SKIP     {name}: the line to replace occurs {original.count(old)} times")
+            skipped += 1
             continue
         source.write_text(original.replace(old, new))
         try:
@@ -233,7 +235,9 @@ def main() -> None:
         caught += code == 1
         total += 1
         print(f"{verdict:<8} {name}: {line}", flush=True)
-    print(f"{caught} of {total} planted bugs caught")
+    print(f"{caught} of {total} planted bugs caught, {skipped} skipped (stale patterns)")
+    if caught < total or skipped:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
