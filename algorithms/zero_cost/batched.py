@@ -34,7 +34,11 @@ from tqdm.auto import tqdm
 
 from symnas.algorithms.zero_cost import activation
 from symnas.algorithms.zero_cost.common import first_output, layers, param_names, train_mode
-from symnas.algorithms.zero_cost.saliency import _batch_norm_disabled
+from symnas.algorithms.zero_cost.saliency import (
+    _batch_norm_disabled,
+    synflow_buffer,
+    synflow_parameter,
+)
 
 ParamFn = Callable[[str, torch.Tensor], torch.Tensor | None]
 BufferFn = Callable[[torch.Tensor], torch.Tensor]
@@ -188,12 +192,8 @@ def selects_weights(supernet: nn.Module, spec: Any) -> bool:
     return check.selects_only
 
 
-def _abs_float64(_: str, tensor: torch.Tensor) -> torch.Tensor:
-    return tensor.abs().double()
-
-
-def _abs_float64_buffer(buf: torch.Tensor) -> torch.Tensor:
-    return buf.abs().double() if buf.is_floating_point() else buf.clone()
+def _synflow_parameter(_: str, tensor: torch.Tensor) -> torch.Tensor:
+    return synflow_parameter(tensor)
 
 
 def _clone(buf: torch.Tensor) -> torch.Tensor:
@@ -291,7 +291,7 @@ def score_many(
         for i, a, b in zip(selecting, *outputs, strict=True):
             rows[i]["epsinas"] = activation.epsinas_gap(a, b)
     if "synflow" in proxies:
-        linearised = replaced_tensors(supernet, _abs_float64, _abs_float64_buffer)
+        linearised = replaced_tensors(supernet, _synflow_parameter, synflow_buffer)
         with linearised, train_mode(supernet), _batch_norm_disabled(supernet):
             weights = [layer.weight for _, layer in layers(supernet)]
             for weight in weights:

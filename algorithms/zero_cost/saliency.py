@@ -172,16 +172,26 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def synflow_parameter(param: torch.Tensor) -> torch.Tensor:
+    """synflow's stand-in for a parameter: ``|theta|`` in float64 (sign-linearised network)."""
+    return param.detach().abs().double()
+
+
+def synflow_buffer(buf: torch.Tensor) -> torch.Tensor:
+    """synflow's stand-in for a buffer: floating buffers as ``|b|`` in float64, others copied."""
+    return buf.abs().double() if buf.is_floating_point() else buf.clone()
+
+
 def synflow_arrays(module: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-weight ``|W * dR/dW|`` on the float64, ``|theta|``, BN-free network and a ones input."""
     names = param_names(module)
     overrides: dict[str, torch.Tensor] = {}
     for param in {id(p): p for p in module.parameters()}.values():
-        magnitude = param.detach().abs().double()
+        magnitude = synflow_parameter(param)
         for name in names[id(param)]:
             overrides[name] = magnitude
     for name, buf in module.named_buffers(remove_duplicate=False):
-        overrides[name] = buf.abs().double() if buf.is_floating_point() else buf.clone()
+        overrides[name] = synflow_buffer(buf)
     weights: list[torch.Tensor] = []
     for name, _ in layers(module):
         weights.append(overrides[weight_name(name)].requires_grad_(True))
