@@ -109,14 +109,20 @@ def layers(
     return _table(rows)
 
 
-def _table(rows: list[Row]) -> LayerTable:
-    """Builds the table, numbering repeated names (``blocks.0.attn``, ``blocks.0.attn#2``...)."""
+def numbered_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Layer names with repeats numbered (``blocks.0.attn``, ``blocks.0.attn#2``...)."""
     seen: dict[str, int] = {}
-    names = []
-    for row in rows:
-        seen[row.name] = seen.get(row.name, 0) + 1
-        names.append(row.name if seen[row.name] == 1 else f"{row.name}#{seen[row.name]}")
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return tuple(out)
+
+
+def _table(rows: list[Row]) -> LayerTable:
+    """Builds the table, numbering repeated names (:func:`numbered_names`)."""
+    names = numbered_names([row.name for row in rows])
     width = len(Row._fields) - 2
     numbers = np.array([row[2:] for row in rows], dtype=np.int64).reshape(len(rows), width)
     arrays = {f: numbers[:, i] for i, f in enumerate(Row._fields[2:]) if f in _FIELDS + _GEOMETRY}
-    return LayerTable(names=tuple(names), kinds=tuple(r.kind for r in rows), **arrays)
+    return LayerTable(names=names, kinds=tuple(r.kind for r in rows), **arrays)

@@ -37,7 +37,7 @@ from symnas.programs import (
     hardware,
     registry,
 )
-from symnas.programs.hardware_layers import LayerTable
+from symnas.programs.hardware_layers import LayerTable, numbered_names
 from symnas.programs.parts import Part, hook_for
 from symnas.programs.trace import Row, Span, TensorSpec, check_input, trace_call
 
@@ -132,29 +132,14 @@ def _configuration(hw: Any) -> tuple[dict[str, np.ndarray], Hashable]:
     return arrays, tuple((name, float(value[0])) for name, value in sorted(arrays.items()))
 
 
-def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a / b`` where ``b > 0``, else 0 (as the cost model divides)."""
-    return np.divide(a, b, out=np.zeros(np.broadcast_shapes(a.shape, b.shape)), where=b > 0)
-
-
 def _table(block: _Block, named: bool = True) -> LayerTable:
     """The layer table of a top-level block (``named=False``: blank names, which pricing skips)."""
     if named:
-        names = _numbered([name or block.cls for name in block.names])
+        names = numbered_names([name or block.cls for name in block.names])
     else:
         names = ("",) * len(block.kinds)
     columns = {f: block.numbers[:, i] for f, i in _COLUMNS.items()}
     return LayerTable(names=names, kinds=block.kinds, **columns)
-
-
-def _numbered(names: Sequence[str]) -> tuple[str, ...]:
-    """Repeated names numbered as ``hardware.layers`` does (``attn``, ``attn#2``...)."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
-    return tuple(out)
 
 
 class SpecCoster:
@@ -231,9 +216,9 @@ class SpecCoster:
         layer_costs = self._layer_costs(block, hw_key, arrays, {})
         res = {metric: layer_costs[i][None, :] for i, metric in enumerate(_METRICS)}
         pes = arrays["rows"] * arrays["cols"]
-        res["utilization"] = _ratio(res["macs"], pes[:, None] * res["cycles"])
+        res["utilization"] = hardware._safe_div(res["macs"], pes[:, None] * res["cycles"])
         res.update({f"total_{key}": value.sum(axis=1) for key, value in list(res.items())})
-        res["total_utilization"] = _ratio(res["total_macs"], pes * res["total_cycles"])
+        res["total_utilization"] = hardware._safe_div(res["total_macs"], pes * res["total_cycles"])
         return hardware.table_cost(_table(block, named=per_layer), hw, per_layer, costs=res)
 
     def _block_of(
