@@ -6,46 +6,66 @@ halves as DARTS does), shrunk to ``--image-size`` pixels, with a scaled-down sup
 ``--N``), for several seeds. The found cells are looked up in the published NAS-Bench-201
 CIFAR-10 table (``../shared/data/nb201/nb201_cifar10.csv``, test accuracy, 200 epochs).
 
+The defaults are DARTS-PT's NB201 protocol (Wang et al., ICLR 2021; ruocwang/darts-pt
+``exp_scripts/darts-201.sh`` + ``darts-proj-201.sh``) at CPU scale: 100 first-order DARTS search
+epochs, PT interval 5 fine-tuning epochs between edge decisions, every measurement on the whole
+validation half; the supernet is shrunk to C=8, N=1 on 8x8 images (the paper: C=16, N=5, 32x32,
+25k + 25k images) so that a seed costs a few CPU-minutes.
+
 - ``darts``: first-order DARTS for ``--epochs`` epochs (the paper's optimisers), magnitude
   selection (argmax alpha);
 - ``darts_pt``: perturbation-based selection on that same supernet (``--interval`` fine-tuning
-  epochs between decisions, ``--eval-batches`` validation batches per measurement);
+  epochs between decisions, ``--eval-batches`` validation batches per measurement; omitted: the
+  whole validation half);
 - ``darts_pt_fixalpha``: the supernet trained with the alphas fixed at their init, then PT;
 - ``random``: cells drawn uniformly at random, each trained stand-alone (same C, N and image
   size) for ``--random-epochs`` epochs on the train half (SGD lr 0.025 momentum 0.9 wd 3e-4,
   cosine) and scored on the validation half; the best validation accuracy wins. It runs until
   its CPU time reaches that seed's DARTS-PT CPU time (search + selection); CPU time rather than
   wall-clock because the machine is shared (one torch thread, so on an idle core they agree).
+- ``no search``: the mean (and std) published test accuracy of a uniformly drawn cell, computed
+  exactly over all 15,625 cells of the table (the expectation of one uniform draw).
+
+The softmax weights of the search's alphas are logged per search epoch (every op of every edge;
+the ``skip_connect`` weight per edge and its mean over edges), so a collapse toward parameter-free
+ops can be read off the results file.
 
 Search time per epoch is also compared with a hand-written plain-PyTorch DARTS NB201 supernet
 (same skeleton and ops, one softmax-mixed edge per op choice, the same first-order bilevel step)
 on the same data, measured in the same process, alternating epochs.
 
-Usage: nice -n 5 python benchmarks/darts_pt_nb201.py [--seeds 5] [--epochs 10] [--C 8] [--N 1]
-       [--image-size 16] [--interval 1] [--eval-batches 4] [--jobs 1] [--out PATH]
+Usage: nice -n 5 python benchmarks/darts_pt_nb201.py [--seeds 10] [--epochs 100] [--C 8] [--N 1]
+       [--image-size 8] [--interval 5] [--eval-batches B] [--random-epochs 16] [--jobs 1]
+       [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import json
+import math
 import multiprocessing
+import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import stats
 from torch import nn
 
 from symnas import programs, spaces
 from symnas.algorithms.oneshot.darts import DARTSTrainer, darts_config
 from symnas.algorithms.oneshot.perturbation import DARTSPT
 from symnas.programs.data import Dataset, cifar10_subset, validation_split
-from symnas.programs.supernet_train import ArchitectureParameters
+from symnas.programs.supernet_train import TRAIN_LOG, ArchitectureParameters
 from symnas.spaces.cells import NB201_EDGES, NB201_OPS, nb201_arch_str
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -193,8 +213,32 @@ def plain_epoch_times(train: Dataset, valid: Dataset, C: int, N: int, epochs: in
 
 
 # ---------------------------------------------------------------- methods
-def run_pt(data: Dataset, space, seed: int, args, fix_alpha: bool, folder: Path) -> dict:
-    """One DARTS(-PT) search; the selected cells and its CPU time (search + selection)."""
+def alpha_trace(log: Path, decisions: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """Per search epoch, the softmax weights of the alphas from the trainer's ``train_log.jsonl``:
+    the ``skip_connect`` weight of every edge and its mean over edges, and every op's mean weight
+    over edges (``op_mean``); ``final`` is the last epoch's weights of every edge."""
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    names = list(decisions)
+    ops = list(decisions[names[0]])
+    if any(list(decisions[n]) != ops for n in names):
+        raise ValueError("alpha_trace: the edges' op lists differ.")
+    weights = np.array([[r["arch_weights"][n] for n in names] for r in records])
+    skip = weights[:, :, ops.index("skip_connect")]
+    return {
+        "epoch": [r["epoch"] for r in records],
+        "edges": names,
+        "skip_mean": np.round(skip.mean(1), 5).tolist(),
+        "skip_per_edge": np.round(skip, 5).tolist(),
+        "op_mean": {op: np.round(weights[:, :, i].mean(1), 5).tolist() for i, op in enumerate(ops)},
+        "final": {n: [round(float(v), 5) for v in weights[-1, k]] for k, n in enumerate(names)},
+    }
+
+
+def run_pt(
+    data: Dataset, space: Any, seed: int, args: argparse.Namespace, fix_alpha: bool, folder: Path
+) -> dict[str, Any]:
+    """One DARTS(-PT) search: the selected cells, the CPU time (search + selection), the wall
+    seconds of each part, the PT decisions and (alphas trained) the per-epoch alpha trace."""
     algo = DARTSPT(
         data=data,
         epochs=args.epochs,
@@ -206,12 +250,25 @@ def run_pt(data: Dataset, space, seed: int, args, fix_alpha: bool, folder: Path)
     )
     start = time.process_time()
     algo.search(space, folder, resume=False, progress=False)
-    return {"selected": algo.selected, "cpu_s": time.process_time() - start}
+    cpu = time.process_time() - start
+    selection = algo.record["selection"]
+    log = folder / "search" / TRAIN_LOG
+    return {
+        "selected": algo.selected,
+        "cpu_s": cpu,
+        "search_wall_s": algo.record["search_s"],
+        "select_wall_s": selection["select_s"],
+        "tune_epochs": selection["tune_epochs"],
+        "decisions": selection["decisions"],
+        "alpha": None if fix_alpha else alpha_trace(log, algo.supernet.decisions),
+    }
 
 
-def run_random(data: Dataset, space, seed: int, args, budget_s: float) -> dict:
-    """Random search: uniform cells, short stand-alone training, best validation accuracy,
-    until its CPU time reaches ``budget_s``."""
+def run_random(
+    data: Dataset, space: Any, seed: int, args: argparse.Namespace, budget_s: float
+) -> dict[str, Any]:
+    """Random search: uniform cells, stand-alone training for ``--random-epochs`` epochs, best
+    validation accuracy, until its CPU time reaches ``budget_s`` (at least one cell)."""
     train, valid = validation_split(data, 0.5, seed)
     codec = spaces.compile(space)
     rng = np.random.default_rng(seed)
@@ -230,10 +287,14 @@ def run_random(data: Dataset, space, seed: int, args, budget_s: float) -> dict:
         )
         tried.append((metrics["accuracy"], spec))
     best = max(tried, key=lambda t: t[0])
-    return {"spec": best[1], "tried": len(tried), "cpu_s": time.process_time() - start}
+    return {
+        "spec": best[1],
+        "tried": [{"arch_str": nb201_arch_str(s), "valid_acc": round(a, 4)} for a, s in tried],
+        "cpu_s": time.process_time() - start,
+    }
 
 
-def run_seed(job: tuple) -> dict:
+def run_seed(job: tuple) -> dict[str, Any]:
     """Every method for one seed (runs in a worker process with one torch thread)."""
     seed, args, data, space = job
     torch.set_num_threads(args.threads)
@@ -241,7 +302,6 @@ def run_seed(job: tuple) -> dict:
         pt = run_pt(data, space, seed, args, False, Path(tmp) / "pt")
         fix = run_pt(data, space, seed, args, True, Path(tmp) / "fix")
     rs = run_random(data, space, seed, args, pt["cpu_s"])
-    print(f"seed {seed} done: CPU s PT {pt['cpu_s']:.0f}, fix {fix['cpu_s']:.0f}", flush=True)
     return {
         "seed": seed,
         "cells": {
@@ -251,11 +311,21 @@ def run_seed(job: tuple) -> dict:
             "random": rs["spec"],
         },
         "cpu_s": {
-            "darts_pt": pt["cpu_s"],
-            "darts_pt_fixalpha": fix["cpu_s"],
-            "random": rs["cpu_s"],
+            "darts_pt": round(pt["cpu_s"], 1),
+            "darts_pt_fixalpha": round(fix["cpu_s"], 1),
+            "random": round(rs["cpu_s"], 1),
         },
-        "tried": rs["tried"],
+        "wall_s": {
+            "darts_search": pt["search_wall_s"],
+            "darts_pt_selection": pt["select_wall_s"],
+            "fixalpha_search": fix["search_wall_s"],
+            "fixalpha_selection": fix["select_wall_s"],
+        },
+        "tune_epochs": pt["tune_epochs"],
+        "pt_decisions": pt["decisions"],
+        "fixalpha_decisions": fix["decisions"],
+        "random_tried": rs["tried"],
+        "alpha": pt["alpha"],
     }
 
 
@@ -284,7 +354,7 @@ def epoch_times(job: tuple) -> tuple[list[float], list[float]]:
     return ours, plain
 
 
-def run_job(job: tuple) -> dict:
+def run_job(job: tuple) -> dict[str, Any]:
     """A seed's searches, or (seed None) the epoch-time comparison."""
     if job[0] is None:
         ours, plain = epoch_times(job[1:])
@@ -292,88 +362,284 @@ def run_job(job: tuple) -> dict:
     return run_seed(job)
 
 
-def summary(values: list[float]) -> str:
-    """Mean +- sample std."""
-    if len(values) < 2:
-        return f"{values[0]:.2f}" if values else "-"
-    return f"{statistics.mean(values):.2f} +- {statistics.stdev(values):.2f}"
+# ---------------------------------------------------------------- statistics and output
+METHODS = ("darts", "darts_pt", "darts_pt_fixalpha", "random")
+
+
+class Table:
+    """The published NB201 CIFAR-10 test accuracies and their distribution over all cells."""
+
+    def __init__(self, path: Path) -> None:
+        self.acc = read_table(path)
+        self.sorted = sorted(self.acc.values())
+
+    def percentile(self, acc: float) -> float:
+        """Share (%) of all cells of the table with a lower test accuracy than ``acc``."""
+        return 100.0 * bisect.bisect_left(self.sorted, acc) / len(self.sorted)
+
+    def no_search(self) -> dict[str, Any]:
+        """Mean, std and median test accuracy of a uniformly drawn cell (exact, all cells)."""
+        values = self.sorted
+        return {
+            "source": "exact, all cells of the table (the expectation of one uniform draw)",
+            "cells": len(values),
+            "mean": round(statistics.fmean(values), 3),
+            "std": round(statistics.pstdev(values), 3),
+            "median": round(statistics.median(values), 3),
+        }
+
+
+def t_interval(values: list[float]) -> dict[str, float]:
+    """Mean, sample std and the 95% t-interval of the mean over seeds."""
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n < 2:
+        return {"n": n, "mean": round(mean, 3), "std": math.nan, "ci95": [math.nan, math.nan]}
+    std = statistics.stdev(values)
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return {
+        "n": n,
+        "mean": round(mean, 3),
+        "std": round(std, 3),
+        "ci95": [round(mean - half, 3), round(mean + half, 3)],
+    }
+
+
+def fmt(s: dict[str, float]) -> str:
+    """``mean [lo, hi]`` of a ``t_interval``."""
+    return f"{s['mean']:.2f} [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}]"
+
+
+def seed_record(result: dict[str, Any], table: Table) -> dict[str, Any]:
+    """A seed's JSON record: each method's cell with its published accuracy."""
+    cells = {}
+    for method, spec in result["cells"].items():
+        arch = nb201_arch_str(spec)
+        acc = table.acc[arch]
+        cells[method] = {
+            "arch_str": arch,
+            "test_acc": round(acc, 4),
+            "parameter_free": parameter_free(spec),
+            "percentile": round(table.percentile(acc), 2),
+        }
+    for row in result["random_tried"]:
+        row["test_acc"] = round(table.acc[row["arch_str"]], 4)
+    rest = {k: v for k, v in result.items() if k not in ("seed", "cells")}
+    return {"seed": result["seed"], "cells": cells, **rest}
+
+
+def trace_lines(alpha: dict[str, Any], every: int) -> list[str]:
+    """Alpha trace summary: epoch 1 and every ``every``-th epoch."""
+    lines = []
+    for i, epoch in enumerate(alpha["epoch"]):
+        if epoch != 1 and epoch % every and i != len(alpha["epoch"]) - 1:
+            continue
+        pf = sum(alpha["op_mean"][op][i] for op in PARAMETER_FREE)
+        edges = " ".join(f"{w:.3f}" for w in alpha["skip_per_edge"][i])
+        lines.append(
+            f"    epoch {epoch:3d}: skip mean {alpha['skip_mean'][i]:.3f} (edges {edges}), "
+            f"parameter-free weight {pf:.3f}"
+        )
+    return lines
+
+
+def summarise(records: list[dict[str, Any]], table: Table, epochs: int) -> dict[str, Any]:
+    """Means with 95% t-intervals, win counts and the alpha trace at epochs 1, mid, last."""
+    baseline = table.no_search()
+    out: dict[str, Any] = {"methods": {}}
+    for method in METHODS:
+        accs = [r["cells"][method]["test_acc"] for r in records]
+        out["methods"][method] = {
+            **t_interval(accs),
+            "parameter_free_mean": round(
+                statistics.fmean(r["cells"][method]["parameter_free"] for r in records), 2
+            ),
+            "seeds_above_no_search_mean": sum(a > baseline["mean"] for a in accs),
+        }
+
+    def paired(a: str, b: str) -> dict[str, Any]:
+        diff = [r["cells"][a]["test_acc"] - r["cells"][b]["test_acc"] for r in records]
+        return {
+            "wins": sum(d > 0 for d in diff),
+            "ties": sum(d == 0 for d in diff),
+            "losses": sum(d < 0 for d in diff),
+            "difference": t_interval(diff),
+        }
+
+    out["darts_pt_vs_darts"] = paired("darts_pt", "darts")
+    out["darts_pt_fixalpha_vs_darts_pt"] = paired("darts_pt_fixalpha", "darts_pt")
+    out["darts_pt_vs_random"] = paired("darts_pt", "random")
+    marks = sorted({1, max(epochs // 2, 1), epochs})
+    out["skip_alpha_mean_over_seeds"] = {
+        str(e): round(statistics.fmean(r["alpha"]["skip_mean"][e - 1] for r in records), 4)
+        for e in marks
+    }
+    out["parameter_free_alpha_mean_over_seeds"] = {
+        str(e): round(
+            statistics.fmean(
+                sum(r["alpha"]["op_mean"][op][e - 1] for op in PARAMETER_FREE) for r in records
+            ),
+            4,
+        )
+        for e in marks
+    }
+    return out
+
+
+def dumps(obj: Any, indent: int = 0) -> str:
+    """JSON with containers indented; lists of numbers and short flat dicts on one line."""
+    pad, inner = " " * indent, " " * (indent + 2)
+    flat = isinstance(obj, dict) and not any(isinstance(v, (dict, list)) for v in obj.values())
+    if flat and len(json.dumps(obj)) <= 90:
+        return json.dumps(obj)
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(k)}: {dumps(v, indent + 2)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(obj, list) and any(isinstance(v, (dict, list)) for v in obj):
+        if all(
+            isinstance(v, list) and not any(isinstance(x, (dict, list)) for x in v) for v in obj
+        ):
+            rows = [f"{inner}{json.dumps(v)}" for v in obj]
+        else:
+            rows = [f"{inner}{dumps(v, indent + 2)}" for v in obj]
+        return "[\n" + ",\n".join(rows) + f"\n{pad}]"
+    return json.dumps(obj)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=10, help="Seeds 0 .. seeds-1.")
+    parser.add_argument("--epochs", type=int, default=100, help="DARTS search epochs.")
     parser.add_argument("--C", type=int, default=8)
     parser.add_argument("--N", type=int, default=1)
-    parser.add_argument("--image-size", type=int, default=16)
-    parser.add_argument("--interval", type=int, default=1)
-    parser.add_argument("--eval-batches", type=int, default=4)
-    parser.add_argument("--random-epochs", type=int, default=2)
+    parser.add_argument("--image-size", type=int, default=8)
+    parser.add_argument(
+        "--interval", type=int, default=5, help="PT fine-tuning epochs between edge decisions."
+    )
+    parser.add_argument(
+        "--eval-batches",
+        type=int,
+        default=None,
+        help="Validation batches of 64 per PT measurement; omitted: the whole validation half.",
+    )
+    parser.add_argument(
+        "--random-epochs", type=int, default=16, help="Stand-alone epochs per random cell."
+    )
     parser.add_argument("--timing-epochs", type=int, default=3)
+    parser.add_argument("--trace-every", type=int, default=10, help="Alpha trace print period.")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1, help="Parallel worker processes.")
     parser.add_argument("--out", default="benchmarks/results/darts_pt_nb201.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = shrink(cifar10_subset(DATA / "cifar10_subset"), args.image_size)
-    table = read_table(DATA / "nb201" / "nb201_cifar10.csv")
+    table = Table(DATA / "nb201" / "nb201_cifar10.csv")
     space = spaces.nb201_cell(C=args.C, N=args.N, num_classes=10, in_chans=3)
+    measure = (
+        "the whole validation half"
+        if args.eval_batches is None
+        else f"{args.eval_batches} validation batches of 64"
+    )
     print(
         f"NB201 cell, C={args.C} N={args.N}, CIFAR-10 subset at {args.image_size}px "
         f"({len(data.y_train)} train images: halves for weights and alphas), {args.epochs} search "
-        f"epochs, PT interval {args.interval} epoch(s), {args.eval_batches} validation batches "
-        f"of 64 per measurement, random search {args.random_epochs} epoch(s) per cell",
+        f"epochs, PT interval {args.interval} epoch(s), {measure} per measurement, random search "
+        f"{args.random_epochs} epoch(s) per cell; load average {os.getloadavg()}",
         flush=True,
     )
-    jobs = [(None, args, data, space)] + [(seed, args, data, space) for seed in range(args.seeds)]
+    baseline = table.no_search()
+    print(
+        f"no search (uniform cell, exact over {baseline['cells']} cells): mean "
+        f"{baseline['mean']:.2f}, std {baseline['std']:.2f}, median {baseline['median']:.2f}",
+        flush=True,
+    )
+    jobs = [(seed, args, data, space) for seed in range(args.seeds)]
+    if args.timing_epochs:
+        jobs.insert(0, (None, args, data, space))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    results, timing, found = [], None, {}
+    report: dict[str, Any] = {
+        "command": "python " + " ".join(sys.argv),
+        "settings": {
+            **{k: v for k, v in vars(args).items() if k != "out"},
+            "train_images": len(data.y_train) // 2,
+            "valid_images": len(data.y_train) - len(data.y_train) // 2,
+        },
+        "load_average_start": [round(v, 2) for v in os.getloadavg()],
+        "no_search": baseline,
+    }
+    records: list[dict[str, Any]] = []
+    timing: dict[str, Any] | None = None
     with multiprocessing.get_context("spawn").Pool(max(args.jobs, 1)) as pool:
         for result in pool.imap_unordered(run_job, jobs):
             if result["seed"] is None:
                 timing = result
                 print(f"epoch times: symnas {result['ours']}, plain {result['plain']}", flush=True)
                 continue
-            results.append(result)
-            line = [f"seed {result['seed']}:"]
-            for method, spec in result["cells"].items():
-                arch = nb201_arch_str(spec)
-                acc = table.get(arch, float("nan"))
-                line.append(f"{method} {acc:.2f} ({parameter_free(spec)} pf) {arch}")
-            cpu = result["cpu_s"]
+            record = seed_record(result, table)
+            records.append(record)
+            records.sort(key=lambda r: r["seed"])
+            line = [f"seed {record['seed']}:"]
+            for method, cell in record["cells"].items():
+                line.append(
+                    f"{method} {cell['test_acc']:.2f} ({cell['parameter_free']} pf) "
+                    f"{cell['arch_str']}"
+                )
+            cpu = record["cpu_s"]
             line.append(
                 f"[CPU s: PT {cpu['darts_pt']:.0f}, fix {cpu['darts_pt_fixalpha']:.0f}, "
-                f"random {cpu['random']:.0f} ({result['tried']} cells)]"
+                f"random {cpu['random']:.0f} ({len(record['random_tried'])} cells)]"
             )
+            line.append("alpha trace (softmax weights, mean over edges):")
             print("\n  ".join(line), flush=True)
-            results.sort(key=lambda r: r["seed"])
-            found = {
-                m: [{"seed": r["seed"], "arch_str": nb201_arch_str(r["cells"][m])} for r in results]
-                for m in result["cells"]
-            }
-            out.write_text(json.dumps(found, indent=2) + "\n")
-            print(f"wrote {out} ({len(results)} seeds)", flush=True)
+            print("\n".join(trace_lines(record["alpha"], args.trace_every)), flush=True)
+            report["seeds"] = records
+            report["summary"] = summarise(records, table, args.epochs)
+            report["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+            out.write_text(dumps(report) + "\n")
+            print(f"wrote {out} ({len(records)} seeds)", flush=True)
 
+    summary = report["summary"]
     print(
-        "\n| method | NB201 CIFAR-10 test acc (mean +- std) | parameter-free ops (of 6) | cells |"
+        "\n| method | NB201 CIFAR-10 test acc, mean [95% t-interval] | std | pf ops (of 6) |"
+        " seeds above no-search mean |"
     )
-    print("|---|---|---|---|")
-    for method, rows in found.items():
-        accs = [table[r["arch_str"]] for r in rows if r["arch_str"] in table]
-        pf = [parameter_free(spaces.nb201_arch(r["arch_str"])) for r in rows]
-        print(f"| {method} | {summary(accs)} | {statistics.mean(pf):.1f} | {len(rows)} |")
-    ours, plain = statistics.median(timing["ours"]), statistics.median(timing["plain"])
+    print("|---|---|---|---|---|")
+    for method, s in summary["methods"].items():
+        print(
+            f"| {method} | {fmt(s)} | {s['std']:.2f} | {s['parameter_free_mean']:.1f} | "
+            f"{s['seeds_above_no_search_mean']} of {s['n']} |"
+        )
     print(
-        f"\nsearch time per epoch (median of {len(timing['ours'])}, alternating): symnas "
-        f"DARTSTrainer {ours:.2f} s, hand-written mixed-op loop {plain:.2f} s, "
-        f"ratio {ours / plain:.2f}"
+        f"| no search (exact) | {baseline['mean']:.2f} | {baseline['std']:.2f} | 3.6 (expected) |"
+        " - |"
     )
-    cpu = {m: statistics.mean(r["cpu_s"][m] for r in results) for m in results[0]["cpu_s"]}
+    for key in ("darts_pt_vs_darts", "darts_pt_fixalpha_vs_darts_pt", "darts_pt_vs_random"):
+        p = summary[key]
+        print(
+            f"{key}: {p['wins']} wins, {p['ties']} ties, {p['losses']} losses; difference "
+            f"{fmt(p['difference'])}"
+        )
+    print(f"skip alpha (mean over edges and seeds): {summary['skip_alpha_mean_over_seeds']}")
+    print(
+        "parameter-free alpha mass (none + skip + pool, mean over edges and seeds): "
+        f"{summary['parameter_free_alpha_mean_over_seeds']}"
+    )
+    if timing is not None:
+        ours, plain = statistics.median(timing["ours"]), statistics.median(timing["plain"])
+        report["epoch_time_s"] = {"symnas": timing["ours"], "plain": timing["plain"]}
+        out.write_text(dumps(report) + "\n")
+        print(
+            f"\nsearch time per epoch (median of {len(timing['ours'])}, alternating): symnas "
+            f"DARTSTrainer {ours:.2f} s, hand-written mixed-op loop {plain:.2f} s, "
+            f"ratio {ours / plain:.2f}"
+        )
+    cpu = {m: statistics.fmean(r["cpu_s"][m] for r in records) for m in records[0]["cpu_s"]}
     print(
         "CPU seconds per seed (mean): "
         + ", ".join(f"{m} {v:.0f}" for m, v in cpu.items())
-        + f"; random search tried {statistics.mean(r['tried'] for r in results):.1f} cells per seed"
+        + "; random search tried "
+        + f"{statistics.fmean(len(r['random_tried']) for r in records):.1f} cells per seed"
     )
 
 
