@@ -5,17 +5,28 @@ accuracy) and ``naslib_zero_cost.csv`` (725 cells with NASLib's zero-cost scores
 accuracy on CIFAR-10 and CIFAR-100). The ZC features are the paper's seven proxies (grad_norm,
 snip, grasp, fisher, jacov, plain, synflow) as NASLib published them.
 
-1. GRAF random forests trained on 100 and 1,000 random cells, tested on all the other cells of
-   the 15,625 (CIFAR-10 test accuracy); the parameter count alone as a reference.
-2. GRAF, ZC and GRAF+ZC forests on the 725 cells (CIFAR-10 validation accuracy), trained on 100
-   and on 500 cells (the table has 725, so 1,000 is not possible), tested on the rest.
-3. Transfer: fitted on all 725 CIFAR-10 results (percentile targets), ranking the same cells
+Before any split the cells are deduplicated by function (``--dedup function``, the default):
+of each class of cells that compute the same function (``spaces.cells.nb201_function_key``:
+unreachable ops dropped, ``skip_connect`` as the identity, average pooling as linear, sums in
+any order) only the cell with the lowest NB201 index is kept, so no function is on both sides of
+a split. The table's accuracies of such cells differ only by training noise, and a surrogate
+that has seen one of them in training would be scored on its twin. ``--dedup canonical`` drops
+only cells that differ by unreachable ops (``nb201_canonical``); ``--dedup none`` keeps every
+cell (the protocol before deduplication).
+
+1. GRAF random forests trained on 100 and 1,000 random cells, tested on all the other cells
+   (CIFAR-10 test accuracy); the parameter count alone as a reference.
+2. GRAF, ZC and GRAF+ZC forests on the cells with zero-cost scores (CIFAR-10 validation
+   accuracy), trained on ``--zc-train`` cells (default 100 and 300: deduplicated, the 725 cells
+   are 444), tested on the rest.
+3. Transfer: fitted on all those CIFAR-10 results (percentile targets), ranking the same cells
    for CIFAR-100 with CIFAR-100 zero-cost scores; fitted on half of the cells (CIFAR-10) and
    ranking the other half for CIFAR-100; next to a forest fitted on 100 CIFAR-100 cells and to
    the rank agreement of the two data sets' true accuracies.
 
 Each row is the mean (and spread) over ``--splits`` random splits.
 Usage: python benchmarks/surrogates_nb201.py [--splits 5] [--skip-all-cells]
+    [--dedup function|canonical|none] [--zc-train 100 300]
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from scipy.stats import kendalltau
 from symnas import spaces
 from symnas.algorithms.graf import graf
 from symnas.algorithms.surrogate import ZC_PROXIES, Surrogate
+from symnas.spaces.cells import nb201_deduplicate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201"
 
@@ -71,6 +83,16 @@ class GRAFTable:
         return self.rows[key]
 
 
+def deduplicate(rows: list[dict[str, str]], dedup: str, index: str) -> list[dict[str, str]]:
+    """The rows of one representative cell per class (the one with the lowest NB201 index, column
+    ``index``), in the order given; all rows for ``dedup="none"``."""
+    if dedup == "none":
+        return rows
+    by_index = sorted(rows, key=lambda r: int(r[index]))
+    kept = set(nb201_deduplicate([r["arch_str"] for r in by_index], key=dedup))
+    return [r for r in rows if r["arch_str"] in kept]
+
+
 def tau(a: np.ndarray, b: np.ndarray) -> float:
     """Kendall tau-b."""
     return float(kendalltau(a, b).statistic)
@@ -101,15 +123,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--skip-all-cells", action="store_true", help="skip part 1")
+    parser.add_argument(
+        "--dedup",
+        choices=("function", "canonical", "none"),
+        default="function",
+        help="keep one cell per class of functionally identical cells before splitting",
+    )
+    parser.add_argument("--zc-train", type=int, nargs="+", default=[100, 300])
     args = parser.parse_args()
     started = time.perf_counter()
     graf_table = GRAFTable()
 
-    cells = [] if args.skip_all_cells else read(DATA / "nb201_cifar10.csv")
+    all_cells = [] if args.skip_all_cells else read(DATA / "nb201_cifar10.csv")
+    cells = deduplicate(all_cells, args.dedup, "index")
     specs = [spaces.nb201_arch(r["arch_str"]) for r in cells]
     test_acc = np.array([float(r["test_acc"]) for r in cells])
     params = np.array([float(r["params_m"]) for r in cells])
-    print(f"1. all 15,625 cells, CIFAR-10 test accuracy ({args.splits} splits)")
+    print(
+        f"1. {len(cells)} of {len(all_cells)} cells (dedup {args.dedup}), CIFAR-10 test accuracy"
+        f" ({args.splits} splits)"
+    )
     for n in () if args.skip_all_cells else (100, 1000):
         show(
             f"GRAF random forest, train {n}",
@@ -121,14 +154,18 @@ def main() -> None:
     rows = read(DATA / "naslib_zero_cost.csv")
     c10 = [r for r in rows if r["dataset"] == "cifar10"]
     c100 = {r["arch_str"]: r for r in rows if r["dataset"] == "cifar100"}
-    arch = [r["arch_str"] for r in c10 if r["arch_str"] in c100]
+    both = [r for r in c10 if r["arch_str"] in c100]
+    arch = [r["arch_str"] for r in deduplicate(both, args.dedup, "nb201_index")]
     zc_specs = [spaces.nb201_arch(a) for a in arch]
     by_arch = {r["arch_str"]: r for r in c10}
     y10 = np.array([float(by_arch[a]["val_accuracy"]) for a in arch])
     y100 = np.array([float(c100[a]["val_accuracy"]) for a in arch])
     zc10, zc100 = ZCTable(rows, "cifar10"), ZCTable(rows, "cifar100")
-    print(f"2. {len(arch)} cells with zero-cost scores, CIFAR-10 validation accuracy")
-    for n in (100, 500):
+    print(
+        f"2. {len(arch)} of {len(both)} cells with zero-cost scores (dedup {args.dedup}),"
+        " CIFAR-10 validation accuracy"
+    )
+    for n in args.zc_train:
         for name, features in (
             ("GRAF", [graf_table]),
             ("ZC", [zc10]),

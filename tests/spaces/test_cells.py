@@ -11,6 +11,7 @@ import pyglove as pg
 import pytest
 
 from symnas import spaces
+from symnas.spaces import cells
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NB201_CSV = DATA / "nb201" / "nb201_cifar10.csv"
@@ -190,3 +191,158 @@ def test_compiled_codec_decodes_like_materialize(make_space):
         spec = codec.decode(genome)
         assert spec == pg.to_json(pg.materialize(space, codec.to_dna(genome)))
         assert np.array_equal(codec.from_dna(codec.to_dna(genome)), genome)
+
+
+# Functional identity of NB201 cells. Edge order: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2.
+NONE6 = ("none",) * 6
+
+
+def test_nb201_canonical_of_the_all_none_cell_is_itself():
+    arch = _arch_str(NONE6)
+    assert cells.nb201_canonical(arch) == arch
+    assert cells.nb201_function_key(arch) == "|0"
+
+
+def test_nb201_canonical_keeps_a_cell_whose_ops_all_reach_the_output():
+    ops = ("nor_conv_3x3", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none", "skip_connect")
+    assert cells.nb201_canonical(_arch_str(ops)) == _arch_str(ops)
+
+
+def test_nb201_canonical_drops_a_dead_branch():
+    # Node 1 is computed (conv from the input) but never read: 3<-1 and 2<-1 are none.
+    ops = ("nor_conv_3x3", "none", "none", "skip_connect", "none", "none")
+    dead = ("none", "none", "none", "skip_connect", "none", "none")
+    assert cells.nb201_canonical(_arch_str(ops)) == _arch_str(dead)
+    # Node 2 reads node 1 but is never read itself: both ops on the branch are dead.
+    ops = ("nor_conv_3x3", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3", "none", "none")
+    assert cells.nb201_canonical(_arch_str(ops)) == _arch_str(
+        ("none", "none", "none", "nor_conv_3x3", "none", "none")
+    )
+
+
+def test_nb201_canonical_drops_ops_that_read_a_node_the_input_never_reaches():
+    # Node 1 gets nothing (1<-0 is none), so 2<-1 and 3<-1 read zeros.
+    ops = ("none", "nor_conv_1x1", "nor_conv_3x3", "none", "avg_pool_3x3", "skip_connect")
+    assert cells.nb201_canonical(_arch_str(ops)) == _arch_str(
+        ("none", "nor_conv_1x1", "none", "none", "none", "skip_connect")
+    )
+
+
+def test_nb201_canonical_drops_a_conv_whose_node_reaches_the_output_only_through_none():
+    # The conv 2<-1 feeds node 2, and 3<-2 is none: node 2 cannot reach the output, so the conv
+    # (and 2<-0) are dead; node 1 still reaches the output through 3<-1.
+    ops = ("skip_connect", "avg_pool_3x3", "nor_conv_3x3", "nor_conv_1x1", "nor_conv_1x1", "none")
+    canonical = ("skip_connect", "none", "none", "nor_conv_1x1", "nor_conv_1x1", "none")
+    assert cells.nb201_canonical(_arch_str(ops)) == _arch_str(canonical)
+    assert cells.nb201_function_key(_arch_str(ops)) == cells.nb201_function_key(
+        _arch_str(canonical)
+    )
+
+
+def test_nb201_a_cell_with_no_path_to_the_output_is_the_all_none_cell():
+    ops = ("nor_conv_3x3", "nor_conv_3x3", "none", "none", "none", "none")
+    assert cells.nb201_canonical(_arch_str(ops)) == _arch_str(NONE6)
+
+
+def test_nb201_canonical_accepts_specs_and_is_idempotent():
+    ops = ("none", "nor_conv_1x1", "nor_conv_3x3", "none", "avg_pool_3x3", "skip_connect")
+    arch = _arch_str(ops)
+    canonical = cells.nb201_canonical(arch)
+    assert cells.nb201_canonical(spaces.nb201_arch(arch)) == canonical
+    assert cells.nb201_canonical(canonical) == canonical
+    with pytest.raises(ValueError, match="allowed ops"):
+        cells.nb201_canonical(_arch_str(("conv",) + NONE6[1:]))
+
+
+def test_nb201_function_key_swaps_nodes_1_and_2_when_no_edge_joins_them():
+    a = ("nor_conv_3x3", "avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")
+    b = ("avg_pool_3x3", "nor_conv_3x3", "none", "skip_connect", "nor_conv_3x3", "nor_conv_1x1")
+    assert cells.nb201_canonical(_arch_str(a)) != cells.nb201_canonical(_arch_str(b))
+    assert cells.nb201_function_key(_arch_str(a)) == cells.nb201_function_key(_arch_str(b))
+    # With the 2<-1 edge present the nodes are ordered: no swap.
+    c = a[:2] + ("skip_connect",) + a[3:]
+    d = b[:2] + ("skip_connect",) + b[3:]
+    assert cells.nb201_function_key(_arch_str(c)) != cells.nb201_function_key(_arch_str(d))
+
+
+def test_nb201_function_key_treats_skip_as_identity_and_pooling_as_linear():
+    conv_out = _arch_str(("none", "none", "none", "nor_conv_3x3", "none", "none"))
+    # skip then conv, and conv then skip, are the conv alone.
+    via_1 = _arch_str(("skip_connect", "none", "none", "none", "nor_conv_3x3", "none"))
+    via_2 = _arch_str(("none", "nor_conv_3x3", "none", "none", "none", "skip_connect"))
+    keys = {cells.nb201_function_key(a) for a in (conv_out, via_1, via_2)}
+    assert len(keys) == 1
+    # avg(x + conv(x)) = avg(x) + avg(conv(x)): pooling the sum at node 2 vs pooling each term.
+    pooled_sum = _arch_str(
+        ("nor_conv_1x1", "skip_connect", "skip_connect", "none", "none", "avg_pool_3x3")
+    )
+    summed_pools = _arch_str(
+        ("nor_conv_1x1", "none", "avg_pool_3x3", "avg_pool_3x3", "none", "skip_connect")
+    )
+    assert cells.nb201_function_key(pooled_sum) == cells.nb201_function_key(summed_pools)
+    # x + x is not x.
+    twice = _arch_str(("skip_connect", "none", "none", "skip_connect", "skip_connect", "none"))
+    once = _arch_str(("none", "none", "none", "skip_connect", "none", "none"))
+    assert cells.nb201_function_key(twice) != cells.nb201_function_key(once)
+
+
+def test_nb201_function_key_tells_one_shared_conv_from_two_convs():
+    # Shared: node 1 = conv(x), output = conv(x) + avg(conv(x)) with ONE conv.
+    shared = _arch_str(
+        ("nor_conv_3x3", "none", "avg_pool_3x3", "none", "skip_connect", "skip_connect")
+    )
+    # Two convs: output = conv_a(x) + avg(conv_b(x)); written as a tree both read the same.
+    two = _arch_str(("nor_conv_3x3", "none", "none", "nor_conv_3x3", "avg_pool_3x3", "none"))
+    assert cells.nb201_function_key(shared) != cells.nb201_function_key(two)
+    assert cells.nb201_function_key(shared).count("=") == 1
+    assert cells.nb201_function_key(two).count("=") == 2
+
+
+def test_nb201_every_canonical_class_lies_in_one_function_class():
+    # Every canonical class lies inside one function class, over the whole space.
+    classes: dict[str, str] = {}
+    for ops in itertools.product(spaces.NB201_OPS, repeat=6):
+        arch = _arch_str(ops)
+        key = cells.nb201_function_key(arch)
+        assert classes.setdefault(cells.nb201_canonical(arch), key) == key
+    assert len(classes) == 9445
+    assert len(set(classes.values())) == 5044
+
+
+def test_nb201_deduplicate_keeps_the_first_of_each_class_in_order():
+    a = _arch_str(("nor_conv_3x3", "none", "none", "skip_connect", "none", "none"))
+    b = _arch_str(("none", "none", "none", "skip_connect", "none", "none"))
+    c = _arch_str(("avg_pool_3x3", "none", "none", "skip_connect", "none", "none"))
+    d = _arch_str(("skip_connect", "none", "none", "none", "skip_connect", "none"))
+    assert cells.nb201_deduplicate([a, b, c, d], key="canonical") == [a, d]
+    assert cells.nb201_deduplicate([b, d, a], key="canonical") == [b, d]
+    # By function d is b too (x through a skip then a skip).
+    assert cells.nb201_deduplicate([a, b, c, d]) == [a]
+    assert cells.nb201_deduplicate([a, b], key=lambda s: s) == [a, b]
+    with pytest.raises(ValueError, match="key must be"):
+        cells.nb201_deduplicate([a], key="isomorphic")
+
+
+def test_nb201_functional_classes_of_the_benchmark_table():
+    if not NB201_CSV.exists():
+        pytest.skip(f"NAS-Bench-201 table not found at {NB201_CSV}")
+    with NB201_CSV.open() as f:
+        rows = list(csv.DictReader(f))
+    archs = [row["arch_str"] for row in rows]
+    assert [int(row["index"]) for row in rows] == list(range(15625))
+    # 6,180 cells have an unreachable op, so 15,625 - 6,180 = 9,445 canonical classes.
+    assert sum(cells.nb201_canonical(a) != a for a in archs) == 6180
+    assert len(cells.nb201_deduplicate(archs, key="canonical")) == 9445
+    kept = cells.nb201_deduplicate(archs)
+    assert len(kept) == 5044
+    # The table's accuracies differ inside a class only by training noise: the mean gap
+    # between two cells of one class is far below that of two random cells.
+    acc = {row["arch_str"]: float(row["test_acc"]) for row in rows}
+    by_key: dict[str, list[float]] = {}
+    for a in archs:
+        by_key.setdefault(cells.nb201_function_key(a), []).append(acc[a])
+    gaps = [abs(x - y) for v in by_key.values() for x, y in itertools.combinations(v, 2)]
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, len(archs), size=(20000, 2))
+    random_gaps = [abs(acc[archs[i]] - acc[archs[j]]) for i, j in pairs]
+    assert np.mean(gaps) < 0.3 < 5 < np.mean(random_gaps)
