@@ -2,7 +2,10 @@
 
 NAS-Bench-201 ops follow Dong & Yang (ICLR 2020) and their released code (ReLU-Conv-BN with
 affine BN and running statistics; 3x3 average pooling without padded zeros in the mean; ResNet
-basic block with an avg-pool + 1x1-conv shortcut between stages). DARTS ops follow Liu et al.
+basic block with an avg-pool + 1x1-conv shortcut between stages). The weight-sharing references
+(NB201's search models, Few-Shot NAS, GM-NAS, DARTS-PT) build the cell ops' BN with
+``affine=False`` and choose whether it tracks running statistics: :class:`CellNorm` carries that
+choice. DARTS ops follow Liu et al.
 (ICLR 2019): separable convolutions applied twice, dilated separable convolutions, factorized
 reduction for strided skips.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -31,16 +35,45 @@ def macro_args(
     return macro
 
 
+@dataclass(frozen=True)
+class CellNorm:
+    """How the BatchNorm of a cell op is built.
+
+    ``affine``: a learned scale and shift (standalone networks; the weight-sharing references
+    use ``False``); ``track_running_stats``: keep running averages for evaluation (``False``
+    normalises with every batch's own statistics, in training and evaluation alike).
+    """
+
+    affine: bool = True
+    track_running_stats: bool = True
+
+    def __call__(self, channels: int) -> nn.BatchNorm2d:
+        """A BatchNorm over ``channels`` channels with these settings."""
+        return nn.BatchNorm2d(
+            channels, affine=self.affine, track_running_stats=self.track_running_stats
+        )
+
+
+STANDALONE_NORM = CellNorm()
+
+
 class ReLUConvBN(nn.Sequential):
-    """ReLU, bias-free convolution, BatchNorm."""
+    """ReLU, bias-free convolution, BatchNorm (built by ``norm``)."""
 
     def __init__(
-        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int = 1
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        dilation: int = 1,
+        norm: CellNorm = STANDALONE_NORM,
     ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, bias=False),
-            nn.BatchNorm2d(c_out),
+            norm(c_out),
         )
 
 
@@ -118,13 +151,14 @@ class ResNetBasicBlock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-def nb201_op(name: str, channels: int) -> nn.Module:
-    """A NAS-Bench-201 cell op on ``channels`` channels, stride 1 (all cell edges are C -> C)."""
+def nb201_op(name: str, channels: int, norm: CellNorm = STANDALONE_NORM) -> nn.Module:
+    """A NAS-Bench-201 cell op on ``channels`` channels, stride 1 (all cell edges are C -> C);
+    ``norm`` builds the BatchNorm of its convolutions."""
     factories: dict[str, Callable[[], nn.Module]] = {
         "none": lambda: Zero(1),
         "skip_connect": nn.Identity,
-        "nor_conv_1x1": lambda: ReLUConvBN(channels, channels, 1, 1, 0),
-        "nor_conv_3x3": lambda: ReLUConvBN(channels, channels, 3, 1, 1),
+        "nor_conv_1x1": lambda: ReLUConvBN(channels, channels, 1, 1, 0, norm=norm),
+        "nor_conv_3x3": lambda: ReLUConvBN(channels, channels, 3, 1, 1, norm=norm),
         "avg_pool_3x3": lambda: nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),
     }
     if name not in factories:

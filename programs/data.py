@@ -113,6 +113,32 @@ class Dataset:
         return DataLoader(dataset, sampler=batches, batch_size=None)
 
 
+def resized(data: Dataset, size: int) -> Dataset:
+    """``data`` with its images average-pooled to ``size`` x ``size`` (a cheaper proxy task:
+    NAS-Bench-201's 32x32 CIFAR-10 at 8 or 16 pixels); unchanged if already that size."""
+    if len(data.input_shape) != 3:
+        raise ValueError(f"resized: expected images (C, H, W); got input_shape {data.input_shape}.")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= data.input_shape[-1]:
+        raise ValueError(
+            f"resized: size must be an int in [1, {data.input_shape[-1]}]; got {size!r}."
+        )
+    if data.input_shape[-1] == size and data.input_shape[-2] == size:
+        return data
+
+    def pool(x: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(x, size).contiguous()
+
+    return Dataset(
+        pool(data.x_train),
+        data.y_train,
+        pool(data.x_test),
+        data.y_test,
+        data.num_classes,
+        (data.input_shape[0], size, size),
+        f"{data.name}-{size}px",
+    )
+
+
 def validation_split(
     data: Dataset, fraction: float = 0.2, seed: int = 0
 ) -> tuple[Dataset, Dataset]:

@@ -7,7 +7,13 @@ and ``loss`` on a split (optionally after re-estimating BatchNorm statistics for
 Once-for-All and EfficientTDNN do). ``evaluate_batch(specs)`` scores several candidates in one
 call: the evaluation batches are gathered and moved to the device once for all of them, and
 repeated specs are scored once; ``flows.search`` calls it when an algorithm proposes several
-candidates at a time.
+candidates at a time. A supernet whose stem is shared by every path (``stem_features`` and
+``forward_active_from_stem``, as the NB201 supernet) has the stem run once per batch for all the
+candidates of a call.
+
+``batch_statistics=True`` normalises with each evaluation batch's own BatchNorm statistics, as
+the NAS-Bench-201 weight-sharing references score their paths, rather than with running
+averages shared by every path; the running averages are left as they were.
 """
 
 from __future__ import annotations
@@ -75,6 +81,8 @@ class SupernetEstimator:
         batches before scoring (0: use the supernet's shared statistics).
       candidates_per_call: how many candidates ``flows.search`` proposes at a time for
         ``evaluate_batch``.
+      batch_statistics: normalise with each evaluation batch's own BatchNorm statistics (the
+        running averages stay unchanged); ignored with ``recalibrate_batches``.
       device: ``"auto"``, ``"cpu"``, ``"cuda"``...
     """
 
@@ -87,6 +95,7 @@ class SupernetEstimator:
         max_batches: int | None = None,
         recalibrate_batches: int = 0,
         candidates_per_call: int = 16,
+        batch_statistics: bool = False,
         device: str | torch.device = "auto",
     ) -> None:
         if not isinstance(supernet, Supernet):
@@ -115,6 +124,7 @@ class SupernetEstimator:
         self.batch_size, self.max_batches = batch_size, max_batches
         self.recalibrate_batches = recalibrate_batches
         self.candidates_per_call = candidates_per_call
+        self.batch_statistics = bool(batch_statistics)
 
     def __call__(self, spec: dict[str, Any]) -> dict[str, float]:
         """``{"accuracy", "loss"}`` of ``spec`` with inherited weights."""
@@ -139,6 +149,12 @@ class SupernetEstimator:
         loader = self.data.loader("train", self.batch_size)
         return recalibrate_bn(self.supernet, spec, loader, self.recalibrate_batches)
 
+    def _uses_batch_statistics(self) -> bool:
+        return self.batch_statistics and not self.recalibrate_batches
+
+    def _shares_stem(self) -> bool:
+        return not self.recalibrate_batches and hasattr(self.supernet, "stem_features")
+
     @torch.no_grad()
     def evaluate_batch(self, specs: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         """Scores every spec on batches moved to the device once; repeated specs run once."""
@@ -147,17 +163,40 @@ class SupernetEstimator:
         batches = self._batches()
         seen = sum(len(y) for _, y in batches)
         was_training = self.supernet.training
+        norms = _batch_norms(self.supernet)
+        saved = [(bn.momentum, _tracked(bn)) for bn in norms]
         self.supernet.eval()
+        if self._uses_batch_statistics():
+            for bn in norms:  # batch statistics, and a momentum of 0 keeps the running averages
+                bn.train()
+                bn.momentum = 0.0
         scores = {}
         try:
+            stems = (
+                [self.supernet.stem_features(x) for x, _ in batches]
+                if self._shares_stem()
+                else None
+            )
             for key, spec in first.items():
                 run = self._runner(spec)
                 loss, correct = 0.0, 0
-                for x, y in batches:
-                    logits = run(x)
+                for i, (x, y) in enumerate(batches):
+                    logits = run(x) if stems is None else run.forward_active_from_stem(stems[i])
                     loss += float(F.cross_entropy(logits, y, reduction="sum"))
                     correct += int((logits.argmax(dim=-1) == y).sum())
                 scores[key] = {"accuracy": correct / seen, "loss": loss / seen}
         finally:
+            for bn, (momentum, tracked) in zip(norms, saved, strict=True):
+                bn.momentum = momentum
+                if tracked is not None:
+                    bn.num_batches_tracked.copy_(tracked)
             self.supernet.train(was_training)
         return [dict(scores[key]) for key in keys]
+
+
+def _batch_norms(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _tracked(bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor | None:
+    return bn.num_batches_tracked.clone() if bn.track_running_stats else None

@@ -142,34 +142,11 @@ class FewShotEstimator(SupernetEstimator):
                 f"FewShotEstimator: supernet must be a FewShotSupernet; got "
                 f"{type(supernet).__name__}."
             )
-        super().__init__(supernet, data, **kwargs)
-        self.batch_statistics = bool(batch_statistics)
-
-    def _runner(self, spec: dict[str, Any]) -> Any:
-        run = super()._runner(spec)
-        if self.batch_statistics and not self.recalibrate_batches:
-            for module in run.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.train()
-        return run
+        super().__init__(supernet, data, batch_statistics=batch_statistics, **kwargs)
 
     def evaluate_batch(self, specs: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
         """Scores every spec with its sub-supernet (see ``SupernetEstimator.evaluate_batch``)."""
-        norms = [
-            m for m in self.supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-        ]
-        momenta = [bn.momentum for bn in norms]
-        counts = [bn.num_batches_tracked.clone() for bn in norms if bn.track_running_stats]
-        try:
-            if self.batch_statistics:
-                for bn in norms:  # batch statistics without touching the running averages
-                    bn.momentum = 0.0
-            scores = super().evaluate_batch(specs)
-        finally:
-            for bn, momentum in zip(norms, momenta, strict=True):
-                bn.momentum = momentum
-            for bn, count in zip([b for b in norms if b.track_running_stats], counts, strict=True):
-                bn.num_batches_tracked.copy_(count)
+        scores = super().evaluate_batch(specs)
         for spec, score in zip(specs, scores, strict=True):
             score["sub_supernet"] = float(self.supernet.route(spec))
         return scores

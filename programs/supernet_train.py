@@ -13,7 +13,8 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
   second-order variant overrides.
 
 Weights follow ``programs.train``'s recipe (named optimizer, per-step cosine decay to ``lr_min``,
-optional gradient clipping). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
+optional gradient clipping); ``augment="crop_flip"`` augments each training batch on its device
+(``programs.augment``). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
 state dicts of the supernet, optimizers, schedule and architecture parameters, the sampler's JSON
 state, the random generators and the epoch, replaced atomically and loaded with
 ``weights_only=True``) and writes one JSON line per epoch to ``train_log.jsonl``;
@@ -40,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from symnas.programs.augment import AUGMENTATIONS, augment
 from symnas.programs.data import Dataset
 from symnas.programs.supernet_base import Supernet, require
 from symnas.programs.train import cosine_schedule, evaluate, make_optimizer
@@ -117,6 +119,7 @@ class TrainConfig:
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-3
     lr_min: float = 0.0
+    augment: str | None = None
 
     def check(self) -> None:
         """Raises ``ValueError`` naming the first bad field."""
@@ -138,6 +141,11 @@ class TrainConfig:
             )
         if not self.lr_min >= 0:
             raise ValueError(f"SupernetTrainer: lr_min must be >= 0; got {self.lr_min!r}.")
+        if self.augment is not None and self.augment not in AUGMENTATIONS:
+            raise ValueError(
+                f"SupernetTrainer: augment must be None or one of {list(AUGMENTATIONS)}; got "
+                f"{self.augment!r}."
+            )
         if self.arch_lr is not None and not self.arch_lr > 0:
             raise ValueError(
                 f"SupernetTrainer: arch_lr must be None or positive; got {self.arch_lr!r}."
@@ -345,7 +353,7 @@ class SupernetTrainer:
         for x, y in batches:
             if self.step == self.total_steps:
                 break
-            x, y = x.to(self.device), y.to(self.device)
+            x, y = augment(cfg.augment, x.to(self.device), self.rng), y.to(self.device)
             if valid is not None:
                 xv, yv = next(valid)
                 arch_total += self.arch_step(xv.to(self.device), yv.to(self.device), x, y)

@@ -11,7 +11,11 @@ budget of sub-supernets (NB201: 4).
 :class:`FewShotTrainer` runs either schedule (and ``"one_shot"``, no split, as the baseline) with
 the shared ``SupernetTrainer``: every stage of every sub-supernet trains with a
 ``UniformSampler`` bound to its restricted space (single-path uniform sampling, as GM-NAS with
-RSPS), a fresh cosine schedule per stage as the references restart it for the children.
+RSPS), with a fresh optimizer and cosine schedule over each stage's epochs. That matches Few-Shot
+NAS, whose sub-supernets are trained by a separate run from the one-shot checkpoint, and GM-NAS's
+final stage with ``restart final`` (``restart_final=True``: fresh weights too). It departs from
+GM-NAS's intermediate splits, where the children inherit the weights and the optimizer state and
+continue the lineage's one cosine schedule.
 Checkpoints go to ``out/<sub-supernet>/stage<k>/`` and every split decision to ``out/plan.json``,
 so ``resume=True`` continues a cut-off training and ends with the same weights.
 :class:`FewShotSearcher` is the one-shot searcher on top: it trains, then proposes the best
@@ -25,6 +29,7 @@ import dataclasses
 import json
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +92,13 @@ class FewShotTrainer:
       gradient_batches: mini-batches averaged per GM score (reference 100).
       gradient_scope: ``"cells"`` (searched cells and reduction blocks, the reference) or
         ``"all"``.
-      task: macro overrides for ``programs.supernet(space, **task)``.
+      task: macro overrides and supernet options for ``programs.supernet(space, **task)``
+        (for NB201, ``affine=False`` as the weight-sharing references).
+      per_cell, accept: the ``UniformSampler`` options of every stage (a cell drawn per
+        searched cell; a predicate a drawn spec must pass).
+      restart_final: GM-NAS's ``restart final``: the sub-supernets of the last split start from
+        freshly initialised weights (and, as every stage, a fresh optimizer and schedule)
+        instead of their parent's; the splits themselves are still chosen on the trained parent.
       out, resume, device, progress: as ``SupernetTrainer``.
 
     The root supernet is built after ``torch.manual_seed(train.seed)``, so a training is a
@@ -106,6 +117,9 @@ class FewShotTrainer:
         gradient_batches: int = 100,
         gradient_scope: str = "cells",
         task: dict[str, Any] | None = None,
+        per_cell: bool = False,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+        restart_final: bool = False,
         out: str | os.PathLike | None = None,
         resume: bool = False,
         device: str | torch.device = "auto",
@@ -146,6 +160,8 @@ class FewShotTrainer:
                 f"FewShotTrainer: decision must be one of {list(self.choices)}; got {decision!r}."
             )
         self.decision = decision
+        self.per_cell, self.accept = bool(per_cell), accept
+        self.restart_final = bool(restart_final)
         self.max_supernets = self._check_budget(max_supernets)
         self.gradient_batches, self.gradient_scope = gradient_batches, gradient_scope
         self.root = SubSupernet("s", {}, space, root.to(self.device))
@@ -196,6 +212,9 @@ class FewShotTrainer:
             "decision": self.decision,
             "gradient_batches": self.gradient_batches,
             "gradient_scope": self.gradient_scope,
+            "task": json.loads(json.dumps(self.task, default=str)),
+            "sampler": UniformSampler(per_cell=self.per_cell, accept=self.accept).config(),
+            "restart_final": self.restart_final,
             "data": {
                 "name": self.data.name,
                 "train": len(self.data.y_train),
@@ -228,7 +247,7 @@ class FewShotTrainer:
             leaf.supernet,
             self.data,
             config,
-            sampler=UniformSampler(),
+            sampler=UniformSampler(per_cell=self.per_cell, accept=self.accept),
             space=leaf.space,
             out=folder,
             resume=self.resume,
@@ -240,6 +259,7 @@ class FewShotTrainer:
         self.steps += trainer.step
 
     def _split_leaves(self, leaves: list[SubSupernet], stage: int) -> list[SubSupernet]:
+        restart = self.restart_final and stage == len(self.split_epochs)
         out: list[SubSupernet] = []
         for i, leaf in enumerate(leaves):
             count = len(out) + len(leaves) - i
@@ -249,15 +269,23 @@ class FewShotTrainer:
                 continue
             for k, group in enumerate(split.groups):
                 restrictions = {**leaf.restrictions, split.decision: tuple(group)}
+                name = f"{leaf.name}.{k}"
                 out.append(
                     SubSupernet(
-                        f"{leaf.name}.{k}",
+                        name,
                         restrictions,
                         restrict_space(self.space, restrictions),
-                        copy.deepcopy(leaf.supernet),
+                        self._fresh(name) if restart else copy.deepcopy(leaf.supernet),
                     )
                 )
         return out
+
+    def _fresh(self, name: str) -> Supernet:
+        """A newly initialised supernet for sub-supernet ``name`` (seeded by its name)."""
+        from symnas import programs
+
+        torch.manual_seed(self.train.seed + _offset(f"{name}/init"))
+        return programs.supernet(self.space, **self.task).to(self.device)
 
     def _split(self, leaf: SubSupernet, stage: int, budget: int) -> Split | None:
         """The split of ``leaf`` (from ``plan.json`` if recorded), or None when none fits."""

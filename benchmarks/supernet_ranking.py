@@ -1,0 +1,431 @@
+"""Supernet ranking on NAS-Bench-201: does a trained supernet rank cells like training them alone?
+
+One protocol for every weight-sharing method. Each (method, seed) trains NB201 cell supernets on
+the CIFAR-10 subset (1,000 training images of ``../shared/data/cifar10_subset``, average-pooled
+to ``--image-size``) under a stated budget (epochs x 16 steps of ``--batch-size`` 64), then scores
+a fixed sample of ``--cells`` NB201 cells (drawn once with ``np.random.default_rng(0)``) with
+inherited weights on all 1,000 test images, BatchNorm with batch statistics, ranked by accuracy.
+The estimates are compared with (a) the published NB201 CIFAR-10 table (``test_acc``, 200 epochs,
+32x32, C=16, N=5) and (b) a stand-alone table at the same proxy setting: the first
+``--standalone-cells`` cells of the sample trained alone with the same recipe for
+``--standalone-epochs`` (``--standalone`` builds it; it is saved with the command that made it
+and reused). Printed per (method, seed):
+Kendall tau, Spearman and top-10% precision against both; then the mean over seeds with a 95%
+bootstrap interval (resampling seeds).
+
+Methods: ``uniform`` (SPOS: one uniformly drawn path per step), and the few-shot methods
+``one_shot``, ``exhaustive`` (Few-Shot NAS) and ``gm`` (GM-NAS) of
+``algorithms.oneshot.fewshot.FewShotTrainer`` with the same lineage epochs.
+
+The recipe follows the NB201 weight-sharing references unless an option says otherwise: cell BN
+with ``affine=False`` (``--affine`` restores the benchmark's affine BN), one cell drawn per
+searched cell (Few-Shot NAS's one-shot supernet; ``--same-cell`` draws one for all), only
+connected cells drawn (GM-NAS's RSPS; ``--allow-disconnected``), crop + flip augmentation
+(``--augment none``), SGD with momentum 0.9, cosine decay, weight decay 5e-4.
+
+    nice -n 5 python benchmarks/supernet_ranking.py --standalone        # the stand-alone table
+    nice -n 5 python benchmarks/supernet_ranking.py --seeds 0 1 2 3 4   # uniform, 5 seeds
+    python benchmarks/supernet_ranking.py --device cuda --C 16 --N 5 --image-size 32 ...
+
+Estimates go to ``--json`` as ``{method: {seed: {arch_str: estimate}}}``, figures to
+``<json stem>_summary.json``. Finished (method, seed) pairs are skipped; seeds can run in
+separate processes with their own ``--json`` and be combined with ``--merge``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.stats import kendalltau, spearmanr
+
+from symnas import programs, spaces
+from symnas.algorithms.oneshot.fewshot import METHODS as FEWSHOT_METHODS
+from symnas.algorithms.oneshot.fewshot import FewShotTrainer
+from symnas.algorithms.samplers.uniform import UniformSampler
+from symnas.programs.augment import augment
+from symnas.programs.data import Dataset, cifar10_subset, resized
+from symnas.programs.estimator import SupernetEstimator
+from symnas.programs.fewshot import FewShotEstimator
+from symnas.programs.supernet_train import SupernetTrainer, TrainConfig, resolve_device
+from symnas.spaces.cells import nb201_connected
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+METHODS = ("uniform", *FEWSHOT_METHODS)
+TASK_KEYS = ("C", "N", "image_size", "batch_size", "lr", "weight_decay", "augment")
+RECIPE_KEYS = (*TASK_KEYS, "epochs", "affine", "track_running_stats", "per_cell", "connected_only")
+
+
+def sample_cells(table: dict[str, float], count: int) -> list[str]:
+    """``count`` arch strings drawn once from the table with ``default_rng(0)``, sorted by index."""
+    names = sorted(table)
+    pick = np.random.default_rng(0).choice(len(names), size=count, replace=False)
+    return [names[i] for i in sorted(pick)]
+
+
+def ranking(estimates: dict[str, float], truth: dict[str, float]) -> dict[str, float]:
+    """Kendall tau, Spearman and top-10% precision of ``estimates`` against ``truth`` over the
+    cells both hold; top-10% precision is the share of the truly best 10% that the estimates
+    also put in their best 10%."""
+    keys = sorted(set(estimates) & set(truth))
+    est = np.array([estimates[k] for k in keys])
+    true = np.array([truth[k] for k in keys])
+    top = max(1, round(0.1 * len(keys)))
+    best_true = set(np.argsort(-true, kind="stable")[:top])
+    best_est = set(np.argsort(-est, kind="stable")[:top])
+    return {
+        "kendall": float(kendalltau(est, true).statistic),
+        "spearman": float(spearmanr(est, true).statistic),
+        "top10_precision": len(best_true & best_est) / top,
+        "cells": len(keys),
+    }
+
+
+def bootstrap_mean(values: list[float], resamples: int = 10_000) -> tuple[float, float, float]:
+    """Mean of ``values`` and its 95% percentile-bootstrap interval (resampling the values)."""
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(0)
+    means = data[rng.integers(len(data), size=(resamples, len(data)))].mean(axis=1)
+    return float(data.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def recipe(args: argparse.Namespace) -> dict[str, Any]:
+    """The proxy setting shared by the supernets and the stand-alone table."""
+    return {key: getattr(args, key) for key in RECIPE_KEYS}
+
+
+def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
+    """The weight-training settings of every supernet (and every stand-alone cell)."""
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer="sgd",
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        momentum=0.9,
+        seed=seed,
+        augment=None if args.augment == "none" else args.augment,
+    )
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Writes ``value`` as JSON to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- stand-alone table
+def standalone_path(args: argparse.Namespace) -> Path:
+    """Where the stand-alone table of this proxy setting lives."""
+    tag = (
+        f"C{args.C}_N{args.N}_{args.image_size}px_{args.standalone_epochs}ep_lr{args.lr}"
+        f"_wd{args.weight_decay}"
+        f"_{args.augment}"
+    )
+    return RESULTS / f"standalone_nb201_{tag}.json"
+
+
+def train_standalone(
+    arch: str, data: Dataset, args: argparse.Namespace, device: torch.device
+) -> float:
+    """Test accuracy of ``arch`` trained alone at the proxy setting (NB201's affine BN)."""
+    torch.manual_seed(args.standalone_seed)
+    model = programs.build(spaces.nb201_arch(arch, C=args.C, N=args.N, num_classes=10))
+    rng = np.random.default_rng(args.standalone_seed)
+    aug = None if args.augment == "none" else args.augment
+    result = programs.train(
+        model.to(device),
+        data,
+        epochs=args.standalone_epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer="sgd",
+        weight_decay=args.weight_decay,
+        seed=args.standalone_seed,
+        device=device,
+        step_fn=lambda m, x, y, step: F.cross_entropy(m(augment(aug, x, rng)), y),
+    )
+    return float(result["accuracy"])
+
+
+def build_standalone(
+    cells: list[str], data: Dataset, args: argparse.Namespace, device: torch.device
+) -> dict[str, float]:
+    """Trains (or resumes) the stand-alone table of the first ``--standalone-cells`` cells."""
+    path = standalone_path(args)
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    setting = {key: getattr(args, key) for key in (*TASK_KEYS, "standalone_epochs")}
+    if saved and saved["setting"] != setting:
+        raise ValueError(f"{path} holds another setting: {saved['setting']}")
+    table = saved.get("accuracy", {})
+    order = np.random.default_rng(1).permutation(len(cells))[: args.standalone_cells]
+    for n, i in enumerate(order):
+        arch = cells[i]
+        if arch in table:
+            continue
+        start = time.process_time()
+        table[arch] = train_standalone(arch, data, args, device)
+        print(
+            f"stand-alone {n + 1}/{len(order)} {arch}: {table[arch]:.3f} "
+            f"({time.process_time() - start:.0f} CPU-s)",
+            flush=True,
+        )
+        write_json(
+            path,
+            {
+                "setting": setting,
+                "seed": args.standalone_seed,
+                "command": shlex.join(["python", *sys.argv]),
+                "accuracy": table,
+            },
+        )
+    return table
+
+
+# ---------------------------------------------------------------- supernets
+def train_supernet(
+    method: str, seed: int, data: Dataset, args: argparse.Namespace, device: torch.device
+) -> tuple[Any, Any, int]:
+    """Trains one method's supernet; returns it, its estimator class and its training steps."""
+    macro = {"C": args.C, "N": args.N, "num_classes": 10, "in_chans": 3}
+    space = spaces.nb201_cell(**macro)
+    norm = {"affine": args.affine, "track_running_stats": args.track_running_stats}
+    accept = nb201_connected if args.connected_only else None
+    work = args.work / method / str(seed)
+    if method == "uniform":
+        torch.manual_seed(seed)
+        supernet = programs.supernet(space, **norm)
+        trainer = SupernetTrainer(
+            supernet,
+            data,
+            train_config(args, seed),
+            sampler=UniformSampler(per_cell=args.per_cell, accept=accept),
+            space=space,
+            out=work,
+            resume=True,
+            device=device,
+            progress=False,
+        )
+        trainer.fit()
+        return supernet, SupernetEstimator, trainer.step
+    trainer = FewShotTrainer(
+        space,
+        data,
+        train_config(args, seed),
+        method=method,
+        gradient_batches=args.gradient_batches,
+        task=norm,
+        per_cell=args.per_cell,
+        accept=accept,
+        restart_final=method == "gm" and args.restart_final,
+        out=work,
+        resume=True,
+        device=device,
+        progress=False,
+    )
+    supernet = trainer.fit()
+    return supernet, FewShotEstimator, trainer.steps
+
+
+def run(args: argparse.Namespace) -> None:
+    """Trains and scores every (method, seed) not yet in ``--json``, then prints the summary."""
+    device = resolve_device(args.device)
+    with open(DATA / "nb201" / "nb201_cifar10.csv") as f:
+        published = {row["arch_str"]: float(row["test_acc"]) for row in csv.DictReader(f)}
+    cells = sample_cells(published, args.cells)
+    data = resized(cifar10_subset(DATA / "cifar10_subset"), args.image_size)
+    print(
+        f"NB201 C={args.C} N={args.N} {args.image_size}px, {args.epochs} epochs x "
+        f"{len(data.y_train) // args.batch_size + 1} steps, {args.cells} cells, "
+        f"{len(data.y_test)} test images, device {device}",
+        flush=True,
+    )
+    if args.standalone:
+        build_standalone(cells, data, args, device)
+        return
+    path = standalone_path(args)
+    standalone = json.loads(path.read_text())["accuracy"] if path.exists() else {}
+    estimates = json.loads(args.json.read_text()) if args.json.exists() else {}
+    summary_file = summary_path(args.json)
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    if summary.get("setting", recipe(args)) != recipe(args):
+        raise ValueError(f"{summary_file} holds another setting: {summary['setting']}")
+    summary["setting"] = recipe(args)
+    summary["standalone_table"] = path.name if standalone else None
+    runs = summary.setdefault("runs", {})
+    specs = [spaces.nb201_arch(a, C=args.C, N=args.N, num_classes=10) for a in cells]
+    for seed in args.seeds:
+        for method in args.methods:
+            if str(seed) in runs.get(method, {}):
+                continue
+            cpu, wall = time.process_time(), time.perf_counter()
+            supernet, estimator_class, steps = train_supernet(method, seed, data, args, device)
+            train_cpu, train_wall = time.process_time() - cpu, time.perf_counter() - wall
+            cpu, wall = time.process_time(), time.perf_counter()
+            estimator = estimator_class(
+                supernet,
+                data,
+                batch_size=args.eval_batch_size,
+                batch_statistics=True,
+                device=device,
+            )
+            scores = estimator.evaluate_batch(specs)
+            score_cpu, score_wall = time.process_time() - cpu, time.perf_counter() - wall
+            est = {a: s["accuracy"] for a, s in zip(cells, scores, strict=True)}
+            row = {
+                "published": ranking(est, published),
+                "standalone": ranking(est, standalone) if standalone else None,
+                "steps": steps,
+                "train_cpu_s": round(train_cpu, 1),
+                "train_wall_s": round(train_wall, 1),
+                "score_cpu_s": round(score_cpu, 1),
+                "score_wall_s": round(score_wall, 1),
+                "mean_estimate": float(np.mean(list(est.values()))),
+            }
+            estimates.setdefault(method, {})[str(seed)] = est
+            runs.setdefault(method, {})[str(seed)] = row
+            write_json(args.json, estimates)
+            write_json(summary_file, summary)
+            print(format_row(method, seed, row), flush=True)
+    print_summary(summary, standalone, published, cells)
+
+
+def format_row(method: str, seed: int, row: dict[str, Any]) -> str:
+    """One (method, seed) line of figures."""
+    p, s = row["published"], row["standalone"]
+    alone = (
+        f" | stand-alone tau {s['kendall']:.3f} rho {s['spearman']:.3f} top10% "
+        f"{s['top10_precision']:.2f}"
+        if s
+        else ""
+    )
+    return (
+        f"{method:10s} seed {seed}: published tau {p['kendall']:.3f} rho {p['spearman']:.3f} "
+        f"top10% {p['top10_precision']:.2f}{alone} | {row['steps']} steps, train "
+        f"{row['train_cpu_s']:.0f} CPU-s, score {row['score_cpu_s']:.0f} CPU-s, mean acc "
+        f"{row['mean_estimate']:.3f}"
+    )
+
+
+def summary_path(path: Path) -> Path:
+    """Where the figures of the estimates in ``path`` go."""
+    return path.with_name(path.stem + "_summary.json")
+
+
+def print_summary(
+    summary: dict, standalone: dict[str, float], published: dict[str, float], cells: list[str]
+) -> None:
+    """Mean over seeds with 95% bootstrap intervals, and the stand-alone table's own ceiling."""
+    if standalone:
+        ceiling = ranking(standalone, published)
+        print(
+            f"\nstand-alone table ({len(standalone)} cells) vs published: tau "
+            f"{ceiling['kendall']:.3f} rho {ceiling['spearman']:.3f} (the ceiling of the proxy task)"
+        )
+    print("\nmean over seeds [95% bootstrap interval]:")
+    for method, seeds in summary["runs"].items():
+        rows = list(seeds.values())
+        parts = []
+        for against in ("published", "standalone"):
+            if any(r[against] is None for r in rows):
+                continue
+            for key in ("kendall", "spearman", "top10_precision"):
+                mean, low, high = bootstrap_mean([r[against][key] for r in rows])
+                parts.append(f"{against} {key} {mean:.3f} [{low:.3f}, {high:.3f}]")
+        steps = int(np.mean([r["steps"] for r in rows]))
+        cpu = np.mean([r["train_cpu_s"] for r in rows])
+        print(f"{method:10s} n={len(rows)} {steps} steps, {cpu:.0f} CPU-s: " + "; ".join(parts))
+
+
+def merge(parts: list[Path], path: Path) -> None:
+    """Combines per-seed estimate files (and their summaries) into ``path``."""
+    estimates: dict = {}
+    summary: dict = {"runs": {}}
+    for part in parts:
+        for method, seeds in json.loads(part.read_text()).items():
+            estimates.setdefault(method, {}).update(seeds)
+        other = json.loads(summary_path(part).read_text())
+        if summary.get("setting", other["setting"]) != other["setting"]:
+            raise ValueError(f"{part}: another setting than the files before it.")
+        summary["setting"], summary["standalone_table"] = (
+            other["setting"],
+            other["standalone_table"],
+        )
+        for method, seeds in other["runs"].items():
+            summary["runs"].setdefault(method, {}).update(seeds)
+    write_json(path, estimates)
+    write_json(summary_path(path), summary)
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line (see the module doc)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", nargs="+", default=["uniform"], choices=METHODS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--cells", type=int, default=300)
+    parser.add_argument("--C", type=int, default=8)
+    parser.add_argument("--N", type=int, default=1)
+    parser.add_argument("--image-size", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--weight-decay", type=float, default=5e-4)
+    parser.add_argument("--augment", default="crop_flip", choices=["crop_flip", "none"])
+    parser.add_argument("--affine", action="store_true", help="affine cell BN (not the reference)")
+    parser.add_argument("--track-running-stats", action="store_true")
+    parser.add_argument("--same-cell", dest="per_cell", action="store_false")
+    parser.add_argument("--allow-disconnected", dest="connected_only", action="store_false")
+    parser.add_argument("--no-restart-final", dest="restart_final", action="store_false")
+    parser.add_argument("--gradient-batches", type=int, default=20)
+    parser.add_argument("--eval-batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--standalone", action="store_true", help="train the stand-alone table, then stop"
+    )
+    parser.add_argument("--standalone-cells", type=int, default=50)
+    parser.add_argument("--standalone-epochs", type=int, default=100)
+    parser.add_argument("--standalone-seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=Path("runs/supernet_ranking"))
+    parser.add_argument("--json", type=Path, default=RESULTS / "ranking_nb201.json")
+    parser.add_argument("--merge", type=Path, nargs="+", help="combine these --json files")
+    args = parser.parse_args()
+    for name in (
+        "cells", "epochs", "batch_size", "standalone_cells", "standalone_epochs", "eval_batch_size"
+    ):  # fmt: skip
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if not 1 <= args.image_size <= 32:
+        parser.error("--image-size must lie in [1, 32]")
+    if not (DATA / "nb201" / "nb201_cifar10.csv").exists():
+        parser.error(f"needs the NB201 table and CIFAR-10 subset under {DATA}")
+    return args
+
+
+def main() -> None:
+    """Runs the benchmark (or merges per-seed files)."""
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    if args.merge:
+        merge(args.merge, args.json)
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
