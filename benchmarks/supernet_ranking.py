@@ -302,7 +302,7 @@ def run(args: argparse.Namespace) -> None:
     summary["standalone_table"] = path.name if standalone else None
     runs = summary.setdefault("runs", {})
     specs = [spaces.nb201_arch(a, C=args.C, N=args.N, num_classes=10) for a in cells]
-    for seed in args.seeds:
+    for seed in [] if args.report else args.seeds:
         for method in args.methods:
             if str(seed) in runs.get(method, {}):
                 continue
@@ -338,7 +338,8 @@ def run(args: argparse.Namespace) -> None:
             write_json(args.json, estimates)
             write_json(summary_file, summary)
             print(format_row(method, seed, row), flush=True)
-    print_summary(summary, standalone, published, cells)
+    report(estimates, summary, standalone, published)
+    write_json(summary_file, summary)
 
 
 def search_best(estimator: Any, args: argparse.Namespace, seed: int) -> str:
@@ -376,29 +377,50 @@ def summary_path(path: Path) -> Path:
     return path.with_name(path.stem + "_summary.json")
 
 
-def print_summary(
-    summary: dict, standalone: dict[str, float], published: dict[str, float], cells: list[str]
+def report(
+    estimates: dict, summary: dict, standalone: dict[str, float], published: dict[str, float]
 ) -> None:
-    """Mean over seeds with 95% bootstrap intervals, and the stand-alone table's own ceiling."""
+    """Re-scores every stored estimate against both tables (the stand-alone table may have grown
+    since a run), stores the figures in ``summary`` and prints the mean over seeds with 95%
+    bootstrap intervals, paired differences to ``one_shot`` and the proxy task's own ceiling."""
+    figures: dict[str, dict[str, dict[str, float]]] = {}
+    for method, seeds in summary["runs"].items():
+        for seed, row in seeds.items():
+            row["published"] = ranking(estimates[method][seed], published)
+            row["standalone"] = ranking(estimates[method][seed], standalone) if standalone else None
+            figures.setdefault(method, {})[seed] = {
+                f"{against} {key}": row[against][key]
+                for against in ("published", "standalone")
+                if row[against]
+                for key in ("kendall", "spearman", "top10_precision")
+            }
+    summary["standalone_cells"] = len(standalone)
     if standalone:
         ceiling = ranking(standalone, published)
+        summary["standalone_vs_published"] = ceiling
         print(
             f"\nstand-alone table ({len(standalone)} cells) vs published: tau "
-            f"{ceiling['kendall']:.3f} rho {ceiling['spearman']:.3f} (the ceiling of the proxy task)"
+            f"{ceiling['kendall']:.3f} rho {ceiling['spearman']:.3f} top10% "
+            f"{ceiling['top10_precision']:.2f} (the ceiling of the proxy task)"
         )
     print("\nmean over seeds [95% bootstrap interval]:")
-    for method, seeds in summary["runs"].items():
-        rows = list(seeds.values())
-        parts = []
-        for against in ("published", "standalone"):
-            if any(r[against] is None for r in rows):
-                continue
-            for key in ("kendall", "spearman", "top10_precision"):
-                mean, low, high = bootstrap_mean([r[against][key] for r in rows])
-                parts.append(f"{against} {key} {mean:.3f} [{low:.3f}, {high:.3f}]")
+    means = summary["means"] = {}
+    for method, seeds in figures.items():
+        rows = summary["runs"][method].values()
         steps = int(np.mean([r["steps"] for r in rows]))
         cpu = np.mean([r["train_cpu_s"] for r in rows])
-        print(f"{method:10s} n={len(rows)} {steps} steps, {cpu:.0f} CPU-s: " + "; ".join(parts))
+        print(f"{method:10s} seeds {sorted(seeds)}, {steps} steps, {cpu:.0f} train CPU-s:")
+        means[method] = {}
+        for name in next(iter(seeds.values())):
+            mean, low, high = bootstrap_mean([f[name] for f in seeds.values()])
+            means[method][name] = [mean, low, high]
+            line = f"  {name:28s} {mean:7.3f} [{low:.3f}, {high:.3f}]"
+            shared = sorted(set(seeds) & set(figures.get("one_shot", {})))
+            if method != "one_shot" and shared:
+                diff = [seeds[k][name] - figures["one_shot"][k][name] for k in shared]
+                d, dl, dh = bootstrap_mean(diff)
+                line += f"   minus one_shot {d:+.3f} [{dl:+.3f}, {dh:+.3f}] (n={len(shared)})"
+            print(line)
 
 
 def merge(parts: list[Path], path: Path) -> None:
@@ -455,6 +477,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path("runs/supernet_ranking"))
     parser.add_argument("--json", type=Path, default=RESULTS / "ranking_nb201.json")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these --json files")
+    parser.add_argument("--report", action="store_true", help="only re-score and print --json")
     args = parser.parse_args()
     for name in (
         "cells", "epochs", "batch_size", "standalone_cells", "standalone_epochs", "eval_batch_size"
