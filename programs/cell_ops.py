@@ -81,23 +81,38 @@ class DilConv(nn.Sequential):
     """ReLU, depthwise (dilated) convolution, pointwise convolution, BatchNorm."""
 
     def __init__(
-        self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, dilation: int
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        norm: CellNorm = STANDALONE_NORM,
     ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation, groups=c_in, bias=False),
             nn.Conv2d(c_in, c_out, 1, bias=False),
-            nn.BatchNorm2d(c_out),
+            norm(c_out),
         )
 
 
 class SepConv(nn.Sequential):
     """DARTS separable convolution: two depthwise-separable blocks, the first one strided."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        stride: int,
+        padding: int,
+        norm: CellNorm = STANDALONE_NORM,
+    ) -> None:
         super().__init__(
-            DilConv(c_in, c_in, kernel, stride, padding, 1),
-            DilConv(c_in, c_out, kernel, 1, padding, 1),
+            DilConv(c_in, c_in, kernel, stride, padding, 1, norm),
+            DilConv(c_in, c_out, kernel, 1, padding, 1, norm),
         )
 
 
@@ -118,7 +133,7 @@ class Zero(nn.Module):
 class FactorizedReduce(nn.Module):
     """Halves the resolution with two 1x1 stride-2 convolutions on offset grids, concatenated."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, norm: CellNorm = STANDALONE_NORM) -> None:
         super().__init__()
         if c_out < 2:
             raise ValueError(f"FactorizedReduce: c_out must be >= 2; got {c_out}.")
@@ -126,7 +141,7 @@ class FactorizedReduce(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv2d(c_in, c, 1, stride=2, bias=False) for c in (c_out // 2, c_out - c_out // 2)
         )
-        self.bn = nn.BatchNorm2d(c_out)
+        self.bn = norm(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Concatenates the even-grid and the odd-grid projections (odd sizes padded)."""
@@ -166,8 +181,9 @@ def nb201_op(name: str, channels: int, norm: CellNorm = STANDALONE_NORM) -> nn.M
     return factories[name]()
 
 
-def darts_op(name: str, channels: int, stride: int) -> nn.Module:
-    """A DARTS cell op on ``channels`` channels with stride 1 or 2 (reduction-cell inputs)."""
+def darts_op(name: str, channels: int, stride: int, norm: CellNorm = STANDALONE_NORM) -> nn.Module:
+    """A DARTS cell op on ``channels`` channels with stride 1 or 2 (reduction-cell inputs);
+    ``norm`` builds the BatchNorm of its convolutions."""
     if stride not in (1, 2):
         raise ValueError(f"darts_op: stride must be 1 or 2; got {stride}.")
     c = channels
@@ -175,11 +191,11 @@ def darts_op(name: str, channels: int, stride: int) -> nn.Module:
         "none": lambda: Zero(stride),
         "max_pool_3x3": lambda: nn.MaxPool2d(3, stride=stride, padding=1),
         "avg_pool_3x3": lambda: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
-        "skip_connect": lambda: nn.Identity() if stride == 1 else FactorizedReduce(c, c),
-        "sep_conv_3x3": lambda: SepConv(c, c, 3, stride, 1),
-        "sep_conv_5x5": lambda: SepConv(c, c, 5, stride, 2),
-        "dil_conv_3x3": lambda: DilConv(c, c, 3, stride, 2, 2),
-        "dil_conv_5x5": lambda: DilConv(c, c, 5, stride, 4, 2),
+        "skip_connect": lambda: nn.Identity() if stride == 1 else FactorizedReduce(c, c, norm),
+        "sep_conv_3x3": lambda: SepConv(c, c, 3, stride, 1, norm),
+        "sep_conv_5x5": lambda: SepConv(c, c, 5, stride, 2, norm),
+        "dil_conv_3x3": lambda: DilConv(c, c, 3, stride, 2, 2, norm),
+        "dil_conv_5x5": lambda: DilConv(c, c, 5, stride, 4, 2, norm),
     }
     if name not in factories:
         raise ValueError(f"darts_op: unknown op {name!r}; allowed ops: {sorted(factories)}.")

@@ -19,6 +19,8 @@ from torch import nn
 
 from symnas.programs import registry
 from symnas.programs.cell_ops import (
+    STANDALONE_NORM,
+    CellNorm,
     FactorizedReduce,
     MixedEdge,
     ReLUConvBN,
@@ -64,12 +66,16 @@ def drop_path(x: torch.Tensor, prob: float) -> torch.Tensor:
 class _CellBase(nn.Module):
     """Input preprocessing shared by evaluation and supernet cells."""
 
-    def __init__(self, c_pp: int, c_p: int, c: int, reduction_prev: bool) -> None:
+    def __init__(
+        self, c_pp: int, c_p: int, c: int, reduction_prev: bool, norm: CellNorm = STANDALONE_NORM
+    ) -> None:
         super().__init__()
         self.preprocess0 = (
-            FactorizedReduce(c_pp, c) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0)
+            FactorizedReduce(c_pp, c, norm)
+            if reduction_prev
+            else ReLUConvBN(c_pp, c, 1, 1, 0, norm=norm)
         )
-        self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_p, c, 1, 1, 0, norm=norm)
 
     def _run(
         self,
@@ -94,12 +100,13 @@ class DARTSCell(_CellBase):
         c: int,
         reduction: bool,
         reduction_prev: bool,
+        norm: CellNorm = STANDALONE_NORM,
     ) -> None:
-        super().__init__(c_pp, c_p, c, reduction_prev)
+        super().__init__(c_pp, c_p, c, reduction_prev, norm)
         self.inputs = [j for inputs, _ in nodes for j in inputs]
         self.op_names = [name for _, ops in nodes for name in ops]
         self.ops = nn.ModuleList(
-            darts_op(name, c, 2 if reduction and j < 2 else 1)
+            darts_op(name, c, 2 if reduction and j < 2 else 1, norm)
             for name, j in zip(self.op_names, self.inputs, strict=True)
         )
         self.drop_prob = 0.0
@@ -134,11 +141,13 @@ class DARTSSearchCell(_CellBase):
         reduction: bool,
         reduction_prev: bool,
         op_names: Sequence[str] = DARTS_OPS,
+        norm: CellNorm = STANDALONE_NORM,
     ) -> None:
-        super().__init__(c_pp, c_p, c, reduction_prev)
+        super().__init__(c_pp, c_p, c, reduction_prev, norm)
         self.edges = nn.ModuleList(
             MixedEdge(
-                op_names, lambda name, s=2 if reduction and j < 2 else 1: darts_op(name, c, s)
+                op_names,
+                lambda name, s=2 if reduction and j < 2 else 1: darts_op(name, c, s, norm),
             )
             for i in range(DARTS_NODES)
             for j in range(2 + i)
@@ -209,7 +218,11 @@ class _DARTSSkeleton(nn.Module):
 
 
 class DARTSNetwork(_DARTSSkeleton):
-    """The DARTS evaluation network of one genotype; ``forward`` returns logits."""
+    """The DARTS evaluation network of one genotype; ``forward`` returns logits.
+
+    ``norm`` builds the cells' BatchNorm (affine with running statistics by default; a supernet
+    extracts its sub-networks with its own).
+    """
 
     def __init__(
         self,
@@ -219,9 +232,10 @@ class DARTSNetwork(_DARTSSkeleton):
         layers: int,
         num_classes: int,
         in_chans: int,
+        norm: CellNorm = STANDALONE_NORM,
     ) -> None:
         def make_cell(c_pp: int, c_p: int, c: int, red: bool, red_prev: bool) -> DARTSCell:
-            return DARTSCell(reduce if red else normal, c_pp, c_p, c, red, red_prev)
+            return DARTSCell(reduce if red else normal, c_pp, c_p, c, red, red_prev, norm)
 
         super().__init__(C, layers, num_classes, in_chans, make_cell)
 
@@ -247,7 +261,8 @@ class DARTSSupernet(_DARTSSkeleton, SlicedSupernet, DifferentiableSupernet):
 
     ``cells[k].edges[edge_index(i, j)].ops[name]`` is op ``name`` from node j to node i of cell k;
     ``reductions[k]`` tells whether cell k is a reduction cell. Its op decisions are the space's
-    edges ``normal[i]<-j`` and ``reduce[i]<-j``, shared by every cell of that type.
+    edges ``normal[i]<-j`` and ``reduce[i]<-j``, shared by every cell of that type. ``norm``
+    builds the cells' BatchNorm (``CellNorm(affine=False)`` as DARTS's search model).
     """
 
     def __init__(
@@ -257,14 +272,16 @@ class DARTSSupernet(_DARTSSkeleton, SlicedSupernet, DifferentiableSupernet):
         num_classes: int,
         in_chans: int,
         op_names: Sequence[str] = DARTS_OPS,
+        norm: CellNorm = STANDALONE_NORM,
     ) -> None:
         names = list(op_names)
 
         def make_cell(c_pp: int, c_p: int, c: int, red: bool, red_prev: bool) -> DARTSSearchCell:
-            return DARTSSearchCell(c_pp, c_p, c, red, red_prev, names)
+            return DARTSSearchCell(c_pp, c_p, c, red, red_prev, names, norm)
 
         super().__init__(C, layers, num_classes, in_chans, make_cell)
         self.op_names = names
+        self.norm = norm
         self.macro = {"C": C, "layers": layers, "num_classes": num_classes, "in_chans": in_chans}
         self.relaxation = op_decisions(darts_cell(**self.macro, ops=names))
         self.decisions = self.relaxation.decisions
@@ -331,7 +348,7 @@ class DARTSSupernet(_DARTSSkeleton, SlicedSupernet, DifferentiableSupernet):
 
     def standalone(self, arch: dict[str, Any]) -> DARTSNetwork:
         """A fresh evaluation network of the parsed genotype ``arch``."""
-        return DARTSNetwork(arch["normal"], arch["reduce"], **self.macro)
+        return DARTSNetwork(arch["normal"], arch["reduce"], **self.macro, norm=self.norm)
 
 
 def build(spec: dict[str, Any], **task: Any) -> DARTSNetwork:
@@ -348,11 +365,18 @@ def _space_ops(space: DARTSGenotype) -> list[str]:
     return list(choice.candidates) if isinstance(choice, pg.hyper.OneOf) else list(DARTS_OPS)
 
 
-def supernet(space: DARTSGenotype, **task: Any) -> DARTSSupernet:
-    """The single-path supernet of ``spaces.darts_cell(...)`` over the space's ops."""
+def supernet(
+    space: DARTSGenotype, affine: bool = True, track_running_stats: bool = True, **task: Any
+) -> DARTSSupernet:
+    """The single-path supernet of ``spaces.darts_cell(...)`` over the space's ops.
+
+    ``affine`` and ``track_running_stats`` set the cells' BatchNorm (``CellNorm``); DARTS's
+    search model uses ``affine=False``.
+    """
     fields = {k: space.sym_getattr(k) for k in _MACRO}
     macro = _macro(fields, task, "programs.supernet(DARTSGenotype)")
-    return DARTSSupernet(**macro, op_names=_space_ops(space))
+    norm = CellNorm(affine=bool(affine), track_running_stats=bool(track_running_stats))
+    return DARTSSupernet(**macro, op_names=_space_ops(space), norm=norm)
 
 
 registry.register(DARTSGenotype, build=build, supernet=supernet)

@@ -220,3 +220,23 @@ def test_resized_pools_the_images(data):
     assert resized(data, 8) is data
     with pytest.raises(ValueError, match="size must be an int in \\[1, 8\\]"):
         resized(data, 9)
+
+
+def test_darts_supernet_cell_norm_reaches_every_cell_bn_and_extract_stays_exact():
+    torch.manual_seed(0)
+    space = spaces.darts_cell(C=4, layers=3, num_classes=3, in_chans=3)
+    supernet = programs.supernet(space, affine=False)
+    cell_norms = [
+        m for cell in supernet.cells for m in cell.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    ]
+    assert cell_norms and not any(m.affine for m in cell_norms)
+    assert supernet.stem[1].affine
+    genotype = spaces.compile(space).decode(
+        spaces.compile(space).random(1, np.random.default_rng(3))[0]
+    )
+    assert all(
+        m.affine for m in programs.build(genotype).modules() if isinstance(m, torch.nn.BatchNorm2d)
+    )
+    x = torch.randn(2, 3, 8, 8)
+    supernet.eval()
+    assert torch.allclose(supernet.extract(genotype).eval()(x), supernet(x, genotype), atol=1e-5)
