@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from symnas.algorithms.base import SearchAlgorithm
-from symnas.spaces.registry import Registry
+from symnas.core.registry import Registry
 
 A = TypeVar("A", bound=type)
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from symnas.core.registry import Registry
 from symnas.flows.search import search
-from symnas.spaces.registry import Registry
 
 COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
 DEFAULT_FLOW = "hw-nested"
