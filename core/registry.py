@@ -6,14 +6,18 @@ object as ``obj=``, registers it directly); ``get(name)`` finds an entry by name
 otherwise fails with the valid names; ``entries()`` lists everything. A registry may name
 *loader* modules: they are imported, in order, on the first lookup miss (until the name turns
 up) and before a listing, so that modules with heavy imports register themselves only when
-they are needed. An import error of a loader is raised, never hidden.
+they are needed. A loader whose last part is a pattern (``symnas.flows.*_flow``) stands for the
+modules of that package whose names match it, in name order, so that a new module registers
+without being added to a list. An import error of a loader is raised, never hidden.
 
 It imports neither torch nor any other part of symnas: every floor can use it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -37,6 +41,15 @@ def _qualified(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
+def _modules(loader: str) -> list[str]:
+    """``[loader]``, or the modules a pattern loader stands for (see the module doc)."""
+    package, _, pattern = loader.rpartition(".")
+    if not any(c in pattern for c in "*?["):
+        return [loader]
+    found = pkgutil.iter_modules(importlib.import_module(package).__path__)
+    return sorted(f"{package}.{m.name}" for m in found if fnmatch.fnmatchcase(m.name, pattern))
+
+
 class Registry:
     """Named objects of one kind (``kind`` and ``plural`` name them in error messages)."""
 
@@ -44,6 +57,7 @@ class Registry:
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self._loaders = list(loaders)
+        self._loader_modules: list[str] | None = None
         self._loaded: set[str] = set()
         self._entries: dict[str, Entry] = {}
         self._aliases: dict[str, str] = {}
@@ -102,7 +116,9 @@ class Registry:
     def _load_next(self) -> bool:
         """Imports the next loader module not imported yet; False when none is left. A module
         that fails to import raises here, at every lookup that reaches it."""
-        for module in self._loaders:
+        if self._loader_modules is None:
+            self._loader_modules = [name for loader in self._loaders for name in _modules(loader)]
+        for module in self._loader_modules:
             if module not in self._loaded:
                 importlib.import_module(module)
                 self._loaded.add(module)

@@ -77,3 +77,22 @@ def test_a_loader_that_fails_to_import_raises_at_every_lookup():
     for _ in range(2):
         with pytest.raises(ModuleNotFoundError, match="symnas_test_no_such_module"):
             registry.get("anything")
+
+
+def test_a_pattern_loader_imports_the_matching_modules_of_its_package(tmp_path, monkeypatch):
+    registry = Registry("widget", loaders=["symnas_test_package.*_widgets"])
+    holder = types.ModuleType("symnas_test_holder")
+    holder.registry = registry
+    monkeypatch.setitem(sys.modules, "symnas_test_holder", holder)
+    package = tmp_path / "symnas_test_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for module, widget in (("b_widgets", "wb"), ("a_widgets", "wa"), ("helpers", "wh")):
+        (package / f"{module}.py").write_text(
+            f"import symnas_test_holder\nsymnas_test_holder.registry.register({widget!r}, '', 1)\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("", ".a_widgets", ".b_widgets", ".helpers"):
+        monkeypatch.delitem(sys.modules, "symnas_test_package" + module, raising=False)
+    assert registry.names() == ["wa", "wb"]  # name order; helpers does not match
+    assert "symnas_test_package.helpers" not in sys.modules
