@@ -8,8 +8,9 @@ between a slot and the rest of the module). A part without slots is priced as a
 whole. ``spec_cost.SpecCoster`` traces each (part key, argument shapes) once and assembles a
 candidate's rows from them without building its network.
 
-Families register a hook that turns a decoded spec into its part tree (``register_parts``); the
-cell families do so in ``cell_parts``. A family without a hook is one part: the whole network.
+Families register a hook that turns a decoded spec into its part tree (``register_parts``) in a
+module named ``*_parts``; the cell families do so in ``cell_parts``. A family without a hook is
+one part: the whole network.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from symnas.core.registry import Registry
 
 PartsHook = Callable[..., "Part"]
 
-# Parts hooks by the ``_type`` of the specs they describe (a space class's ``__type_name__``).
-PARTS = Registry("parts hook")
+# Parts hooks by the ``_type`` of the specs they describe (a space class's ``__type_name__``),
+# registered by the modules named ``*_parts`` of this package, imported on a lookup miss.
+PARTS = Registry("parts hook", loaders=["symnas.programs.*_parts"])
 
 
 class Part:
