@@ -9,7 +9,8 @@ from symnas.core.registry import Registry
 
 T = TypeVar("T")
 
-SPACES = Registry("space")
+# Any module of this package may register factories; they are imported on a lookup miss.
+SPACES = Registry("space", loaders=["symnas.spaces.*"])
 
 
 def register_space(name: str, description: str, **meta: Any) -> Callable[[T], T]:
