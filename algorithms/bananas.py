@@ -41,9 +41,9 @@ from symnas.algorithms.base import (
 from symnas.algorithms.encodings import ENCODINGS, encoder
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
+from symnas.core.redraw import random_unseen
 
 ACQUISITIONS = ("its", "ucb")
-MAX_REDRAWS = 32
 
 
 @register_algorithm(
@@ -98,15 +98,7 @@ class BANANAS(SearchAlgorithm):
                         return genome
                 if not self._plan():
                     break
-        return self._random_unseen()
-
-    def _random_unseen(self) -> np.ndarray:
-        genome = self._codec.random(1, self._rng)[0]
-        for _ in range(MAX_REDRAWS):
-            if self._codec.key(genome) not in self._seen:
-                break
-            genome = self._codec.random(1, self._rng)[0]
-        return genome
+        return random_unseen(self._codec, self._rng, self._seen)
 
     def _plan(self) -> bool:
         """Fits the ensemble and queues the ``k`` best candidates; False when none is new."""

@@ -34,9 +34,9 @@ from symnas.algorithms.base import (
 from symnas.algorithms.encodings import reject_custom
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
+from symnas.core.redraw import random_unseen
 from symnas.spaces.codec import INACTIVE_CHOICE, Codec
 
-MAX_REDRAWS = 32
 STRATEGIES = ("first", "best")
 
 
@@ -171,7 +171,7 @@ class LocalSearch(SearchAlgorithm):
         while True:
             if self._phase == "init" and self._init_left > 0:
                 self._init_left -= 1
-                return self._random_unseen(), self._epoch
+                return random_unseen(self._codec, self._rng, self._seen), self._epoch
             if self._phase == "neighbours":
                 while self._queue:
                     genome = self._queue.popleft()
@@ -180,15 +180,7 @@ class LocalSearch(SearchAlgorithm):
                 if self._outstanding == 0:
                     self._conclude()
                     continue
-            return self._random_unseen(), 0
-
-    def _random_unseen(self) -> np.ndarray:
-        genome = self._codec.random(1, self._rng)[0]
-        for _ in range(MAX_REDRAWS):
-            if self._codec.key(genome) not in self._seen:
-                break
-            genome = self._codec.random(1, self._rng)[0]
-        return genome
+            return random_unseen(self._codec, self._rng, self._seen), 0
 
     # ------------------------------------------------------------------ feedback
     def _update(self, genomes, rewards, violations) -> None:

@@ -8,8 +8,7 @@ import pyglove as pg
 from symnas.algorithms.base import SearchAlgorithm, pack_keys, unpack_keys
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
-
-MAX_REDRAWS = 32
+from symnas.core.redraw import random_unseen
 
 
 @register_algorithm("random", "uniform random search without repeats")
@@ -40,11 +39,7 @@ class RandomSearch(SearchAlgorithm):
     def _propose_genomes(self, n: int) -> np.ndarray:
         genomes = self._codec.random(n, self._rng)
         for i in range(n):
-            for _ in range(MAX_REDRAWS):
-                key = self._codec.key(genomes[i])
-                if key not in self._seen:
-                    break
-                genomes[i] = self._codec.random(1, self._rng)[0]
+            genomes[i] = random_unseen(self._codec, self._rng, self._seen, first=genomes[i])
             self._seen.add(self._codec.key(genomes[i]))
         return genomes
 

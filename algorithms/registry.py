@@ -2,9 +2,9 @@
 
 Each algorithm class registers itself with :func:`register_algorithm` (name, one-line
 description, constructor defaults, aliases). The black-box samplers are imported by
-``symnas.algorithms``; the one-shot searchers (``symnas.algorithms.oneshot``, which need torch)
-register when that package is imported, which the registry does on the first lookup of a name it
-does not know yet and before listing every algorithm.
+``symnas.algorithms``; the one-shot searchers (the modules of ``symnas.algorithms.oneshot``, which
+need torch) register when they are imported, which the registry does on the first lookup of a
+name it does not know yet and before listing every algorithm.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from symnas.algorithms.base import SearchAlgorithm
-from symnas.spaces.registry import Registry
+from symnas.core.registry import Registry
 
 A = TypeVar("A", bound=type)
 
-ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.oneshot"])
+ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.oneshot.*"])
 
 #: What an algorithm is: a multi-trial generator proposes specs from the objective's feedback
 #: alone; a one-shot searcher trains a supernet first (with the data given to its constructor)

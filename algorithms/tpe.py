@@ -52,9 +52,9 @@ from symnas.algorithms.base import (
 from symnas.algorithms.encodings import reject_custom
 from symnas.algorithms.objectives import MODES, Objectives
 from symnas.algorithms.registry import register_algorithm
+from symnas.core.redraw import MAX_REDRAWS
 from symnas.spaces.codec import INACTIVE_CHOICE, Codec
 
-MAX_REDRAWS = 32
 GAMMA_FRACTION = 0.1
 GAMMA_CAP = 25
 RAMP_FLAT = 25

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("spaces", "algorithms", "programs", "flows")
+PACKAGES = ("core", "spaces", "algorithms", "programs", "flows")
 MECHANISMS = "tests/algorithms/test_mechanisms.py"
 CODEC = "tests/spaces/test_codec_operators.py"
 RESUME = "tests/flows/test_resume_counts.py"

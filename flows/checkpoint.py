@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from symnas.algorithms.base import SearchAlgorithm
-from symnas.flows.trial_log import genome_from_json, genome_to_json, write_json_atomic
+from symnas.core.files import write_json_atomic
+from symnas.flows.trial_log import genome_from_json, genome_to_json
 
 CHECKPOINT_FILE = "algorithm_state.json"
 FORMAT = 1

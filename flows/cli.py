@@ -18,11 +18,13 @@ from typing import Any
 
 from symnas.algorithms.registry import ALGORITHMS
 from symnas.algorithms.registry import create as create_algorithm
+from symnas.core.registry import Entry
 from symnas.flows.executors import using
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
 from symnas.flows.search import SearchFailed
+from symnas.spaces.grammar import CONSTRAINTS
 from symnas.spaces.registry import SPACES
 
 
@@ -30,25 +32,53 @@ def _line(name: str, text: str) -> str:
     return f"  {name:22s} {text}".rstrip()
 
 
+def _flags(entry: Entry, *names: str) -> str:
+    """``"[a, b] "`` for the boolean metadata ``names`` an entry sets (empty when none)."""
+    set_flags = [name.replace("_", "-") for name in names if entry.meta.get(name)]
+    return f"[{', '.join(set_flags)}] " if set_flags else ""
+
+
 def cmd_list(_: argparse.Namespace) -> int:
-    """Prints what the registries hold: spaces, program families with their supernet
-    capabilities, algorithms with their kind, and flows with their options."""
+    """Prints what every registry holds: spaces and their grammar constraints, program families
+    with their supernet capabilities and parts hooks, data sets, algorithms with their kind, path
+    samplers, zero-cost proxies with their flags, and flows with their options."""
+    from symnas.algorithms.samplers import SAMPLERS
+    from symnas.algorithms.zero_cost.registry import PROXY_REGISTRY
+    from symnas.programs.data import DATASETS
+    from symnas.programs.parts import PARTS
     from symnas.programs.registry import FAMILIES, capabilities
 
     print("spaces:")
     for name, entry in SPACES.entries().items():
+        print(_line(name, entry.description))
+    print("grammar constraints:")
+    for name, entry in CONSTRAINTS.entries().items():
         print(_line(name, entry.description))
     print("families (supernet capabilities):")
     for name, entry in FAMILIES.entries().items():
         print(
             _line(name, f"[{', '.join(capabilities(name)) or 'no supernet'}] {entry.description}")
         )
+    print("parts hooks (spec type):")
+    for name, entry in PARTS.entries().items():
+        print(_line(name, entry.description))
+    print("datasets:")
+    for name, entry in DATASETS.entries().items():
+        print(_line(name, f"{_flags(entry, 'folder')}{entry.description}"))
     print("algorithms:")
     aliases = ALGORITHMS.aliases()
     for name, entry in ALGORITHMS.entries().items():
         also = [alias for alias, target in aliases.items() if target == name]
         also_text = f" (also: {', '.join(also)})" if also else ""
         print(_line(name, f"[{entry.meta['kind']}] {entry.description}{also_text}"))
+    print("path samplers:")
+    for name, entry in SAMPLERS.entries().items():
+        needs = f"[needs {entry.meta['requires']}] " if entry.meta["requires"] else ""
+        print(_line(name, f"{needs}{entry.description}"))
+    print("zero-cost proxies:")
+    for name, entry in PROXY_REGISTRY.entries().items():
+        flags = _flags(entry, "labelled", "supernet_safe", "saliency")
+        print(_line(name, f"{flags}{entry.description}"))
     print("flows:")
     for name, entry in flows().items():
         marker = " (default)" if name == DEFAULT_FLOW else ""

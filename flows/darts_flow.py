@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from symnas.core.files import write_json_atomic
 from symnas.flows.family_flows import data_root
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
-from symnas.flows.trial_log import write_json_atomic
 
 PARAMETER_FREE_OPS = ("none", "skip_connect", "avg_pool_3x3")
 TABLE = ("nb201", "nb201_cifar10.csv")
@@ -156,7 +156,7 @@ def darts_pt_nb201(
       device: 'auto', 'cpu' or 'cuda'.
     """
     from symnas import algorithms, spaces
-    from symnas.algorithms.oneshot.base import load_data
+    from symnas.programs.data import load_dataset
 
     budget = 1 if budget is None else budget
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
@@ -167,7 +167,7 @@ def darts_pt_nb201(
             f"darts-pt-nb201: data must be 'cifar10_subset:DIR' (digits saturate NB201 cells); "
             f"got {data!r}."
         )
-    dataset = shrink(load_data(source), image_size)
+    dataset = shrink(load_dataset(source), image_size)
     table_path = Path(table) if table is not None else data_root(TABLE[0]) / TABLE[1]
     if table is not None and not table_path.is_file():
         raise ValueError(f"darts-pt-nb201: table {table} is not a file.")

@@ -40,13 +40,11 @@ def data_root(name: str) -> Path:
 
 @functools.lru_cache(maxsize=4)
 def _dataset(name: str, root: str | None):
-    from symnas.programs import data
+    """The registered data set ``name`` (read from ``root`` if it reads files), kept for the
+    process's later trials."""
+    from symnas.programs.data import load_dataset
 
-    if name == "digits":
-        return data.digits()
-    if name == "fsdd":
-        return data.fsdd(root)
-    raise ValueError(f"Unknown data set {name!r}; valid: ['digits', 'fsdd'].")
+    return load_dataset(name, root)
 
 
 def train_objective(

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from symnas.core.files import write_json_atomic
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
-from symnas.flows.trial_log import write_json_atomic
 
 
 @dataclass
@@ -111,9 +111,8 @@ def fewshot_nb201(
       device: 'auto', 'cpu' or 'cuda'.
     """
     from symnas import algorithms, spaces
-    from symnas.algorithms.oneshot.base import load_data
     from symnas.algorithms.oneshot.fewshot import METHODS, FewShotTrainer
-    from symnas.programs.data import validation_split
+    from symnas.programs.data import load_dataset, validation_split
     from symnas.programs.fewshot import FewShotEstimator
     from symnas.programs.supernet_train import TrainConfig
 
@@ -130,7 +129,7 @@ def fewshot_nb201(
     )
     truth = read_table(table) if table is not None else None
     out = None if out is None else Path(out)
-    dataset = load_data(data)
+    dataset = load_dataset(data)
     train, valid = validation_split(dataset, 0.5, seed)
     space = spaces.nb201_cell(
         C=8, N=1, num_classes=dataset.num_classes, in_chans=dataset.input_shape[0]

@@ -21,12 +21,13 @@ import torch
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
+from symnas.core.files import write_json_atomic
 from symnas.flows.nested import NestedResult, nested
 from symnas.flows.registry import register_flow
 from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult
 from symnas.flows.run_config import prepare_out_dir
-from symnas.flows.trial_log import read_trials, write_json_atomic
+from symnas.flows.trial_log import read_trials
 
 MNAS_W = -0.07
 OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}

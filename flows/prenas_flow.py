@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
+from symnas.core.files import write_json_atomic
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
-from symnas.flows.trial_log import write_json_atomic
 
 
 def mini_autoformer(num_classes: int = 10, in_chans: int = 1, image_size: int = 8) -> Any:
@@ -164,10 +164,9 @@ def prenas_vit(
       data: the dataset (only "digits").
       device: where the supernets train: "auto" (CUDA when available), "cpu", "cuda".
     """
-    from symnas.algorithms.oneshot.base import load_data
     from symnas.algorithms.oneshot.prenas import PreNAS
     from symnas.flows.search import search
-    from symnas.programs.data import validation_split
+    from symnas.programs.data import load_dataset, validation_split
 
     if data != "digits":
         raise ValueError(f"prenas-vit: data must be 'digits'; got {data!r}.")
@@ -186,7 +185,7 @@ def prenas_vit(
         raise ValueError(
             f"prenas-vit: algorithm must be None or an algorithms.PreNAS; got {algorithm!r}."
         )
-    dataset = load_data(algorithm.data)
+    dataset = load_dataset(algorithm.data)
     _, validation = validation_split(dataset, algorithm.validation_fraction, algorithm.train_seed)
     space = mini_autoformer(dataset.num_classes, dataset.input_shape[0], dataset.input_shape[1])
     say = print if verbose else (lambda *_: None)

@@ -22,23 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from symnas.core.registry import Registry
 from symnas.flows.search import search
-from symnas.spaces.registry import Registry
 
 COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
 DEFAULT_FLOW = "hw-nested"
 
-FLOWS = Registry(
-    "flow",
-    loaders=[
-        "symnas.flows.family_flows",
-        "symnas.flows.hw_flow",
-        "symnas.flows.prenas_flow",
-        "symnas.flows.fewshot_flow",
-        "symnas.flows.grammar_flow",
-        "symnas.flows.darts_flow",
-    ],
-)
+# The modules that define flows are named ``*_flow`` or ``*_flows``; they are imported when a
+# name is looked up or the flows are listed.
+FLOWS = Registry("flow", loaders=["symnas.flows.*_flow", "symnas.flows.*_flows"])
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")

@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from symnas.algorithms.objectives import Objectives
+from symnas.algorithms.pareto import pareto_front
 from symnas.flows.trial_log import genome_to_json, paused_gc
 
 RECORD_FIELDS = frozenset(
@@ -128,7 +129,7 @@ class SearchResult:
         ok, rewards, violations = self._scored()
         if not ok:
             return []
-        front = nondominated(rewards, violations)
+        front = pareto_front(rewards, violations)
         front = front[np.argsort(-rewards[front, 0], kind="stable")]
         return [ok[i] for i in front]
 
@@ -190,27 +191,3 @@ class FlowResult(Protocol):
 
     @property
     def out(self) -> Path | None: ...
-
-
-def nondominated(rewards: np.ndarray, violations: np.ndarray) -> np.ndarray:
-    """Indices (ascending) of the feasible points that no feasible point dominates.
-
-    The first front of constrained non-dominated sorting, restricted to feasible points (as
-    ``algorithms.pareto.pareto_front``), in ``O(n log n + n * front)`` time and ``O(n)`` memory
-    instead of an ``n x n`` domination matrix: points are visited in decreasing lexicographic
-    order, so a point can only be dominated by one visited before it.
-    """
-    feasible = np.flatnonzero(violations == 0)
-    points = rewards[feasible]
-    if points.shape[1] == 1:
-        return feasible[points[:, 0] == points[:, 0].max()] if feasible.size else feasible
-    order = np.lexsort(points.T[::-1])[::-1]
-    front: list[int] = []
-    for i in order:
-        p = points[i]
-        if front:
-            kept = points[front]
-            if np.any(np.all(kept >= p, axis=1) & np.any(kept > p, axis=1)):
-                continue
-        front.append(i)
-    return np.sort(feasible[front])

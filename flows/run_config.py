@@ -15,6 +15,7 @@ from typing import Any
 
 import pyglove as pg
 
+from symnas.core.compare import first_difference, short_repr
 from symnas.spaces.codec import Codec
 
 FIELDS = ("algorithm", "seed", "workers", "space", "options")
@@ -64,27 +65,6 @@ def run_config(
     }
 
 
-def first_difference(saved: Any, current: Any, path: str) -> tuple[str, Any, Any] | None:
-    """The first (dotted path, saved value, current value) where two JSON values differ."""
-    if isinstance(saved, dict) and isinstance(current, dict):
-        for key in list(saved) + [k for k in current if k not in saved]:
-            if key == "_type" or key not in saved or key not in current:
-                if saved.get(key) != current.get(key):
-                    return f"{path}.{key}", saved.get(key), current.get(key)
-                continue
-            found = first_difference(saved[key], current[key], f"{path}.{key}")
-            if found:
-                return found
-        return None
-    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
-        for i, (a, b) in enumerate(zip(saved, current, strict=True)):
-            found = first_difference(a, b, f"{path}[{i}]")
-            if found:
-                return found
-        return None
-    return None if saved == current else (path, saved, current)
-
-
 def check_resumable(out_dir: Path, config: dict[str, Any]) -> None:
     """Raises ``ValueError`` naming the first field where ``out_dir``'s configuration differs."""
     path = out_dir / "config.json"
@@ -101,11 +81,6 @@ def check_resumable(out_dir: Path, config: dict[str, Any]) -> None:
         if found:
             where, was, now = found
             raise ValueError(
-                f"Cannot resume from {out_dir}: its '{where}' was {_short(was)}, this search "
-                f"has {_short(now)}; resume with the same settings or choose another folder."
+                f"Cannot resume from {out_dir}: its '{where}' was {short_repr(was)}, this search "
+                f"has {short_repr(now)}; resume with the same settings or choose another folder."
             )
-
-
-def _short(value: Any, width: int = 120) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."

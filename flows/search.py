@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import resolve
+from symnas.core.files import write_json_atomic
 from symnas.flows.checkpoint import (
     CHECKPOINT_FILE,
     Checkpoint,
@@ -46,7 +47,7 @@ from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
 from symnas.flows.trial_eval import Objective, Outcome
-from symnas.flows.trial_log import TrialLog, paused_gc, read_trials, write_json_atomic
+from symnas.flows.trial_log import TrialLog, paused_gc, read_trials
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 

@@ -1,4 +1,4 @@
-"""The trial log: ``trials.jsonl`` appended and flushed per trial, JSON files replaced atomically."""
+"""The trial log: ``trials.jsonl`` appended and flushed per trial, and read back checked."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,23 +27,6 @@ _BLANK_LINE = re.compile(rb"\n(?=[ \t\r\f\v]*\n)")  # a line end followed by a b
 _BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
 _GENOME_TYPES = {int, float, type(None)}
 _DNA_TYPES = {int, float, str, type(None)}
-
-
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
-    """Writes JSON to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def genome_to_json(genome: Any) -> list[float | int | None]:

@@ -11,15 +11,17 @@ Loaders:
 - ``cifar10_subset``: a 100-images-per-class CIFAR-10 subset (Krizhevsky, 2009), normalised with
   the channel statistics NAS-Bench-201 uses, for zero-cost proxies and smoke training.
 - ``synthetic``: Gaussian classes with distinct means, deterministic for a seed, for tests.
+
+Every loader but ``synthetic`` is registered in :data:`DATASETS`, so a data set can be named
+(``"digits"``, ``"cifar10_subset:../shared/data/cifar10_subset"``) wherever one is taken:
+:func:`load_dataset` turns the name into a :class:`Dataset`.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +39,12 @@ from torch.utils.data import (
     TensorDataset,
 )
 
+from symnas.core.files import write_atomic
+from symnas.core.registry import Registry
+
 SPLITS = ("train", "test")
+# Loaders by name; ``folder=True``: the loader reads files from a folder, its first argument.
+DATASETS = Registry("dataset")
 FSDD_TASKS = ("speaker", "digit")
 # NAS-Bench-201's CIFAR-10 channel statistics (pixel values / 255).
 CIFAR10_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
@@ -177,6 +184,29 @@ def validation_split(
     return train_part, validation
 
 
+def load_dataset(data: Dataset | str, folder: str | Path | None = None) -> Dataset:
+    """``data`` itself, or the registered data set it names.
+
+    A loader that reads files (``mnist``, ``cifar10_subset``, ``fsdd``) takes its folder from
+    ``folder`` or after a colon in the name (``"cifar10_subset:../shared/data/cifar10_subset"``).
+    """
+    if isinstance(data, Dataset):
+        return data
+    if not isinstance(data, str):
+        raise ValueError(
+            f"data must be a programs.data.Dataset or one of {DATASETS.names()} (with ':FOLDER' "
+            f"for a data set read from files); got {data!r}."
+        )
+    name, _, named_folder = data.partition(":")
+    entry = DATASETS.get(name)
+    if not entry.meta["folder"]:
+        return entry.obj()
+    folder = named_folder or folder
+    if not folder:
+        raise ValueError(f"data {data!r}: give the folder as '{name}:FOLDER'.")
+    return entry.obj(folder)
+
+
 def _check_fraction(test_fraction: float) -> None:
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1; got {test_fraction!r}.")
@@ -232,6 +262,9 @@ def _image_dataset(
     )
 
 
+@DATASETS.register(
+    "digits", "scikit-learn's 8x8 digits (1,797 images, 10 classes), offline", folder=False
+)
 def digits(
     resize: Sequence[int] | None = None,
     test_fraction: float = 1 / 3,
@@ -269,6 +302,9 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
 
 
+@DATASETS.register(
+    "mnist", "the official MNIST test set (10,000 28x28 images) split in two", folder=True
+)
 def mnist(
     root: str | Path,
     resize: Sequence[int] | None = None,
@@ -296,6 +332,9 @@ def mnist(
     return _image_dataset(images, labels, train_idx, test_idx, MNIST_MEAN, MNIST_STD, "mnist")
 
 
+@DATASETS.register(
+    "cifar10_subset", "CIFAR-10, 100 images per class (1,000 train, 1,000 test)", folder=True
+)
 def cifar10_subset(root: str | Path) -> Dataset:
     """The CIFAR-10 subset of 100 images per class in ``root`` (1,000 train, 1,000 test).
 
@@ -465,18 +504,9 @@ def _cache_key(files: list[tuple[Path, int, str, int]], settings: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _save_atomically(path: Path, features: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, features=features)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
+@DATASETS.register(
+    "fsdd", "Free Spoken Digit Dataset log-mel features, speaker labels", folder=True
+)
 def fsdd(
     root: str | Path,
     n_mels: int = 30,
@@ -515,7 +545,7 @@ def fsdd(
     else:
         features = _fsdd_features(files, n_mels, n_mfcc, frames)
         if cache:
-            _save_atomically(cache_path, features)
+            write_atomic(cache_path, lambda f: np.savez(f, features=features))
     speakers = sorted({speaker for _, _, speaker, _ in files})
     if task == "speaker":
         labels = np.array([speakers.index(s) for _, _, s, _ in files], dtype=np.int64)

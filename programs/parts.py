@@ -8,8 +8,9 @@ between a slot and the rest of the module). A part without slots is priced as a
 whole. ``spec_cost.SpecCoster`` traces each (part key, argument shapes) once and assembles a
 candidate's rows from them without building its network.
 
-Families register a hook that turns a decoded spec into its part tree (``register_parts``); the
-cell families do so in ``cell_parts``. A family without a hook is one part: the whole network.
+Families register a hook that turns a decoded spec into its part tree (``register_parts``) in a
+module named ``*_parts``; the cell families do so in ``cell_parts``. A family without a hook is
+one part: the whole network.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from collections.abc import Callable, Hashable
 
 from torch import nn
 
+from symnas.core.registry import Registry
+
 PartsHook = Callable[..., "Part"]
 
-_HOOKS: dict[str, PartsHook] = {}
+# Parts hooks by the ``_type`` of the specs they describe (a space class's ``__type_name__``),
+# registered by the modules named ``*_parts`` of this package, imported on a lookup miss.
+PARTS = Registry("parts hook", loaders=["symnas.programs.*_parts"])
 
 
 class Part:
@@ -56,14 +61,10 @@ def register_parts(space_cls: type, hook: PartsHook) -> None:
             f"register_parts: space_cls must be a pg.Object subclass (a family's space root); "
             f"got {space_cls!r}."
         )
-    _HOOKS[type_name] = hook
+    description = (hook.__doc__ or "").strip().split("\n")[0]
+    PARTS.register(type_name, description, hook)
 
 
 def hook_for(type_name: str) -> PartsHook | None:
     """The registered hook for specs whose ``_type`` is ``type_name`` (None when there is none)."""
-    return _HOOKS.get(type_name)
-
-
-def parts_types() -> list[str]:
-    """Spec types with a registered parts hook."""
-    return sorted(_HOOKS)
+    return PARTS.get(type_name).obj if type_name in PARTS else None

@@ -1,7 +1,7 @@
 """One entry point that turns any decoded spec (or space) into a PyTorch program.
 
 Every architecture family registers itself in :data:`FAMILIES` (the project's one
-:class:`~symnas.spaces.registry.Registry` mechanism) under its family name (``"nb201"``,
+:class:`~symnas.core.registry.Registry` mechanism) under its family name (``"nb201"``,
 ``"vit"``...), with the root class of its space (dispatch is on its PyGlove type name
 ``Class.__type_name__``, the ``"_type"`` field of a decoded spec), a ``build`` function that makes
 a standalone ``nn.Module`` from a spec, a ``supernet`` factory that makes a weight-sharing module
@@ -19,8 +19,8 @@ from typing import Any
 import pyglove as pg
 from torch import nn
 
+from symnas.core.registry import Entry, Registry
 from symnas.programs.supernet_base import CAPABILITIES, capabilities_of
-from symnas.spaces.registry import Entry, Registry
 
 FAMILIES = Registry("family", plural="families")
 

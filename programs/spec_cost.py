@@ -32,11 +32,7 @@ import numpy as np
 import pyglove as pg
 from torch import nn
 
-from symnas.programs import (
-    cell_parts,  # noqa: F401  (registers the cell families' hooks)
-    hardware,
-    registry,
-)
+from symnas.programs import hardware, registry
 from symnas.programs.hardware_layers import LayerTable, numbered_names
 from symnas.programs.parts import Part, hook_for
 from symnas.programs.trace import Row, Span, TensorSpec, check_input, trace_call

@@ -41,6 +41,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from symnas.core.compare import first_difference, short_repr
+from symnas.core.files import write_atomic, write_text_atomic
 from symnas.programs.augment import AUGMENTATIONS, augment
 from symnas.programs.data import Dataset
 from symnas.programs.supernet_base import Supernet, require
@@ -241,10 +243,7 @@ class SupernetTrainer:
             raise ValueError(f"SupernetTrainer: the train split of {self.data.name!r} is empty.")
         total = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
-        if cfg.lr_min:
-            self.schedule = _cosine_to(self.optimizer, self.total_steps, cfg.lr_min)
-        else:
-            self.schedule = cosine_schedule(self.optimizer, self.total_steps)
+        self.schedule = cosine_schedule(self.optimizer, self.total_steps, cfg.lr_min)
         self.arch_optimizer = None
         if self.arch is not None and cfg.arch_lr is not None:
             self.arch_optimizer = torch.optim.Adam(
@@ -407,16 +406,9 @@ class SupernetTrainer:
         return state
 
     def _save(self) -> None:
-        path = self.out / CHECKPOINT
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(self.state(), tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        lines = "".join(json.dumps(r) + "\n" for r in self.history)
-        log_tmp = self.out / (TRAIN_LOG + ".tmp")
-        log_tmp.write_text(lines)
-        os.replace(log_tmp, self.out / TRAIN_LOG)
+        state = self.state()
+        write_atomic(self.out / CHECKPOINT, lambda f: torch.save(state, f))
+        write_text_atomic(self.out / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in self.history))
 
     def _load(self) -> None:
         path = self.out / CHECKPOINT
@@ -453,37 +445,12 @@ class SupernetTrainer:
         self.load_extra_state(json.loads(state.get("extra", "{}")))
 
 
-def _cosine_to(
-    optimizer: torch.optim.Optimizer, total_steps: int, lr_min: float
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step cosine decay from each group's learning rate to ``lr_min`` (DARTS's schedule)."""
-    floors = [lr_min / group["lr"] for group in optimizer.param_groups]
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        [
-            lambda step, f=f: (
-                f
-                + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-            )
-            for f in floors
-        ],
-    )
-
-
 def check_fingerprint(path: Path, saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
     """Raises ``ValueError`` naming the first field where ``saved`` and ``current`` differ."""
-
-    def walk(a: Any, b: Any, where: str) -> str | None:
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            for key in sorted(set(a) | set(b)):
-                found = walk(a.get(key), b.get(key), f"{where}.{key}" if where else key)
-                if found:
-                    return found
-            return None
-        return None if a == b else f"{where}: checkpoint {a!r}, now {b!r}"
-
-    difference = walk(dict(saved), json.loads(json.dumps(dict(current))), "")
-    if difference:
+    found = first_difference(dict(saved), json.loads(json.dumps(dict(current))))
+    if found:
+        where, was, now = found
         raise ValueError(
-            f"Cannot resume from {path}: it was trained with another configuration ({difference})."
+            f"Cannot resume from {path}: it was trained with another configuration ({where}: "
+            f"checkpoint {short_repr(was)}, now {short_repr(now)})."
         )

@@ -83,13 +83,22 @@ def make_optimizer(
 
 
 def cosine_schedule(
-    optimizer: torch.optim.Optimizer, total_steps: int
+    optimizer: torch.optim.Optimizer, total_steps: int, lr_min: float = 0.0
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Scales every learning rate by ``(1 + cos(pi * step / total_steps)) / 2``, per step."""
+    """Per-step cosine decay of each group's learning rate to ``lr_min`` (DARTS's schedule; to
+    zero by default): the rate is scaled by ``f + (1 - f) * (1 + cos(pi * step / total_steps)) / 2``
+    with ``f = lr_min / lr``."""
     _positive_int("total_steps", total_steps)
+    floors = [lr_min / group["lr"] if lr_min else 0.0 for group in optimizer.param_groups]
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer,
-        lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)),
+        [
+            lambda step, f=f: (
+                f
+                + (1.0 - f) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+            )
+            for f in floors
+        ],
     )
 
 

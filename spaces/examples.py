@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from symnas.core.registry import Entry
 from symnas.spaces.cells import darts_cell, nb201_cell
 from symnas.spaces.pooling import resnet20_pooling
-from symnas.spaces.registry import SPACES, Entry, register_space
+from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import tdnn_space
 from symnas.spaces.vit import vit_space
 from symnas.spaces.vit_resnas import vit_resnas_space

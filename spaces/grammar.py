@@ -41,6 +41,8 @@ from typing import Any
 
 import pyglove as pg
 
+from symnas.core.registry import Registry
+
 #: A derivation node: (nonterminal, alternative index, child derivations of its nonterminals).
 Tree = tuple
 
@@ -48,7 +50,7 @@ PATIENCE = 50
 PARSE_CACHE = 4096  # derivations kept parsed per grammar
 _TOKEN = re.compile(r'"[^"]*"|\'[^\']*\'|\[[^\]]*\]|\S+')
 Predicate = Callable[[list, "str | None"], bool]
-_CONSTRAINTS: dict[str, Predicate] = {}
+CONSTRAINTS = Registry("grammar constraint")
 
 
 @dataclass(frozen=True)
@@ -72,15 +74,10 @@ class Alternative:
         return " ".join(words)
 
 
-def register_constraint(name: str) -> Callable[[Predicate], Predicate]:
+def register_constraint(name: str, description: str) -> Callable[[Predicate], Predicate]:
     """Decorator registering ``predicate(derivation_json, argument) -> bool`` as a grammar
     constraint; ``argument`` is the text after ``:`` in the space's constraint (or None)."""
-
-    def decorate(fn: Predicate) -> Predicate:
-        _CONSTRAINTS[name] = fn
-        return fn
-
-    return decorate
+    return CONSTRAINTS.register(name, description)
 
 
 def _split_alternatives(text: str) -> list[str]:
@@ -495,11 +492,7 @@ class GrammarHyper(pg.hyper.CustomHyper):
         self._argument: str | None = None
         if self.constraint is not None:
             name, sep, argument = self.constraint.partition(":")
-            if name not in _CONSTRAINTS:
-                raise ValueError(
-                    f"grammar: unknown constraint {name!r}; registered: {sorted(_CONSTRAINTS)}."
-                )
-            self._predicate = _CONSTRAINTS[name]
+            self._predicate = CONSTRAINTS.get(name).obj
             self._argument = argument if sep else None
 
     @property

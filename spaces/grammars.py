@@ -219,7 +219,10 @@ def einspace_input_shape(image_size: int, patch_size: int, embed_dim: int) -> tu
     return ((image_size // patch_size) ** 2, embed_dim)
 
 
-@register_constraint("einspace_shapes")
+@register_constraint(
+    "einspace_shapes",
+    "every derivation maps (tokens, width) inputs to valid shapes; argument 'TOKENS,WIDTH'",
+)
 def _einspace_shapes(derivation: list, argument: str | None) -> bool:
     tokens, width = (int(v) for v in (argument or "16,16").split(","))
     try:

@@ -1,9 +1,9 @@
 """One-shot searchers: algorithms that train a supernet, then propose derived architectures.
 
-Importing this package registers every one-shot searcher with ``algorithms.registry``.
+Each module registers its searchers with ``algorithms.registry``, which imports every module of
+this package when it needs them; this package exports the searcher classes.
 """
 
-from symnas.algorithms.oneshot import prenas  # noqa: F401 - registers "prenas"
 from symnas.algorithms.oneshot.base import OneShotSearcher
 from symnas.algorithms.oneshot.darts import DARTS
 from symnas.algorithms.oneshot.fewshot import FewShotSearcher, FewShotTrainer

@@ -24,30 +24,6 @@ from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
 Spec = dict[str, Any]
-DATASETS = ("digits", "cifar10_subset", "mnist")
-
-
-def load_data(data: Any) -> Any:
-    """A ``programs.data.Dataset`` from a dataset or a name in ``DATASETS``.
-
-    ``"cifar10_subset"`` and ``"mnist"`` may carry their folder after a colon
-    (``"cifar10_subset:../shared/data/cifar10_subset"``).
-    """
-    from symnas.programs import data as datasets
-
-    if isinstance(data, datasets.Dataset):
-        return data
-    if not isinstance(data, str) or data.split(":", 1)[0] not in DATASETS:
-        raise ValueError(
-            f"data must be a programs.data.Dataset or one of {list(DATASETS)} (with ':FOLDER' "
-            f"for cifar10_subset and mnist); got {data!r}."
-        )
-    name, _, folder = data.partition(":")
-    if name == "digits":
-        return datasets.digits()
-    if not folder:
-        raise ValueError(f"data {data!r}: give the folder as '{name}:FOLDER'.")
-    return getattr(datasets, name)(folder)
 
 
 def describe_data(data: Any) -> Any:
@@ -91,6 +67,14 @@ class OneShotSearcher(SearchAlgorithm):
         ``pg.sample`` (that passes only a DNA spec to ``setup``) does not give."""
         self._space = codec.space
         super().bind(codec, seed)
+
+    @property
+    def train_seed(self) -> int:
+        """The seed of the supernet's initialisation, data split and training: ``seed``, else
+        the search's seed (0 outside a search)."""
+        if self.seed is not None:
+            return self.seed
+        return getattr(self, "_default_seed", None) or 0
 
     @property
     def space(self) -> Any:

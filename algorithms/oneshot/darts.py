@@ -37,9 +37,10 @@ from typing import Any
 import pyglove as pg
 import torch
 
-from symnas.algorithms.oneshot.base import OneShotSearcher, Spec, describe_data, load_data
+from symnas.algorithms.oneshot.base import OneShotSearcher, Spec, describe_data
 from symnas.algorithms.registry import register_algorithm
-from symnas.programs.data import Dataset, validation_split
+from symnas.core.files import write_json_atomic
+from symnas.programs.data import Dataset, load_dataset, validation_split
 from symnas.programs.supernet_base import Supernet, require
 from symnas.programs.supernet_train import ArchitectureParameters, SupernetTrainer, TrainConfig
 
@@ -231,13 +232,6 @@ class DARTS(OneShotSearcher):
         """Whether the search trains the alphas (bilevel) or keeps them at their init."""
         return True
 
-    @property
-    def train_seed(self) -> int:
-        """The seed of supernet and alpha initialisation, data split and training."""
-        if self.seed is not None:
-            return self.seed
-        return getattr(self, "_default_seed", None) or 0
-
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[Spec]:
         """Runs the search and the selection (or reads a finished ``result.json``)."""
         if out is not None and resume and (out / RESULT).exists():
@@ -256,8 +250,6 @@ class DARTS(OneShotSearcher):
         self.record["finalist"] = self.select(space, trainer, out, resume, progress)
         self.record["selected"] = self.selected
         if out is not None:
-            from symnas.flows.trial_log import write_json_atomic
-
             write_json_atomic(out / RESULT, self.record)
         return [self.selected[self.record["finalist"]]]
 
@@ -269,7 +261,7 @@ class DARTS(OneShotSearcher):
 
     def split(self) -> tuple[Dataset, Dataset]:
         """``(train, valid)``: the weights' half and the alphas' half of the training data."""
-        return validation_split(load_data(self.data), 1.0 - self.train_portion, self.train_seed)
+        return validation_split(load_dataset(self.data), 1.0 - self.train_portion, self.train_seed)
 
     def train_supernet(
         self, space: Any, out: Path | None, resume: bool, progress: bool

@@ -38,7 +38,7 @@ import numpy as np
 import pyglove as pg
 import torch
 
-from symnas.algorithms.oneshot.base import OneShotSearcher, load_data
+from symnas.algorithms.oneshot.base import OneShotSearcher
 from symnas.algorithms.oneshot.fewshot_split import (
     GRADIENT_SCOPES,
     Split,
@@ -48,7 +48,9 @@ from symnas.algorithms.oneshot.fewshot_split import (
 )
 from symnas.algorithms.registry import register_algorithm
 from symnas.algorithms.samplers.uniform import UniformSampler
-from symnas.programs.data import Dataset
+from symnas.core.compare import first_difference, short_repr
+from symnas.core.files import write_text_atomic
+from symnas.programs.data import Dataset, load_dataset, validation_split
 from symnas.programs.fewshot import FewShotEstimator, FewShotSupernet, restrict_space
 from symnas.programs.supernet_base import Supernet, require
 from symnas.programs.supernet_train import SupernetTrainer, TrainConfig, resolve_device
@@ -335,20 +337,20 @@ class FewShotTrainer:
             saved = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"{path}: unreadable few-shot plan ({e}).") from None
-        if saved.get("config") != json.loads(json.dumps(self.config())):
+        found = first_difference(saved.get("config"), json.loads(json.dumps(self.config())))
+        if found:
+            where, was, now = found
             raise ValueError(
                 f"Cannot resume from {path}: it was written by a few-shot training with other "
-                "settings (method, schedule, data or space differ)."
+                f"settings (its '{where}' was {short_repr(was)}, this training has "
+                f"{short_repr(now)})."
             )
         self.plan = saved
 
     def _save_plan(self) -> None:
         if self.out is None:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp = self.out / (PLAN + ".tmp")
-        tmp.write_text(json.dumps(self.plan, indent=1))
-        os.replace(tmp, self.out / PLAN)
+        write_text_atomic(self.out / PLAN, json.dumps(self.plan, indent=1))
 
 
 def _offset(name: str) -> int:
@@ -383,18 +385,9 @@ class FewShotSearcher(OneShotSearcher):
     images), scores ``samples`` distinct specs of every sub-supernet on the held-out half and
     proposes each sub-supernet's best, best first (GM-NAS with RSPS selects so on NB201)."""
 
-    @property
-    def train_seed(self) -> int:
-        """The seed of the data split, training and sampling (the search's when ``seed`` is None)."""
-        if self.seed is not None:
-            return self.seed
-        return getattr(self, "_default_seed", None) or 0
-
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[dict]:
-        from symnas.programs.data import validation_split
-
         seed = self.train_seed
-        train_data, valid = validation_split(load_data(self.data), 0.5, seed)
+        train_data, valid = validation_split(load_dataset(self.data), 0.5, seed)
         trainer = FewShotTrainer(
             space,
             train_data,

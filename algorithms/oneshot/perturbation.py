@@ -47,6 +47,7 @@ import torch.nn.functional as F
 
 from symnas.algorithms.oneshot.darts import DARTS, DARTSTrainer, Weights, darts_config
 from symnas.algorithms.registry import register_algorithm
+from symnas.core.files import write_json_atomic
 from symnas.programs.supernet_train import ArchitectureParameters
 from symnas.spaces.relaxation import Node, Relaxation, op_decisions
 
@@ -358,8 +359,6 @@ class DARTSPT(DARTS):
 
         def write(selection: PerturbationSelection) -> None:
             if folder is not None:
-                from symnas.flows.trial_log import write_json_atomic
-
                 write_json_atomic(
                     folder / SELECTION_FILE,
                     {"settings": settings, "events": selection.events, **selection.state_dict()},

@@ -29,13 +29,14 @@ import pyglove as pg
 import torch
 from torch import nn
 
-from symnas.algorithms.oneshot.base import OneShotSearcher, Spec, load_data
+from symnas.algorithms.oneshot.base import OneShotSearcher, Spec
 from symnas.algorithms.oneshot.prenas_selector import OWN_SCORES, Preferred, PreNASSelector
 from symnas.algorithms.registry import register_algorithm
 from symnas.algorithms.samplers import PreferredSampler, UniformSampler
 from symnas.algorithms.samplers.preferred import GROUP_KEYS
+from symnas.core.files import write_json_atomic
 from symnas.programs.count import count
-from symnas.programs.data import Dataset, validation_split
+from symnas.programs.data import Dataset, load_dataset, validation_split
 from symnas.programs.estimator import SupernetEstimator
 from symnas.programs.latency import cpu_latency
 from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
@@ -184,13 +185,6 @@ class PreNAS(OneShotSearcher):
         self.accuracy: dict[int, float] = {}
         self._costs: dict[tuple[int, str], float] = {}
 
-    @property
-    def train_seed(self) -> int:
-        """The seed of supernet initialisation, selection, data split and training."""
-        if self.seed is not None:
-            return self.seed
-        return getattr(self, "_default_seed", None) or 0
-
     def search(self, space: Any, out: Path | None, resume: bool, progress: bool) -> list[Spec]:
         if not isinstance(space, ViTSpace):
             raise TypeError(
@@ -200,7 +194,7 @@ class PreNAS(OneShotSearcher):
         from symnas import programs
 
         seed = self.train_seed
-        data = load_data(self.data)
+        data = load_dataset(self.data)
         train_data, validation = validation_split(data, self.validation_fraction, seed)
         torch.manual_seed(seed)
         self.supernet = programs.supernet(space, drop_path_rate=self.drop_path_rate)
@@ -250,9 +244,6 @@ class PreNAS(OneShotSearcher):
         preferred = selector.select(space, self.supernet, None)
         self.candidates = len(selector.candidates)
         if path is not None:
-            from symnas.flows.trial_log import write_json_atomic
-
-            path.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(
                 path,
                 {

@@ -5,19 +5,27 @@ A sampler is bound to a space (``bind``), then each step asks it for the specs t
 losses they had (``update``), so adaptive samplers (importance sampling, few-shot routing) learn
 from training. Its state is JSON (``state_dict``/``load_state_dict``), saved in supernet
 checkpoints. The random generator belongs to the trainer, which checkpoints it too.
+
+Samplers register by name (:func:`register_sampler`), so that :func:`create_sampler` makes one
+from a name such as ``"uniform"``, ``"sandwich"`` or ``"preferred"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
+from symnas.core.registry import Registry
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
 Spec = dict[str, Any]
+S = TypeVar("S", bound=type)
+
+# Every module of this package may register samplers; they are imported on a lookup miss.
+SAMPLERS = Registry("path sampler", loaders=["symnas.algorithms.samplers.*"])
 
 
 class PathSampler:
@@ -71,3 +79,23 @@ def check_count(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}.")
     return value
+
+
+def register_sampler(name: str, description: str) -> Callable[[S], S]:
+    """Class decorator: registers a :class:`PathSampler` subclass under ``name`` (with the
+    capability it ``requires`` of the supernet as metadata)."""
+
+    def decorate(cls: S) -> S:
+        if not (isinstance(cls, type) and issubclass(cls, PathSampler)):
+            raise TypeError(
+                f"register_sampler({name!r}) decorates a PathSampler subclass; got {cls!r}."
+            )
+        SAMPLERS.register(name, description, cls, requires=cls.requires)
+        return cls
+
+    return decorate
+
+
+def create_sampler(name: str, **options: Any) -> PathSampler:
+    """A new path sampler by name, made with ``options``; an unknown name lists the valid ones."""
+    return SAMPLERS.get(name).obj(**options)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from symnas.algorithms.samplers.base import PathSampler, Spec, check_count
+from symnas.algorithms.samplers.base import PathSampler, Spec, check_count, register_sampler
 
 GROUP_KEYS = ("embed_dim", "depth")
 
@@ -45,6 +45,10 @@ def shuffled(spec: Spec, rng: np.random.Generator) -> Spec:
     return out
 
 
+@register_sampler(
+    "preferred",
+    "PreNAS: one preferred candidate per step (group, then member), or a sandwich of them",
+)
 class PreferredSampler(PathSampler):
     """One preferred candidate per step (group, then member), or a sandwich of them.
 

@@ -11,9 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from symnas.algorithms.samplers.base import PathSampler, Spec, check_count
+from symnas.algorithms.samplers.base import PathSampler, Spec, check_count, register_sampler
 
 
+@register_sampler(
+    "sandwich",
+    "BigNAS/OFA sandwich rule: the largest, the smallest and num_random random paths per step",
+)
 class SandwichSampler(PathSampler):
     """Largest, smallest and ``num_random`` random paths per step."""
 

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from symnas.algorithms.samplers.base import PathSampler, Spec, check_count
+from symnas.algorithms.samplers.base import PathSampler, Spec, check_count, register_sampler
+from symnas.core.redraw import MAX_REDRAWS
 
-MAX_REDRAWS = 1000
 
-
+@register_sampler(
+    "uniform", "SPOS: num_paths uniformly random architectures per step (of the space or of specs)"
+)
 class UniformSampler(PathSampler):
     """``num_paths`` uniformly random architectures per step (of the space, or of ``specs``).
 

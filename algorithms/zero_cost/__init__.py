@@ -40,55 +40,32 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from symnas.algorithms.zero_cost import activation, cost
-from symnas.algorithms.zero_cost import saliency as saliency_mod
+from symnas.algorithms.zero_cost import activation
 from symnas.algorithms.zero_cost.batched import score_many
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-#: Every proxy name ``score`` accepts.
-PROXIES: tuple[str, ...] = (
-    "epsinas",
-    "synflow",
-    "snip",
-    "grasp",
-    "fisher",
-    "grad_norm",
-    "jacov",
-    "nwot",
-    "plain",
-    "l2_norm",
-    "params",
-    "flops",
-    "macs",
+from symnas.algorithms.zero_cost.registry import (
+    PROXY_REGISTRY,
+    LossFn,
+    ProxyInputs,
+    proxy_names,
 )
 
-#: Proxies that need labels (``y``); the others ignore it.
-LABELLED: frozenset[str] = frozenset({"snip", "grasp", "fisher", "grad_norm", "plain"})
-
-#: Proxies a weight-sharing supernet computes on its active sub-network as-is: their per-weight
-#: terms vanish on the weights the sub-network does not use. The others (weight norms, counts,
-#: fisher's fan-in weighting) need the extracted standalone module.
-SUPERNET_SAFE: frozenset[str] = frozenset(
-    {"epsinas", "synflow", "snip", "grasp", "grad_norm", "jacov", "nwot", "plain"}
-)
-
-#: Per-weight arrays ``saliency`` returns.
-SALIENCY_PROXIES: tuple[str, ...] = (
-    "synflow",
-    "snip",
-    "grasp",
-    "fisher",
-    "grad_norm",
-    "plain",
-    "l2_norm",
-)
-
-_FROM_GRADIENTS = {
-    "grad_norm": saliency_mod.grad_norm_arrays,
-    "snip": saliency_mod.snip_arrays,
-    "plain": saliency_mod.plain_arrays,
+# The name lists below are read from the registry when asked, so proxies registered later count.
+_LISTS = {
+    "PROXIES": proxy_names,  # every proxy name ``score`` accepts
+    "LABELLED": lambda: frozenset(proxy_names("labelled")),  # proxies that need labels ``y``
+    # Proxies a weight-sharing supernet computes on its active sub-network as-is: their
+    # per-weight terms vanish on the weights the sub-network does not use. The others (weight
+    # norms, counts, fisher's fan-in weighting) need the extracted standalone module.
+    "SUPERNET_SAFE": lambda: frozenset(proxy_names("supernet_safe")),
+    "SALIENCY_PROXIES": lambda: proxy_names("saliency"),  # per-weight arrays ``saliency`` gives
 }
+
+
+def __getattr__(name: str) -> Any:
+    """``PROXIES``, ``LABELLED``, ``SUPERNET_SAFE`` and ``SALIENCY_PROXIES`` from the registry."""
+    if name in _LISTS:
+        return _LISTS[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def check_proxies(proxies: Iterable[str]) -> list[str]:
@@ -96,11 +73,12 @@ def check_proxies(proxies: Iterable[str]) -> list[str]:
     if isinstance(proxies, str):
         proxies = [proxies]
     names = list(dict.fromkeys(proxies))
+    known = proxy_names()
     if not names:
-        raise ValueError(f"proxies must name at least one of {list(PROXIES)}.")
+        raise ValueError(f"proxies must name at least one of {list(known)}.")
     for name in names:
-        if name not in PROXIES:
-            raise ValueError(f"unknown zero-cost proxy {name!r}; valid proxies: {list(PROXIES)}.")
+        if name not in known:
+            raise ValueError(f"unknown zero-cost proxy {name!r}; valid proxies: {list(known)}.")
     return names
 
 
@@ -113,7 +91,7 @@ def _check_batch(batch: Any, names: Sequence[str]) -> tuple[torch.Tensor, torch.
     x, y = batch
     if not isinstance(x, torch.Tensor) or x.dim() < 2:
         raise TypeError(f"batch x must be a tensor of shape (batch, ...); got {x!r:.80}.")
-    needs_labels = sorted(set(names) & LABELLED)
+    needs_labels = sorted(set(names) & set(proxy_names("labelled")))
     if needs_labels and not isinstance(y, torch.Tensor):
         raise ValueError(f"proxies {needs_labels} need labels: batch y must be a tensor.")
     if isinstance(y, torch.Tensor) and y.shape[0] != x.shape[0]:
@@ -143,47 +121,19 @@ def saliency(
     Keys are the layers' qualified module names; ``grad_norm`` and ``l2_norm`` give one scalar
     per layer, the others one value per weight.
     """
-    if proxy not in SALIENCY_PROXIES:
-        raise ValueError(f"saliency: proxy must be one of {list(SALIENCY_PROXIES)}; got {proxy!r}.")
+    if proxy not in proxy_names("saliency"):
+        raise ValueError(
+            f"saliency: proxy must be one of {list(proxy_names('saliency'))}; got {proxy!r}."
+        )
     x, y = _check_batch(batch, [proxy])
-    loss_fn = loss_fn or F.cross_entropy
-    if proxy in _FROM_GRADIENTS:
-        return _FROM_GRADIENTS[proxy](saliency_mod.gradients(module, x, y, loss_fn))
-    if proxy == "grasp":
-        return saliency_mod.grasp_arrays(module, x, y, loss_fn)
-    if proxy == "fisher":
-        return saliency_mod.fisher_arrays(module, x, y, loss_fn)
-    if proxy == "synflow":
-        return saliency_mod.synflow_arrays(module, x)
-    return saliency_mod.l2_norm_arrays(module)
+    inputs = ProxyInputs(module, x, y, loss_fn or F.cross_entropy, activation.NB201_EPSINAS_WEIGHTS)
+    return PROXY_REGISTRY.get(proxy).obj(inputs)
 
 
-def _one(
-    name: str,
-    module: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor | None,
-    loss_fn: LossFn,
-    eps_weights: tuple[float, float],
-    cache: dict[str, Any],
-) -> float:
-    if name in _FROM_GRADIENTS:
-        if "gradients" not in cache:
-            cache["gradients"] = saliency_mod.gradients(module, x, y, loss_fn)
-        return _total(_FROM_GRADIENTS[name](cache["gradients"]))
-    if name in SALIENCY_PROXIES:
-        return _total(saliency(module, (x, y), name, loss_fn))
-    if name == "epsinas":
-        return activation.epsinas(module, x, eps_weights)
-    if name == "jacov":
-        return activation.jacov(module, x)
-    if name == "nwot":
-        return activation.nwot(module, x)
-    if name == "params":
-        return cost.params(module)
-    if name == "flops":
-        return cost.flops(module, x)
-    return cost.macs(module, x)
+def _one(name: str, inputs: ProxyInputs) -> float:
+    entry = PROXY_REGISTRY.get(name)
+    value = entry.obj(inputs)
+    return _total(value) if entry.meta["saliency"] else value
 
 
 def score(
@@ -206,13 +156,12 @@ def score(
     weights = _check_weights(epsinas_weights)
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
-    loss_fn = loss_fn or F.cross_entropy
-    cache: dict[str, Any] = {}
+    inputs = ProxyInputs(module, x, y, loss_fn or F.cross_entropy, weights)
     scores: dict[str, float] = {}
     for name in names:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            scores[name] = _one(name, module, x, y, loss_fn, weights, cache)
+            scores[name] = _one(name, inputs)
     return scores
 
 

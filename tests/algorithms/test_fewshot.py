@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -240,6 +241,17 @@ def test_resumed_split_training_equals_an_uninterrupted_one(space, data, tmp_pat
         torch.testing.assert_close(a[1], b[1], rtol=0, atol=0)
     with pytest.raises(ValueError, match="resume=True"):
         run(tmp_path / "whole")
+
+
+def test_a_plan_of_other_settings_is_refused_naming_the_field(space, data, tmp_path):
+    def trainer(epochs):
+        return FewShotTrainer(
+            space, data, small_config(epochs), out=tmp_path, resume=True, progress=False
+        )
+
+    (tmp_path / "plan.json").write_text(json.dumps({"config": trainer(3).config(), "splits": {}}))
+    with pytest.raises(ValueError, match=r"its 'train.epochs' was 3, this training has 4"):
+        trainer(4).fit()
 
 
 @pytest.mark.parametrize(

@@ -307,6 +307,16 @@ def test_constrained_domination_worked_by_hand():
     assert sorted(pareto_front(rewards[1:4]).tolist()) == [1, 2]
 
 
+def test_pareto_front_equals_the_first_feasible_front_of_nsga2_sorting():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, d = int(rng.integers(1, 40)), int(rng.integers(1, 4))
+        rewards = rng.integers(0, 4, (n, d)).astype(float)  # many ties
+        violations = np.where(rng.random(n) < 0.3, rng.random(n), 0.0)
+        first = non_dominated_sort(rewards, violations)[0]
+        assert np.array_equal(pareto_front(rewards, violations), first[violations[first] == 0])
+
+
 def test_pareto_utilities_edge_cases_worked_by_hand():
     # Three points, spans below one and not starting at zero: a = 0.2, 0.3, 0.6 (span 0.4),
     # b = 0.9, 0.5, 0.4 (span 0.5); the middle point gets (0.6 - 0.2) / 0.4 + (0.9 - 0.4) / 0.5.

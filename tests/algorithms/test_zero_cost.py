@@ -15,6 +15,7 @@ from torch import nn
 from symnas import programs, spaces
 from symnas.algorithms import zero_cost
 from symnas.algorithms.zero_cost.cost import flops, macs
+from symnas.algorithms.zero_cost.registry import PROXY_REGISTRY, register_proxy
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -109,6 +110,22 @@ def test_every_proxy_is_finite_deterministic_and_leaves_the_module_unchanged(kin
 def test_unknown_proxy_lists_valid_names():
     with pytest.raises(ValueError, match="valid proxies: .*synflow"):
         zero_cost.score(conv_bn_net(), batch((3, 8, 8)), ["synflw"])
+
+
+def test_a_registered_proxy_is_scored_with_its_flags(monkeypatch):
+    monkeypatch.setattr(PROXY_REGISTRY, "_entries", dict(PROXY_REGISTRY.entries()))
+
+    @register_proxy("label_count", "how many labels", labelled=True, saliency=True)
+    def label_count(inputs):
+        return {"labels": torch.tensor(float(len(inputs.y)))}
+
+    net = conv_bn_net()
+    x, y = batch((3, 8, 8))
+    assert zero_cost.PROXIES[-1] == "label_count" and "label_count" in zero_cost.LABELLED
+    assert zero_cost.score(net, (x, y), ["label_count", "params"])["label_count"] == len(y)
+    assert zero_cost.saliency(net, (x, y), "label_count") == {"labels": len(y)}
+    with pytest.raises(ValueError, match=r"proxies \['label_count'\] need labels"):
+        zero_cost.score(net, (x, None), ["label_count"])
 
 
 def test_bad_inputs_raise_clear_errors():

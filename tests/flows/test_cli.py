@@ -12,11 +12,19 @@ import pytest
 from symnas.flows import cli
 
 
-def test_list_names_spaces_algorithms_and_flows(capsys):
+def test_list_names_what_every_registry_holds(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     for name in ("vit_tiny", "nb201_cell", "regularized_evolution", "nsga2", "nb201-digits"):
         assert name in out
+    for line in (
+        "  einspace_shapes ",
+        "  symnas.spaces.cells.NB201Cell ",
+        "  cifar10_subset         [folder] ",
+        "  sandwich               [needs sized] ",
+        "  snip                   [labelled, supernet-safe, saliency] ",
+    ):
+        assert line in out
 
 
 def test_unknown_names_list_the_valid_ones(capsys):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from symnas import programs, spaces
+from symnas.core.registry import Registry
 from symnas.programs import spec_cost
 from symnas.programs.parts import Part, register_parts
 from symnas.programs.spec_cost import SpecCoster
@@ -110,8 +111,7 @@ def _net_part(body_width: int, key_width: int = 4) -> Part:
 
 
 def test_custom_hooks_substitute_slots_and_reject_keys_that_miss_output_shapes(monkeypatch):
-    hooks: dict = {}
-    monkeypatch.setattr("symnas.programs.parts._HOOKS", hooks)
+    monkeypatch.setattr("symnas.programs.parts.PARTS", Registry("parts hook"))
     register_parts(spaces.NB201Cell, lambda spec, **task: _net_part(spec["width"]))
     coster = SpecCoster((4,))
     for width in (2, 8, 5):
@@ -125,7 +125,8 @@ def test_custom_hooks_substitute_slots_and_reject_keys_that_miss_output_shapes(m
             return torch.cat([x, x], dim=-1)
 
     bad = Part(("net", 4), lambda: _Net(Widen()), (("body", Part("widen", Widen)),))
-    hooks[spaces.NB201Cell.__type_name__] = lambda spec, **task: bad
+    monkeypatch.setattr("symnas.programs.parts.PARTS", Registry("parts hook"))
+    register_parts(spaces.NB201Cell, lambda spec, **task: bad)
     with pytest.raises(ValueError, match="must fix the output shapes"):
         coster.rows({"_type": spaces.NB201Cell.__type_name__})
 

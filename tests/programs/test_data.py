@@ -173,6 +173,20 @@ def test_fsdd_real_speaker_split(tmp_path):
     assert torch.isfinite(d.x_train).all()
 
 
+def test_data_sets_are_loaded_by_name_with_their_folder():
+    digits = data.load_dataset("digits")
+    assert digits.name == "digits" and data.load_dataset(digits) is digits
+    assert {"digits", "mnist", "cifar10_subset", "fsdd"} <= set(data.DATASETS.names())
+    with pytest.raises(ValueError, match=r"Unknown dataset 'imagenet'; valid datasets: \["):
+        data.load_dataset("imagenet")
+    with pytest.raises(ValueError, match="give the folder as 'mnist:FOLDER'"):
+        data.load_dataset("mnist")
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        data.load_dataset("cifar10_subset:nowhere")
+    with pytest.raises(FileNotFoundError, match="elsewhere"):
+        data.load_dataset("cifar10_subset", folder="elsewhere")
+
+
 def test_mnist_real_test_set():
     d = data.mnist(_need("mnist"))
     assert d.x_train.shape == (8000, 1, 28, 28) and d.x_test.shape == (2000, 1, 28, 28)

@@ -15,7 +15,14 @@ import pytest
 import torch
 
 from symnas import programs, spaces
-from symnas.algorithms.samplers import PathSampler, SandwichSampler, UniformSampler
+from symnas.algorithms.samplers import (
+    SAMPLERS,
+    PathSampler,
+    SandwichSampler,
+    UniformSampler,
+    create_sampler,
+    register_sampler,
+)
 from symnas.programs.data import synthetic, validation_split
 from symnas.programs.supernet_train import (
     CHECKPOINT,
@@ -199,3 +206,14 @@ def test_path_sampler_state_is_json_and_stateless_samplers_refuse_state():
     with pytest.raises(ValueError, match="stateless"):
         sampler.load_state_dict({"weights": [1.0]})
     assert isinstance(PathSampler().config(), dict)
+
+
+def test_path_samplers_are_made_by_name():
+    assert {"uniform", "sandwich", "preferred"} <= set(SAMPLERS.names())
+    assert SAMPLERS.get("sandwich").meta["requires"] == "sized"
+    sampler = create_sampler("uniform", num_paths=2)
+    assert isinstance(sampler, UniformSampler) and sampler.num_paths == 2
+    with pytest.raises(ValueError, match=r"Unknown path sampler 'spos'; valid path samplers: \["):
+        create_sampler("spos")
+    with pytest.raises(TypeError, match="PathSampler subclass"):
+        register_sampler("plain", "not a sampler")(dict)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from symnas import algorithms, spaces
 from symnas.spaces.cells import NB201_OPS
-from symnas.spaces.grammar import Grammar, GrammarHyper
+from symnas.spaces.grammar import CONSTRAINTS, Grammar, GrammarHyper
 from symnas.spaces.grammars import (
     EXPRESSION_GRAMMAR,
     HNB201_DEPTH,
@@ -293,3 +293,9 @@ def test_built_in_grammar_spaces_decode_as_pyglove_materializes(make):
     codec = spaces.compile(space)
     for genome in codec.random(2, np.random.default_rng(5)):
         assert codec.decode(genome) == pg.to_json(pg.materialize(space, codec.to_dna(genome)))
+
+
+def test_constraints_are_registered_by_name():
+    assert "einspace_shapes" in CONSTRAINTS.names()
+    with pytest.raises(ValueError, match=r"Unknown grammar constraint 'tiny'; valid .*einspace"):
+        spaces.grammar('S -> "a" | "b"', constraint="tiny:3")
