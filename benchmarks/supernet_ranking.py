@@ -44,10 +44,8 @@ import argparse
 import csv
 import dataclasses
 import json
-import os
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +59,7 @@ from symnas import algorithms, flows, programs, spaces
 from symnas.algorithms.oneshot.fewshot import METHODS as FEWSHOT_METHODS
 from symnas.algorithms.oneshot.fewshot import FewShotTrainer, default_split_epochs
 from symnas.algorithms.samplers.uniform import UniformSampler
+from symnas.core.files import write_json_atomic
 from symnas.programs.augment import augment
 from symnas.programs.data import Dataset, cifar10_subset, resized
 from symnas.programs.estimator import SupernetEstimator
@@ -127,15 +126,6 @@ def train_config(args: argparse.Namespace, seed: int) -> TrainConfig:
     )
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Writes ``value`` as JSON to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(value, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------- stand-alone table
 def standalone_path(args: argparse.Namespace) -> Path:
     """Where the stand-alone table of this proxy setting lives."""
@@ -192,7 +182,7 @@ def build_standalone(
             f"({time.process_time() - start:.0f} CPU-s)",
             flush=True,
         )
-        write_json(
+        write_json_atomic(
             path,
             {
                 "setting": setting,
@@ -335,11 +325,11 @@ def run(args: argparse.Namespace) -> None:
             }
             estimates.setdefault(method, {})[str(seed)] = est
             runs.setdefault(method, {})[str(seed)] = row
-            write_json(args.json, estimates)
-            write_json(summary_file, summary)
+            write_json_atomic(args.json, estimates)
+            write_json_atomic(summary_file, summary)
             print(format_row(method, seed, row), flush=True)
     report(estimates, summary, standalone, published)
-    write_json(summary_file, summary)
+    write_json_atomic(summary_file, summary)
 
 
 def search_best(estimator: Any, args: argparse.Namespace, seed: int) -> str:
@@ -439,8 +429,8 @@ def merge(parts: list[Path], path: Path) -> None:
         )
         for method, seeds in other["runs"].items():
             summary["runs"].setdefault(method, {}).update(seeds)
-    write_json(path, estimates)
-    write_json(summary_path(path), summary)
+    write_json_atomic(path, estimates)
+    write_json_atomic(summary_path(path), summary)
 
 
 def parse_args() -> argparse.Namespace:
