@@ -8,9 +8,9 @@ inherited weights on all 1,000 test images, BatchNorm with batch statistics, ran
 The estimates are compared with (a) the published NB201 CIFAR-10 table (``test_acc``, 200 epochs,
 32x32, C=16, N=5) and (b) a stand-alone table at the same proxy setting: the first
 ``--standalone-cells`` cells of the sample trained alone with the same recipe for
-``--standalone-epochs`` (``--standalone`` builds it; it is saved with the command that made it
-and reused). Printed per (method, seed):
-Kendall tau, Spearman and top-10% precision against both; then the mean over seeds with a 95%
+``--standalone-epochs`` (``--standalone`` builds it, once per ``--standalone-seeds`` seed, and
+the mean over seeds is the ground truth; it is saved with the commands that made it and
+reused). Printed per (method, seed): Kendall tau, Spearman and top-10% precision against both; then the mean over seeds with a 95%
 bootstrap interval (resampling seeds).
 
 Methods: ``uniform`` (SPOS: one uniformly drawn path per step), and the few-shot methods
@@ -138,12 +138,12 @@ def standalone_path(args: argparse.Namespace) -> Path:
 
 
 def train_standalone(
-    arch: str, data: Dataset, args: argparse.Namespace, device: torch.device
+    arch: str, data: Dataset, args: argparse.Namespace, seed: int, device: torch.device
 ) -> float:
     """Test accuracy of ``arch`` trained alone at the proxy setting (NB201's affine BN)."""
-    torch.manual_seed(args.standalone_seed)
+    torch.manual_seed(seed)
     model = programs.build(spaces.nb201_arch(arch, C=args.C, N=args.N, num_classes=10))
-    rng = np.random.default_rng(args.standalone_seed)
+    rng = np.random.default_rng(seed)
     aug = None if args.augment == "none" else args.augment
     result = programs.train(
         model.to(device),
@@ -153,45 +153,55 @@ def train_standalone(
         lr=args.lr,
         optimizer="sgd",
         weight_decay=args.weight_decay,
-        seed=args.standalone_seed,
+        seed=seed,
         device=device,
         step_fn=lambda m, x, y, step: F.cross_entropy(m(augment(aug, x, rng)), y),
     )
     return float(result["accuracy"])
 
 
+def read_standalone(path: Path) -> dict[str, float]:
+    """The stand-alone accuracy of every cell trained with every seed of the table at ``path``
+    (the mean over those seeds); empty if there is no table."""
+    if not path.exists():
+        return {}
+    runs = json.loads(path.read_text())["accuracy_by_seed"].values()
+    common = set.intersection(*(set(run) for run in runs))
+    return {arch: float(np.mean([run[arch] for run in runs])) for arch in sorted(common)}
+
+
 def build_standalone(
     cells: list[str], data: Dataset, args: argparse.Namespace, device: torch.device
-) -> dict[str, float]:
-    """Trains (or resumes) the stand-alone table of the first ``--standalone-cells`` cells."""
+) -> None:
+    """Trains (or resumes) the stand-alone table of the first ``--standalone-cells`` cells of a
+    fixed permutation of the sample, once per ``--standalone-seeds`` seed."""
     path = standalone_path(args)
     saved = json.loads(path.read_text()) if path.exists() else {}
     setting = {key: getattr(args, key) for key in (*TASK_KEYS, "standalone_epochs")}
     if saved and saved["setting"] != setting:
         raise ValueError(f"{path} holds another setting: {saved['setting']}")
-    table = saved.get("accuracy", {})
+    runs = saved.get("accuracy_by_seed", {})
+    commands = saved.get("commands", [])
+    command = shlex.join(["python", *sys.argv])
+    if command not in commands:
+        commands.append(command)
     order = np.random.default_rng(1).permutation(len(cells))[: args.standalone_cells]
-    for n, i in enumerate(order):
-        arch = cells[i]
-        if arch in table:
-            continue
-        start = time.process_time()
-        table[arch] = train_standalone(arch, data, args, device)
-        print(
-            f"stand-alone {n + 1}/{len(order)} {arch}: {table[arch]:.3f} "
-            f"({time.process_time() - start:.0f} CPU-s)",
-            flush=True,
-        )
-        write_json_atomic(
-            path,
-            {
-                "setting": setting,
-                "seed": args.standalone_seed,
-                "command": shlex.join(["python", *sys.argv]),
-                "accuracy": table,
-            },
-        )
-    return table
+    for seed in args.standalone_seeds:
+        table = runs.setdefault(str(seed), {})
+        for n, i in enumerate(order):
+            arch = cells[i]
+            if arch in table:
+                continue
+            start = time.process_time()
+            table[arch] = train_standalone(arch, data, args, seed, device)
+            print(
+                f"stand-alone seed {seed} {n + 1}/{len(order)} {arch}: {table[arch]:.3f} "
+                f"({time.process_time() - start:.0f} CPU-s)",
+                flush=True,
+            )
+            write_json_atomic(
+                path, {"setting": setting, "commands": commands, "accuracy_by_seed": runs}
+            )
 
 
 # ---------------------------------------------------------------- supernets
@@ -282,7 +292,7 @@ def run(args: argparse.Namespace) -> None:
         build_standalone(cells, data, args, device)
         return
     path = standalone_path(args)
-    standalone = json.loads(path.read_text())["accuracy"] if path.exists() else {}
+    standalone = read_standalone(path)
     estimates = json.loads(args.json.read_text()) if args.json.exists() else {}
     summary_file = summary_path(args.json)
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
@@ -461,7 +471,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--standalone-cells", type=int, default=50)
     parser.add_argument("--standalone-epochs", type=int, default=100)
-    parser.add_argument("--standalone-seed", type=int, default=0)
+    parser.add_argument("--standalone-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--work", type=Path, default=Path("runs/supernet_ranking"))
