@@ -10,7 +10,13 @@ The defaults are DARTS-PT's NB201 protocol (Wang et al., ICLR 2021; ruocwang/dar
 ``exp_scripts/darts-201.sh`` + ``darts-proj-201.sh``) at CPU scale: 100 first-order DARTS search
 epochs, PT interval 5 fine-tuning epochs between edge decisions, every measurement on the whole
 validation half; the supernet is shrunk to C=8, N=1 on 8x8 images (the paper: C=16, N=5, 32x32,
-25k + 25k images) so that a seed costs a few CPU-minutes.
+25k + 25k images; images average-pooled by ``programs.data.resized``) so that a seed costs a few
+CPU-minutes. As in the reference, the cells' BatchNorm has no affine parameters (``--affine``
+restores it), the weight and architecture batches and the PT measurements are crop+flip
+augmented (the reference's train and validation queues both read the training set with the
+training transform; ``--augment none`` turns it off), and PT fine-tunes at a constant rate of
+lr / 10 on NB201 (``nasbench201/projection.py``; ``--tune-schedule cosine`` for the DARTS-space
+code's cosine to 0.001).
 
 - ``darts``: first-order DARTS for ``--epochs`` epochs (the paper's optimisers), magnitude
   selection (argmax alpha);
@@ -35,8 +41,8 @@ Search time per epoch is also compared with a hand-written plain-PyTorch DARTS N
 on the same data, measured in the same process, alternating epochs.
 
 Usage: nice -n 5 python benchmarks/darts_pt_nb201.py [--seeds 10] [--epochs 100] [--C 8] [--N 1]
-       [--image-size 8] [--interval 5] [--eval-batches B] [--random-epochs 16] [--jobs 1]
-       [--out PATH]
+       [--image-size 8] [--interval 5] [--eval-batches B] [--affine] [--augment crop_flip|none]
+       [--tune-schedule auto|constant|cosine] [--random-epochs 16] [--jobs 1] [--out PATH]
 """
 
 from __future__ import annotations
@@ -62,30 +68,15 @@ from scipy import stats
 from torch import nn
 
 from symnas import programs, spaces
-from symnas.algorithms.oneshot.darts import DARTSTrainer, darts_config
-from symnas.algorithms.oneshot.perturbation import DARTSPT
-from symnas.programs.data import Dataset, cifar10_subset, validation_split
+from symnas.algorithms.oneshot.darts import AUGMENT_OPTIONS, DARTSTrainer, darts_config
+from symnas.algorithms.oneshot.perturbation import DARTSPT, TUNE_SCHEDULES
+from symnas.programs.augment import crop_flip
+from symnas.programs.data import Dataset, cifar10_subset, resized, validation_split
 from symnas.programs.supernet_train import TRAIN_LOG, ArchitectureParameters
 from symnas.spaces.cells import NB201_EDGES, NB201_OPS, nb201_arch_str
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
-
-
-def shrink(data: Dataset, size: int) -> Dataset:
-    """The dataset with images average-pooled to ``size`` x ``size``."""
-    if data.input_shape[-1] == size:
-        return data
-    pool = lambda x: F.adaptive_avg_pool2d(x, size).contiguous()  # noqa: E731
-    return Dataset(
-        pool(data.x_train),
-        data.y_train,
-        pool(data.x_test),
-        data.y_test,
-        data.num_classes,
-        (data.input_shape[0], size, size),
-        f"{data.name}-{size}px",
-    )
 
 
 def read_table(path: Path) -> dict[str, float]:
@@ -101,9 +92,11 @@ def parameter_free(spec: dict) -> int:
 
 # ---------------------------------------------------------------- hand-written baseline
 class _ReLUConvBN(nn.Sequential):
-    def __init__(self, c: int, k: int) -> None:
+    def __init__(self, c: int, k: int, affine: bool = True) -> None:
         super().__init__(
-            nn.ReLU(), nn.Conv2d(c, c, k, padding=k // 2, bias=False), nn.BatchNorm2d(c)
+            nn.ReLU(),
+            nn.Conv2d(c, c, k, padding=k // 2, bias=False),
+            nn.BatchNorm2d(c, affine=affine),
         )
 
 
@@ -113,14 +106,14 @@ class _Zero(nn.Module):
 
 
 class _Mixed(nn.Module):
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, affine: bool) -> None:
         super().__init__()
         self.ops = nn.ModuleList(
             [
                 _Zero(),
                 nn.Identity(),
-                _ReLUConvBN(c, 1),
-                _ReLUConvBN(c, 3),
+                _ReLUConvBN(c, 1, affine),
+                _ReLUConvBN(c, 3, affine),
                 nn.AvgPool2d(3, 1, 1, count_include_pad=False),
             ]
         )
@@ -130,9 +123,9 @@ class _Mixed(nn.Module):
 
 
 class _Cell(nn.Module):
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, affine: bool) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(_Mixed(c) for _ in NB201_EDGES)
+        self.edges = nn.ModuleList(_Mixed(c, affine) for _ in NB201_EDGES)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         nodes = [x]
@@ -161,16 +154,17 @@ class _Block(nn.Module):
 
 
 class PlainDARTS201(nn.Module):
-    """A plain-PyTorch DARTS NB201 supernet: stem, 3 stages of N mixed cells, ResNet blocks."""
+    """A plain-PyTorch DARTS NB201 supernet: stem, 3 stages of N mixed cells, ResNet blocks
+    (``affine``: the cells' BatchNorm)."""
 
-    def __init__(self, C: int, N: int, num_classes: int) -> None:
+    def __init__(self, C: int, N: int, num_classes: int, affine: bool = True) -> None:
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         layers: list[nn.Module] = []
         for stage, c in enumerate((C, 2 * C, 4 * C)):
             if stage:
                 layers.append(_Block(c // 2, c))
-            layers.extend(_Cell(c) for _ in range(N))
+            layers.extend(_Cell(c, affine) for _ in range(N))
         self.layers = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
         self.classifier = nn.Linear(4 * C, num_classes)
@@ -184,10 +178,20 @@ class PlainDARTS201(nn.Module):
         return self.classifier(self.head(h).mean((2, 3)))
 
 
-def plain_epoch_times(train: Dataset, valid: Dataset, C: int, N: int, epochs: int) -> list[float]:
-    """Seconds per epoch of first-order DARTS on the hand-written supernet."""
+def plain_epoch_times(
+    train: Dataset,
+    valid: Dataset,
+    C: int,
+    N: int,
+    epochs: int,
+    affine: bool = True,
+    augment: bool = False,
+) -> list[float]:
+    """Seconds per epoch of first-order DARTS on the hand-written supernet (``augment``: crop and
+    flip of both steps' batches)."""
     torch.manual_seed(0)
-    model = PlainDARTS201(C, N, train.num_classes)
+    rng = np.random.default_rng(0)
+    model = PlainDARTS201(C, N, train.num_classes, affine)
     weights = [p for n, p in model.named_parameters() if n != "alpha"]
     w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9, weight_decay=3e-4)
     a_opt = torch.optim.Adam([model.alpha], lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
@@ -201,6 +205,8 @@ def plain_epoch_times(train: Dataset, valid: Dataset, C: int, N: int, epochs: in
             except StopIteration:
                 valid_batches = iter(valid.loader("test", 64, shuffle=True, seed=epoch + 100))
                 xv, yv = next(valid_batches)
+            if augment:
+                x, xv = crop_flip(x, rng), crop_flip(xv, rng)
             a_opt.zero_grad()
             F.cross_entropy(model(xv), yv).backward()
             a_opt.step()
@@ -245,6 +251,9 @@ def run_pt(
         interval=args.interval,
         eval_batches=args.eval_batches,
         fix_alpha=fix_alpha,
+        affine=args.affine,
+        augment=args.augment,
+        tune_schedule=args.tune_schedule,
         seed=seed,
         device="cpu",
     )
@@ -338,11 +347,11 @@ def epoch_times(job: tuple) -> tuple[list[float], list[float]]:
     ours, plain = [], []
     for _ in range(args.timing_epochs):
         torch.manual_seed(0)
-        supernet = programs.supernet(space)
+        supernet = programs.supernet(space, affine=args.affine)
         trainer = DARTSTrainer(
             supernet,
             train,
-            darts_config(1),
+            darts_config(1, augment=None if args.augment == "none" else args.augment),
             arch=ArchitectureParameters(supernet.arch_decisions()),
             valid=valid,
             device="cpu",
@@ -350,7 +359,11 @@ def epoch_times(job: tuple) -> tuple[list[float], list[float]]:
         start = time.perf_counter()
         trainer.fit()
         ours.append(time.perf_counter() - start)
-        plain.extend(plain_epoch_times(train, valid, args.C, args.N, 1))
+        plain.extend(
+            plain_epoch_times(
+                train, valid, args.C, args.N, 1, args.affine, args.augment == "crop_flip"
+            )
+        )
     return ours, plain
 
 
@@ -523,6 +536,24 @@ def main() -> None:
         help="Validation batches of 64 per PT measurement; omitted: the whole validation half.",
     )
     parser.add_argument(
+        "--affine",
+        action="store_true",
+        help="Affine BatchNorm in the supernet's cells (default: affine=False, the reference's).",
+    )
+    parser.add_argument(
+        "--augment",
+        choices=AUGMENT_OPTIONS,
+        default="crop_flip",
+        help="Augmentation of the search's weight and architecture batches and of the PT "
+        "measurements (default: crop_flip, the reference's).",
+    )
+    parser.add_argument(
+        "--tune-schedule",
+        choices=TUNE_SCHEDULES,
+        default="auto",
+        help="PT fine-tuning rate schedule (auto: constant on NB201, the reference's).",
+    )
+    parser.add_argument(
         "--random-epochs", type=int, default=16, help="Stand-alone epochs per random cell."
     )
     parser.add_argument("--timing-epochs", type=int, default=3)
@@ -532,7 +563,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/darts_pt_nb201.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = shrink(cifar10_subset(DATA / "cifar10_subset"), args.image_size)
+    data = resized(cifar10_subset(DATA / "cifar10_subset"), args.image_size)
     table = Table(DATA / "nb201" / "nb201_cifar10.csv")
     space = spaces.nb201_cell(C=args.C, N=args.N, num_classes=10, in_chans=3)
     measure = (
@@ -543,8 +574,10 @@ def main() -> None:
     print(
         f"NB201 cell, C={args.C} N={args.N}, CIFAR-10 subset at {args.image_size}px "
         f"({len(data.y_train)} train images: halves for weights and alphas), {args.epochs} search "
-        f"epochs, PT interval {args.interval} epoch(s), {measure} per measurement, random search "
-        f"{args.random_epochs} epoch(s) per cell; load average {os.getloadavg()}",
+        f"epochs, PT interval {args.interval} epoch(s), {measure} per measurement, cell BN "
+        f"affine={args.affine}, augment={args.augment}, PT tuning rate {args.tune_schedule}, "
+        f"random search {args.random_epochs} epoch(s) per cell; load average "
+        f"{os.getloadavg()}",
         flush=True,
     )
     baseline = table.no_search()

@@ -14,7 +14,8 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
 
 Weights follow ``programs.train``'s recipe (named optimizer, per-step cosine decay to ``lr_min``,
 optional gradient clipping); ``augment="crop_flip"`` augments each training batch on its device
-(``programs.augment``). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
+(``programs.augment``), and the validation batches of the architecture step too (DARTS's search
+reads both halves of the training set with the training transform). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
 state dicts of the supernet, optimizers, schedule and architecture parameters, the sampler's JSON
 state, the random generators and the epoch, replaced atomically and loaded with
 ``weights_only=True``) and writes one JSON line per epoch to ``train_log.jsonl``;
@@ -355,7 +356,8 @@ class SupernetTrainer:
             x, y = augment(cfg.augment, x.to(self.device), self.rng), y.to(self.device)
             if valid is not None:
                 xv, yv = next(valid)
-                arch_total += self.arch_step(xv.to(self.device), yv.to(self.device), x, y)
+                xv = augment(cfg.augment, xv.to(self.device), self.rng)
+                arch_total += self.arch_step(xv, yv.to(self.device), x, y)
             total += self.weight_step(x, y)
             self.schedule.step()
             self.step += 1

@@ -21,6 +21,14 @@ weight decay 3e-4, gradient clipping 5; alphas Adam lr 3e-4, betas (0.5, 0.999),
 weights, half for the alphas. The architecture is selected by magnitude (the argmax op of every
 decision; DARTS cell nodes keep their two sources with the strongest non-``none`` op).
 
+Two further defaults follow the DARTS-PT reference (ruocwang/darts-pt, ``nasbench201/`` and
+``sota/cnn/``): the cells' BatchNorm has no affine parameters (``affine=False``; the search cells
+of ``nasbench201/search_cells.py`` and ``sota/cnn/model_search.py``; ``affine=True`` restores the
+library's affine BN), and both halves of the split training set are augmented with the CIFAR
+crop and flip (``augment="crop_flip"``: the reference's train and validation queues both read the
+training set with its training transform, so the weight step's and the architecture step's
+batches are augmented; ``augment="none"`` turns it off).
+
 Outputs under the searcher's folder: ``search/`` (the shared trainer's ``checkpoint.pt`` and
 ``train_log.jsonl``, whose ``arch_weights`` per epoch are the alpha history) and
 ``result.json`` (the selected spec).
@@ -46,6 +54,8 @@ from symnas.programs.supernet_train import ArchitectureParameters, SupernetTrain
 
 RESULT = "result.json"
 ORDERS = (1, 2)
+#: The searchers' ``augment`` choices: a ``programs.augment`` recipe, or ``"none"``.
+AUGMENT_OPTIONS = ("crop_flip", "none")
 #: The finite-difference step of the Hessian-vector product, divided by the vector's norm.
 HVP_RADIUS = 0.01
 
@@ -161,8 +171,10 @@ def darts_config(
     arch_lr: float | None = 3e-4,
     arch_weight_decay: float = 1e-3,
     seed: int = 0,
+    augment: str | None = None,
 ) -> TrainConfig:
-    """DARTS's search recipe as a ``TrainConfig`` (``arch_lr=None`` keeps the alphas fixed)."""
+    """DARTS's search recipe as a ``TrainConfig`` (``arch_lr=None`` keeps the alphas fixed;
+    ``augment`` names the batch augmentation of both the weight and the architecture steps)."""
     return TrainConfig(
         epochs=epochs,
         batch_size=batch_size,
@@ -176,6 +188,7 @@ def darts_config(
         arch_betas=(0.5, 0.999),
         arch_weight_decay=arch_weight_decay,
         seed=seed,
+        augment=augment,
     )
 
 
@@ -210,6 +223,16 @@ def _read_result(path: Path) -> dict[str, Any]:
             "train_portion",
             pg.typing.Float(min_value=0.0, max_value=1.0, default=0.5),
             "Share of the training data that trains the weights; the rest trains the alphas.",
+        ),
+        (
+            "affine",
+            pg.typing.Bool(default=False),
+            "Affine BatchNorm in the supernet's cells (the reference: False).",
+        ),
+        (
+            "augment",
+            pg.typing.Enum("crop_flip", list(AUGMENT_OPTIONS)),
+            "Augmentation of the weight and architecture batches (the reference: crop_flip).",
         ),
     ]
 )
@@ -259,16 +282,38 @@ class DARTS(OneShotSearcher):
         """Selects the finalist after the search; returns its key in ``selected``."""
         return "magnitude"
 
+    def augmentation(self) -> str | None:
+        """The ``TrainConfig.augment`` of the search (None for ``augment="none"``)."""
+        return None if self.augment == "none" else self.augment
+
     def split(self) -> tuple[Dataset, Dataset]:
         """``(train, valid)``: the weights' half and the alphas' half of the training data."""
         return validation_split(load_dataset(self.data), 1.0 - self.train_portion, self.train_seed)
+
+    def build_supernet(self, space: Any) -> Supernet:
+        """The ``differentiable`` supernet of ``space`` with the cells' BatchNorm ``affine`` as
+        configured (a family without that option is refused)."""
+        from symnas import programs
+
+        name = type(self).__name__
+        try:
+            supernet = programs.supernet(space, affine=self.affine)
+        except (TypeError, ValueError) as e:
+            if "affine" not in str(e):
+                raise
+            supernet = programs.supernet(space)
+            require(supernet, "differentiable", name)
+            raise ValueError(
+                f"{name}: the {type(supernet).__name__} has no affine option for its BatchNorm; "
+                f"its family's programs.supernet must accept affine= ({e})"
+            ) from None
+        require(supernet, "differentiable", name)
+        return supernet
 
     def train_supernet(
         self, space: Any, out: Path | None, resume: bool, progress: bool
     ) -> DARTSTrainer:
         """Builds the supernet and its alphas and runs the bilevel search (resumable)."""
-        from symnas import programs
-
         if not 0.0 < self.train_portion < 1.0:
             raise ValueError(
                 f"DARTS: train_portion must lie strictly between 0 and 1; got {self.train_portion!r}."
@@ -276,8 +321,7 @@ class DARTS(OneShotSearcher):
         seed = self.train_seed
         train, valid = self.split()
         torch.manual_seed(seed)
-        self.supernet = programs.supernet(space)
-        require(self.supernet, "differentiable", type(self).__name__)
+        self.supernet = self.build_supernet(space)
         self.arch = ArchitectureParameters(self.supernet.arch_decisions(), seed=seed)
         config = darts_config(
             self.epochs,
@@ -290,6 +334,7 @@ class DARTS(OneShotSearcher):
             arch_lr=self.arch_lr if self.trains_alpha() else None,
             arch_weight_decay=self.arch_weight_decay,
             seed=seed,
+            augment=self.augmentation(),
         )
         trainer = DARTSTrainer(
             self.supernet,
@@ -302,7 +347,11 @@ class DARTS(OneShotSearcher):
             device=self.device,
             progress=progress,
             order=self.order,
-            fingerprint={"space": pg.to_json(space), "source": describe_data(self.data)},
+            fingerprint={
+                "space": pg.to_json(space),
+                "source": describe_data(self.data),
+                "affine": self.affine,
+            },
         )
         trainer.fit()
         return trainer

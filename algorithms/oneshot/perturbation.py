@@ -4,14 +4,20 @@ Implements the selection of Wang, Cheng, Chen, Tang & Hsieh, "Rethinking Archite
 in Differentiable NAS" (ICLR 2021; ruocwang/darts-pt) on any op-choice space. After the DARTS
 search (``darts.DARTS``, first order as in the paper, or with the alphas left at their near-uniform
 initialisation: the fix-alpha variant), the supernet is fine-tuned for
-``interval * (events - 1) + 1`` epochs with a fresh weight optimizer (the search rate / 10, cosine
-to ``lr_min``) while the alphas keep training (fix-alpha: they stay fixed). Before epoch
+``interval * (events - 1) + 1`` epochs with a fresh weight optimizer at the search rate / 10 while
+the alphas keep training (fix-alpha: they stay fixed). The tuning rate follows the reference's
+code for the space (``tune_schedule="auto"``): constant on spaces without a topology phase such
+as the NAS-Bench-201 cell (``nasbench201/projection.py`` resets the optimizer and steps no
+scheduler), a cosine to ``lr_min`` over the tuning epochs on DARTS-style cells
+(``sota/cnn/projection.py``); ``"constant"`` and ``"cosine"`` force either. Before epoch
 ``t = interval * n`` the n-th selection event runs, once per decision group (the NAS-Bench-201
 cell is one group; the DARTS cell's normal and reduction cells are two):
 
 - **operation phase** (while the group has unprojected edges): an edge drawn uniformly at random
   among the unprojected ones; each of its ops in turn is masked (its mixing weight set to 0, the
-  others *not* renormalised) and the supernet's validation accuracy is measured in BN-train mode;
+  others *not* renormalised) and the supernet's validation accuracy is measured in BN-train mode
+  (on batches augmented as the search's are: the reference measures on its validation queue,
+  which reads the training set with the training transform);
   the edge is projected onto the op whose removal hurts most (lowest accuracy, ties broken by
   the highest loss, which matters when few batches are measured; with ``criterion="loss"``
   highest loss): its weights become that op's one-hot vector;
@@ -48,11 +54,14 @@ import torch.nn.functional as F
 from symnas.algorithms.oneshot.darts import DARTS, DARTSTrainer, Weights, darts_config
 from symnas.algorithms.registry import register_algorithm
 from symnas.core.files import write_json_atomic
+from symnas.programs.augment import augment
 from symnas.programs.supernet_train import ArchitectureParameters
 from symnas.spaces.relaxation import Node, Relaxation, op_decisions
 
 CRITERIA = ("acc", "loss")
 EDGE_ORDERS = ("random",)
+#: ``auto``: constant without a topology phase (NAS-Bench-201 reference), else cosine (DARTS).
+TUNE_SCHEDULES = ("auto", "constant", "cosine")
 SELECTION_FILE = "selection.json"
 
 #: ``measure(weights) -> (accuracy, loss)`` of the supernet under mixing weights.
@@ -145,6 +154,11 @@ class PerturbationSelection:
     def due(self, epoch: int) -> bool:
         """Whether a selection event runs before ``epoch``."""
         return epoch % self.interval == 0 and epoch // self.interval < self.events
+
+    @property
+    def has_topology_phase(self) -> bool:
+        """Whether some node chooses among more inputs than it keeps (DARTS-style cells)."""
+        return any(self.nodes.values())
 
     @property
     def finished(self) -> bool:
@@ -261,14 +275,15 @@ class ProjectionTrainer(DARTSTrainer):
 
     @torch.no_grad()
     def measure(self, weights: Weights) -> tuple[float, float]:
-        """Validation accuracy and loss under ``weights`` (BN-train mode, capped batches)."""
+        """Validation accuracy and loss under ``weights`` (BN-train mode, capped batches; the
+        batches augmented by ``config.augment`` from the trainer's generator)."""
         self.supernet.train()
         correct, total, loss = 0, 0, 0.0
         batches = self.valid.loader("test", self.config.batch_size)
         for index, (x, y) in enumerate(batches):
             if self.eval_batches is not None and index == self.eval_batches:
                 break
-            x, y = x.to(self.device), y.to(self.device)
+            x, y = augment(self.config.augment, x.to(self.device), self.rng), y.to(self.device)
             logits = self.supernet.forward_weighted(x, weights)
             loss += float(F.cross_entropy(logits, y, reduction="sum"))
             correct += int((logits.argmax(1) == y).sum())
@@ -310,6 +325,11 @@ class ProjectionTrainer(DARTSTrainer):
         ("criterion", pg.typing.Enum("acc", list(CRITERIA)), "Measure: accuracy or loss."),
         ("edge_order", pg.typing.Enum("random", list(EDGE_ORDERS)), "Order edges are decided."),
         ("tune_lr", pg.typing.Float(min_value=0.0).noneable(), "Fine-tuning rate; None: lr/10."),
+        (
+            "tune_schedule",
+            pg.typing.Enum("auto", list(TUNE_SCHEDULES)),
+            "Fine-tuning rate schedule; auto: constant on NB201-like spaces, cosine on DARTS cells.",
+        ),
     ]
 )
 class DARTSPT(DARTS):
@@ -322,6 +342,14 @@ class DARTSPT(DARTS):
     def trains_alpha(self) -> bool:
         """False for the fix-alpha variant."""
         return not self.fix_alpha
+
+    def tuning_schedule(self, selection: PerturbationSelection) -> str:
+        """``"constant"`` or ``"cosine"``: ``tune_schedule``, with ``"auto"`` resolved by the
+        reference's code for the space (constant without a topology phase, as
+        ``nasbench201/projection.py``; cosine to ``lr_min`` with one, as ``sota/cnn/projection.py``)."""
+        if self.tune_schedule != "auto":
+            return self.tune_schedule
+        return "cosine" if selection.has_topology_phase else "constant"
 
     def select(
         self, space: Any, trainer: DARTSTrainer, out: Path | None, resume: bool, progress: bool
@@ -336,17 +364,20 @@ class DARTSPT(DARTS):
         self.selection = PerturbationSelection(
             relaxation, self.interval, self.criterion, seed=self.train_seed + 1
         )
+        tune_lr = self.tune_lr if self.tune_lr is not None else self.lr / 10
+        schedule = self.tuning_schedule(self.selection)
         config = darts_config(
             self.selection.tune_epochs,
             batch_size=self.batch_size,
-            lr=self.tune_lr if self.tune_lr is not None else self.lr / 10,
-            lr_min=self.lr_min,
+            lr=tune_lr,
+            lr_min=tune_lr if schedule == "constant" else self.lr_min,
             momentum=self.momentum,
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
             arch_lr=self.arch_lr if self.trains_alpha() else None,
             arch_weight_decay=self.arch_weight_decay,
             seed=self.train_seed + 1,
+            augment=self.augmentation(),
         )
         settings = {
             "interval": self.interval,
@@ -354,6 +385,7 @@ class DARTSPT(DARTS):
             "criterion": self.criterion,
             "edge_order": self.edge_order,
             "fix_alpha": self.fix_alpha,
+            "tune_schedule": schedule,
         }
         folder = None if out is None else out / "selection"
 

@@ -299,3 +299,59 @@ def test_bad_options_name_the_field():
         algorithms.DARTS(data=tiny_data(), epochs=1).search(
             spaces.resnet20_pooling(), None, False, False
         )
+
+
+def _batch_norms(module: torch.nn.Module) -> list[torch.nn.BatchNorm2d]:
+    return [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+
+def test_searchers_default_to_the_reference_bn_and_augmentation(nb201_run):
+    algo, _, out = nb201_run
+    assert not algo.affine and algo.augment == "crop_flip"
+    cells = [m for m in _batch_norms(algo.supernet) if not m.affine]
+    assert cells and all(m.track_running_stats for m in cells)
+    state = torch.load(out / "oneshot" / "search" / "checkpoint.pt", weights_only=True)
+    fingerprint = json.loads(state["fingerprint"])
+    assert fingerprint["affine"] is False and fingerprint["config"]["augment"] == "crop_flip"
+    tuned = torch.load(out / "oneshot" / "selection" / "checkpoint.pt", weights_only=True)
+    assert json.loads(tuned["fingerprint"])["config"]["augment"] == "crop_flip"
+    darts = algorithms.DARTS(data=tiny_data(), epochs=1, batch_size=8, affine=True, augment="none")
+    trainer = darts.train_supernet(nb201_space(), None, False, False)
+    assert all(m.affine for m in _batch_norms(darts.supernet))
+    assert trainer.config.augment is None
+
+
+def test_pt_tunes_at_a_constant_rate_on_nb201_and_a_cosine_on_darts_cells(nb201_run, tmp_path):
+    algo, _, out = nb201_run
+    assert algo.record["selection"]["tune_schedule"] == "constant"
+    log = (out / "oneshot" / "selection" / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["lr"] for line in log] == pytest.approx([algo.lr / 10] * len(log))
+    darts, _ = _run(darts_space(), tmp_path / "darts", epochs=1, batch_size=16)
+    assert darts.record["selection"]["tune_schedule"] == "cosine"
+    log = (tmp_path / "darts" / "oneshot" / "selection" / "train_log.jsonl").read_text()
+    rates = [json.loads(line)["lr"] for line in log.splitlines()]
+    assert rates[-1] == pytest.approx(darts.lr_min) and rates[0] > rates[-1]
+    forced, _ = _run(nb201_space(), tmp_path / "cosine", epochs=1, tune_schedule="cosine")
+    assert forced.record["selection"]["tune_schedule"] == "cosine"
+
+
+@pytest.mark.parametrize("augment", [None, "crop_flip"])
+def test_pt_measures_on_batches_augmented_as_the_search(augment):
+    space = nb201_space()
+    torch.manual_seed(0)
+    supernet = programs.supernet(space, affine=False)
+    arch = ArchitectureParameters(supernet.arch_decisions(), seed=0)
+    train, valid = validation_split(tiny_data(), 0.5, seed=0)
+    tuner = ProjectionTrainer(
+        supernet,
+        train,
+        darts_config(1, batch_size=8, augment=augment),
+        arch=arch,
+        valid=valid,
+        device="cpu",
+        selection=PerturbationSelection(op_decisions(space), interval=1),
+        eval_batches=1,
+    )
+    before = json.dumps(tuner.rng.bit_generator.state)
+    tuner.measure(arch.weights())
+    assert (json.dumps(tuner.rng.bit_generator.state) != before) == (augment is not None)

@@ -91,6 +91,30 @@ def test_darts_mixture_trains_the_architecture_on_the_validation_stream():
     assert masked[0] == 0 and masked[1] == 0 and abs(float(masked.sum()) - 1) < 1e-6
 
 
+class RecordingArchTrainer(SupernetTrainer):
+    """Records the validation batches the architecture step receives."""
+
+    def arch_step(self, x_valid, y_valid, x, y) -> float:
+        self.seen = [*getattr(self, "seen", []), x_valid.detach().clone()]
+        return super().arch_step(x_valid, y_valid, x, y)
+
+
+@pytest.mark.parametrize("augment", [None, "crop_flip"])
+def test_the_architecture_step_is_augmented_with_the_training_batches(augment):
+    _, supernet, data = tiny()
+    train, valid = validation_split(data, 0.5)
+    arch = ArchitectureParameters(supernet.arch_decisions(), seed=0)
+    config = TrainConfig(epochs=1, lr=0.05, batch_size=16, arch_lr=3e-2, augment=augment)
+    trainer = RecordingArchTrainer(
+        supernet, train, config, arch=arch, valid=valid, device="cpu", progress=False
+    )
+    trainer.fit()
+    rows = valid.x_test.flatten(1)
+    batch = torch.cat(trainer.seen).flatten(1)
+    raw = [bool((rows == row).all(1).any()) for row in batch]
+    assert all(raw) if augment is None else not all(raw)
+
+
 def test_fixed_architecture_weights_train_only_the_supernet():
     _, supernet, data = tiny()
     arch = ArchitectureParameters(supernet.arch_decisions(), seed=0)
