@@ -265,7 +265,7 @@ def train_supernet(
         task=norm,
         per_cell=args.per_cell,
         accept=accept,
-        restart_final=method == "gm" and args.restart_final,
+        restart_final=None if args.restart_final else False,
         out=work,
         resume=True,
         device=device,

@@ -101,6 +101,7 @@ class FewShotTrainer:
       restart_final: GM-NAS's ``restart final``: the sub-supernets of the last split start from
         freshly initialised weights (and, as every stage, a fresh optimizer and schedule)
         instead of their parent's; the splits themselves are still chosen on the trained parent.
+        None: each method's reference rule (GM-NAS restarts, Few-Shot NAS transfers weights).
       out, resume, device, progress: as ``SupernetTrainer``.
 
     The root supernet is built after ``torch.manual_seed(train.seed)``, so a training is a
@@ -121,7 +122,7 @@ class FewShotTrainer:
         task: dict[str, Any] | None = None,
         per_cell: bool = False,
         accept: Callable[[dict[str, Any]], bool] | None = None,
-        restart_final: bool = False,
+        restart_final: bool | None = None,
         out: str | os.PathLike | None = None,
         resume: bool = False,
         device: str | torch.device = "auto",
@@ -163,7 +164,7 @@ class FewShotTrainer:
             )
         self.decision = decision
         self.per_cell, self.accept = bool(per_cell), accept
-        self.restart_final = bool(restart_final)
+        self.restart_final = method == "gm" if restart_final is None else bool(restart_final)
         self.max_supernets = self._check_budget(max_supernets)
         self.gradient_batches, self.gradient_scope = gradient_batches, gradient_scope
         self.root = SubSupernet("s", {}, space, root.to(self.device))

@@ -210,6 +210,10 @@ def test_gm_restart_final_gives_the_last_children_fresh_weights(data):
     again = trainer._fresh(fresh[0].name)
     assert torch.equal(again.stem[0].weight, fresh[0].supernet.stem[0].weight)
     assert trainer.config()["restart_final"] is True
+    # The reference rules by default: GM-NAS restarts its final sub-supernets, Few-Shot NAS not.
+    for method, restarts in (("gm", True), ("exhaustive", False)):
+        default = FewShotTrainer(space, data, config, method=method, device="cpu", progress=False)
+        assert default.restart_final is restarts
 
 
 def test_resized_pools_the_images(data):
