@@ -31,12 +31,15 @@ def register_algorithm(
     defaults: Mapping[str, Any] | None = None,
     aliases: Iterable[str] = (),
     kind: str | None = None,
+    small: Mapping[str, Any] | None = None,
 ) -> Callable[[A], A]:
     """Class decorator: registers a :class:`SearchAlgorithm` under ``name``.
 
     ``defaults`` are the constructor arguments that ``create(name)`` passes unless overridden;
     ``kind`` is one of :data:`KINDS`, by default the kind of the package that defines the class
-    (``one_shot`` in ``symnas.algorithms.oneshot``, else ``multi_trial``).
+    (``one_shot`` in ``symnas.algorithms.oneshot``, else ``multi_trial``); ``small`` are the
+    constructor arguments of a small, fast instance (a population of a few members, short
+    training), with which ``symnas.testing`` checks a multi-trial algorithm.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(
@@ -55,6 +58,7 @@ def register_algorithm(
             cls,
             aliases=aliases,
             defaults=dict(defaults or {}),
+            small=dict(small or {}),
             kind=kind or ("one_shot" if in_oneshot else "multi_trial"),
         )
         return cls

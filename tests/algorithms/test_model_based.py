@@ -70,30 +70,6 @@ def test_valid_distinct_proposals_on_a_conditional_manyof_float_space(name):
     assert len(keys) == 36  # no architecture proposed twice
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_proposals_on_both_paths(name):
-    codec = spaces.compile(SPACE)
-
-    def run_batch():
-        algo = _small(name).clone(override={"metric": "sum"})
-        algo.bind(codec)
-        proposals = []
-        for _ in range(24):
-            genome = algo.propose_batch(1)
-            x = codec.decode(genome[0])["x"]
-            proposals.append(x)
-            algo.feedback_batch(genome, [{"sum": float(sum(x))}])
-        return proposals
-
-    pyglove = []
-    for value, feedback in pg.sample(SPACE, _small(name), num_examples=24):
-        pyglove.append(list(value.x))
-        feedback(float(sum(value.x)))
-    batch = run_batch()
-    assert batch == run_batch()
-    assert batch == pyglove
-
-
 @pytest.mark.parametrize(
     ("name", "workers"), [(n, 1) for n in NAMES] + [("local_search", 2), ("bananas", 2)]
 )
