@@ -1,10 +1,11 @@
 """Algorithms by name, for the command line and for ``flows.search(algorithm="name")``.
 
 Each algorithm class registers itself with :func:`register_algorithm` (name, one-line
-description, constructor defaults, aliases). The black-box samplers are imported by
-``symnas.algorithms``; the one-shot searchers (the modules of ``symnas.algorithms.oneshot``, which
-need torch) register when they are imported, which the registry does on the first lookup of a
-name it does not know yet and before listing every algorithm.
+description, constructor defaults, aliases). The built-in black-box samplers are imported by
+``symnas.algorithms``; any other module of that package (which needs no torch) and the one-shot
+searchers (the modules of ``symnas.algorithms.oneshot``, which need torch) register when they are
+imported, which the registry does on the first lookup of a name it does not know yet and before
+listing every algorithm.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from symnas.core.registry import Registry
 
 A = TypeVar("A", bound=type)
 
-ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.oneshot.*"])
+# Multi-trial algorithms are the modules of this package (no torch), one-shot searchers those of
+# ``oneshot``: a new module registers on the first lookup of its name with no list to join.
+ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.*", "symnas.algorithms.oneshot.*"])
 
 #: What an algorithm is: a multi-trial generator proposes specs from the objective's feedback
 #: alone; a one-shot searcher trains a supernet first (with the data given to its constructor)
