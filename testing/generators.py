@@ -72,7 +72,7 @@ def _objective_names(algo: SearchAlgorithm) -> tuple[tuple[str, ...], tuple[str,
 def _rewards(numbers: Sequence[Any], count: int) -> list[float]:
     """``count`` maximisation rewards computed from a candidate's DNA numbers (a custom
     decision point's string counts by its length)."""
-    values = [float(n) if isinstance(n, (int, float)) else float(len(str(n))) for n in numbers]
+    values = [float(len(n)) if isinstance(n, str) else float(n) for n in numbers]
     return [float(sum(((i + j) % 5 + 1) * v for i, v in enumerate(values))) for j in range(count)]
 
 

@@ -35,10 +35,10 @@ def _example_supernet(family: str) -> tuple[Any, Any]:
     return space, programs.supernet(space)
 
 
-def registered_sampler(name: str, steps_specs: int = 6) -> tuple[MakeSampler, Any, Any]:
+def registered_sampler(name: str, num_specs: int = 6) -> tuple[MakeSampler, Any, Any]:
     """``(factory, space, supernet)`` to check the registered sampler ``name`` on the example
     of :data:`SAMPLER_FAMILY`; a sampler whose constructor requires ``specs`` gets
-    ``steps_specs`` distinct specs of the space."""
+    ``num_specs`` distinct specs of the space."""
     cls = SAMPLERS.get(name).obj
     space, supernet = _example_supernet(SAMPLER_FAMILY)
     required = {
@@ -50,7 +50,7 @@ def registered_sampler(name: str, steps_specs: int = 6) -> tuple[MakeSampler, An
     options = {}
     if "specs" in required:
         options["specs"] = [
-            codec.decode(g) for g in codec.distinct(steps_specs, np.random.default_rng(0))
+            codec.decode(g) for g in codec.distinct(num_specs, np.random.default_rng(0))
         ]
     return (lambda: cls(**options)), space, supernet
 

@@ -20,7 +20,7 @@ from symnas.testing.generators import (
 class ForgetfulSearch(RandomSearch):
     """Saves the proposals it has seen but loads nothing: a resumed run may repeat them."""
 
-    def _state(self):
+    def _state(self):  # defined here: state_dict() saves classes that define both methods
         return super()._state()
 
     def _load_state(self, state):
