@@ -5,6 +5,7 @@ Each check takes a factory of fresh, identically seeded algorithms and a space, 
 
 - :func:`check_pyglove_contract`: ``pg.sample`` runs it, counting proposals and feedbacks, and
   it works on a bare decision point as PyGlove's generators do;
+- :func:`check_valid_proposals`: its genomes are valid and canonical, failed trials included;
 - :func:`check_batch_equals_one_at_a_time`: the batch path (``propose_batch``/
   ``feedback_batch``, what flows call) proposes what the PyGlove path (``propose``/``feedback``,
   one at a time) proposes, and a seed fixes the proposals;
@@ -33,12 +34,13 @@ from symnas.spaces.codec import compile as compile_space
 
 MakeAlgorithm = Callable[[], SearchAlgorithm]
 
-#: The space the checks use unless given one: choices, a float and a conditional sub-space (so
-#: some genomes hold inactive slots).
+#: The space the checks use unless given one: choices, a float, a conditional sub-space (so
+#: some genomes hold inactive slots) and a multi-choice of distinct, sorted candidates.
 CHECK_SPACE = pg.Dict(
     x=[pg.oneof(list(range(5))) for _ in range(4)],
     lr=pg.floatv(0.0, 1.0),
     block=pg.oneof([pg.Dict(kind="a", width=pg.oneof([8, 16, 32])), pg.Dict(kind="b")]),
+    tags=pg.manyof(2, ["p", "q", "r", "s"], distinct=True, sorted=True),
 )
 #: Bare decision points, on which ``setup`` must work as it does for PyGlove's generators.
 BARE_DECISION_POINTS = {
@@ -146,6 +148,32 @@ def _batch_run(make_algorithm: MakeAlgorithm, space: Any, count: int) -> list[An
         specs.append(codec.decode(genomes[0]))
         algo.feedback_batch(genomes, [_metrics(algo, codec.numbers(genomes[0]))])
     return specs
+
+
+def check_valid_proposals(
+    make_algorithm: MakeAlgorithm, space: Any = CHECK_SPACE, rounds: int = 12, per_round: int = 3
+) -> None:
+    """Every genome the batch path proposes is valid and canonical (``codec.validate`` returns
+    it unchanged), with failed trials (fed back as None) among the feedback and counted."""
+    codec = compile_space(space)
+    algo = make_algorithm()
+    algo.bind(codec, 0)
+    label = _label(algo)
+    for r in range(rounds):
+        genomes = _step(algo, r * per_round, per_round)
+        for genome in genomes:
+            try:
+                valid = codec.validate(genome)
+            except ValueError as error:
+                raise AssertionError(f"{label}: proposed an invalid genome ({error})") from None
+            assert np.array_equal(valid, genome, equal_nan=True), (
+                f"{label}: proposed {genome.tolist()}, not in canonical form "
+                f"{valid.tolist()} (inactive slots must hold the filler)"
+            )
+    assert algo.num_feedbacks == rounds * per_round, (
+        f"{label}: counts {algo.num_feedbacks} feedbacks of {rounds * per_round}, failed "
+        "trials included"
+    )
 
 
 def _first_mismatch(expected: list[Any], got: list[Any]) -> int | None:
@@ -282,6 +310,7 @@ def check_exact_resume(
 
 GENERATOR_CHECKS = (
     check_pyglove_contract,
+    check_valid_proposals,
     check_batch_equals_one_at_a_time,
     check_state_round_trip,
     check_state_with_pending_proposals,

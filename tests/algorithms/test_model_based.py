@@ -92,17 +92,6 @@ def test_resume_replays_the_log_exactly(tmp_path, name, workers):
     assert [t.spec for t in resumed.trials] == [t.spec for t in straight.trials]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_failed_trials_are_skipped(name):
-    codec = spaces.compile(SPACE)
-    algo = _small(name)
-    algo.bind(codec)
-    for i in range(15):
-        genome = algo.propose_batch(1)
-        algo.feedback_batch(genome, [None if i % 3 == 0 else {"v": float(genome.sum())}])
-    assert algo.num_feedbacks == 15
-
-
 def _separable_best(algo, trials: int) -> float:
     codec = spaces.compile(SPACE)
     algo.bind(codec)

@@ -14,6 +14,7 @@ from symnas.testing.generators import (
     check_batch_equals_one_at_a_time,
     check_exact_resume,
     check_state_round_trip,
+    check_valid_proposals,
 )
 
 
@@ -42,6 +43,15 @@ class ForgetfulRecovery(RandomSearch):
         del history
 
 
+class FillerlessSearch(RandomSearch):
+    """Fills inactive choice slots with the first candidate instead of the filler -1."""
+
+    def _propose_genomes(self, n: int) -> np.ndarray:
+        genomes = super()._propose_genomes(n)
+        genomes[genomes == -1] = 0
+        return genomes
+
+
 def test_a_working_generator_passes():
     check_generator(lambda: RandomSearch(seed=1))
 
@@ -59,6 +69,13 @@ def test_a_batch_path_that_differs_from_one_at_a_time_fails_naming_both_paths():
 def test_a_generator_that_ignores_its_history_fails_the_resume_check():
     with pytest.raises(AssertionError, match=r"ForgetfulRecovery: recovered from 12 trials"):
         check_exact_resume(lambda: ForgetfulRecovery(seed=1))
+
+
+def test_a_non_canonical_genome_fails_naming_the_filler():
+    with pytest.raises(
+        AssertionError, match=r"FillerlessSearch: proposed .* not in canonical form .*filler"
+    ):
+        check_valid_proposals(lambda: FillerlessSearch(seed=1))
 
 
 def test_an_unseeded_generator_fails_naming_the_seed():
