@@ -7,8 +7,9 @@ extension with one import::
     from symnas.testing import check_generator
     check_generator(lambda: MyAlgorithm(seed=1), space)
 
-- :func:`check_generator`: a multi-trial algorithm (PyGlove ``DNAGenerator`` contract,
-  ``state_dict`` round trip, exact resume, batch path equal to the one-at-a-time path);
+- :func:`check_generator`: a multi-trial algorithm (PyGlove ``DNAGenerator`` contract, valid
+  proposals, ``state_dict`` round trip, exact resume, batch path equal to the one-at-a-time
+  path);
 - :func:`check_sampler`: a path sampler (state round trip, its capability requirement);
 - :func:`check_proxy`: a zero-cost proxy (finite and repeatable on every family's example);
 - :func:`check_family`: a program family (the supernet contract and its capabilities);

@@ -41,14 +41,10 @@ def registered_sampler(name: str, num_specs: int = 6) -> tuple[MakeSampler, Any,
     ``num_specs`` distinct specs of the space."""
     cls = SAMPLERS.get(name).obj
     space, supernet = _example_supernet(SAMPLER_FAMILY)
-    required = {
-        p.name
-        for p in inspect.signature(cls).parameters.values()
-        if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
-    codec = spaces.compile(space)
+    specs = inspect.signature(cls).parameters.get("specs")
     options = {}
-    if "specs" in required:
+    if specs is not None and specs.default is specs.empty:
+        codec = spaces.compile(space)
         options["specs"] = [
             codec.decode(g) for g in codec.distinct(num_specs, np.random.default_rng(0))
         ]
