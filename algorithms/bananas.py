@@ -47,7 +47,16 @@ ACQUISITIONS = ("its", "ucb")
 
 
 @register_algorithm(
-    "bananas", "neural-ensemble Bayesian optimisation on path encodings (White et al. 2021)"
+    "bananas",
+    "neural-ensemble Bayesian optimisation on path encodings (White et al. 2021)",
+    small={
+        "num_init": 4,
+        "k": 5,
+        "num_ensemble": 1,
+        "num_layers": 1,
+        "layer_width": 4,
+        "epochs": 3,
+    },
 )
 @pg.members(
     [

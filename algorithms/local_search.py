@@ -103,7 +103,11 @@ def _fresh_values(codec: Codec, rng: np.random.Generator) -> np.ndarray:
     return values
 
 
-@register_algorithm("local_search", "neighbourhood search with random restarts (White et al. 2021)")
+@register_algorithm(
+    "local_search",
+    "neighbourhood search with random restarts (White et al. 2021)",
+    small={"num_init": 3},
+)
 @pg.members(
     [
         ("metric", pg.typing.Str().noneable(), "Metric to optimise."),

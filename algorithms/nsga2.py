@@ -27,7 +27,10 @@ from symnas.algorithms.registry import register_algorithm
 
 
 @register_algorithm(
-    "nsga2", "multi-objective NSGA-II (Deb et al. 2002)", defaults={"population_size": 16}
+    "nsga2",
+    "multi-objective NSGA-II (Deb et al. 2002)",
+    defaults={"population_size": 16},
+    small={"population_size": 4, "objectives": {"f": "max", "g": "min"}},
 )
 @pg.members(
     [

@@ -1,10 +1,11 @@
 """Algorithms by name, for the command line and for ``flows.search(algorithm="name")``.
 
 Each algorithm class registers itself with :func:`register_algorithm` (name, one-line
-description, constructor defaults, aliases). The black-box samplers are imported by
-``symnas.algorithms``; the one-shot searchers (the modules of ``symnas.algorithms.oneshot``, which
-need torch) register when they are imported, which the registry does on the first lookup of a
-name it does not know yet and before listing every algorithm.
+description, constructor defaults, aliases). The built-in black-box samplers are imported by
+``symnas.algorithms``; any other module of that package (which needs no torch) and the one-shot
+searchers (the modules of ``symnas.algorithms.oneshot``, which need torch) register when they are
+imported, which the registry does on the first lookup of a name it does not know yet and before
+listing every algorithm.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from symnas.core.registry import Registry
 
 A = TypeVar("A", bound=type)
 
-ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.oneshot.*"])
+# Multi-trial algorithms are the modules of this package (no torch), one-shot searchers those of
+# ``oneshot``: a new module registers on the first lookup of its name with no list to join.
+ALGORITHMS = Registry("algorithm", loaders=["symnas.algorithms.*", "symnas.algorithms.oneshot.*"])
 
 #: What an algorithm is: a multi-trial generator proposes specs from the objective's feedback
 #: alone; a one-shot searcher trains a supernet first (with the data given to its constructor)
@@ -31,12 +34,15 @@ def register_algorithm(
     defaults: Mapping[str, Any] | None = None,
     aliases: Iterable[str] = (),
     kind: str | None = None,
+    small: Mapping[str, Any] | None = None,
 ) -> Callable[[A], A]:
     """Class decorator: registers a :class:`SearchAlgorithm` under ``name``.
 
     ``defaults`` are the constructor arguments that ``create(name)`` passes unless overridden;
     ``kind`` is one of :data:`KINDS`, by default the kind of the package that defines the class
-    (``one_shot`` in ``symnas.algorithms.oneshot``, else ``multi_trial``).
+    (``one_shot`` in ``symnas.algorithms.oneshot``, else ``multi_trial``); ``small`` are the
+    constructor arguments of a small, fast instance (a population of a few members, short
+    training), with which ``symnas.testing`` checks a multi-trial algorithm.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(
@@ -55,6 +61,7 @@ def register_algorithm(
             cls,
             aliases=aliases,
             defaults=dict(defaults or {}),
+            small=dict(small or {}),
             kind=kind or ("one_shot" if in_oneshot else "multi_trial"),
         )
         return cls

@@ -29,6 +29,7 @@ from symnas.algorithms.registry import register_algorithm
     "aging evolution with tournament selection (Real et al. 2019)",
     defaults={"population_size": 20, "tournament_size": 5},
     aliases=("re", "evolution"),
+    small={"population_size": 5, "tournament_size": 2},
 )
 @pg.members(
     [

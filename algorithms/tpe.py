@@ -193,7 +193,9 @@ def _float_kernels(values: np.ndarray, low: float, high: float) -> tuple:
 
 
 @register_algorithm(
-    "tpe", "tree-structured Parzen estimator (Bergstra et al. 2011, Watanabe 2023 defaults)"
+    "tpe",
+    "tree-structured Parzen estimator (Bergstra et al. 2011, Watanabe 2023 defaults)",
+    small={"n_startup_trials": 4, "n_ei_candidates": 6},
 )
 @pg.members(
     [

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "spaces", "algorithms", "programs", "flows")
+PACKAGES = ("core", "spaces", "algorithms", "programs", "flows", "testing")
 KILLED = ("killed", "timeout")
 NOT_RUN = ("skipped", "not checked")
 

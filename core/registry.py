@@ -7,8 +7,9 @@ otherwise fails with the valid names; ``entries()`` lists everything. A registry
 *loader* modules: they are imported, in order, on the first lookup miss (until the name turns
 up) and before a listing, so that modules with heavy imports register themselves only when
 they are needed. A loader whose last part is a pattern (``symnas.flows.*_flow``) stands for the
-modules of that package whose names match it, in name order, so that a new module registers
-without being added to a list. An import error of a loader is raised, never hidden.
+modules of that package whose names match it, in name order (its sub-packages excluded: a
+sub-package has registries and loaders of its own), so that a new module registers without being
+added to a list. An import error of a loader is raised, never hidden.
 
 It imports neither torch nor any other part of symnas: every floor can use it.
 """
@@ -42,12 +43,15 @@ def _qualified(obj: Any) -> str:
 
 
 def _modules(loader: str) -> list[str]:
-    """``[loader]``, or the modules a pattern loader stands for (see the module doc)."""
+    """``[loader]``, or the modules (not sub-packages) a pattern loader stands for (see the
+    module doc)."""
     package, _, pattern = loader.rpartition(".")
     if not any(c in pattern for c in "*?["):
         return [loader]
     found = pkgutil.iter_modules(importlib.import_module(package).__path__)
-    return sorted(f"{package}.{m.name}" for m in found if fnmatch.fnmatchcase(m.name, pattern))
+    return sorted(
+        f"{package}.{m.name}" for m in found if not m.ispkg and fnmatch.fnmatchcase(m.name, pattern)
+    )
 
 
 class Registry:
@@ -57,7 +61,7 @@ class Registry:
         self.kind = kind
         self.plural = plural or f"{kind}s"
         self._loaders = list(loaders)
-        self._loader_modules: list[str] | None = None
+        self._loader_modules: dict[str, list[str]] = {}
         self._loaded: set[str] = set()
         self._entries: dict[str, Entry] = {}
         self._aliases: dict[str, str] = {}
@@ -114,15 +118,17 @@ class Registry:
 
     # ------------------------------------------------------------------ loading
     def _load_next(self) -> bool:
-        """Imports the next loader module not imported yet; False when none is left. A module
-        that fails to import raises here, at every lookup that reaches it."""
-        if self._loader_modules is None:
-            self._loader_modules = [name for loader in self._loaders for name in _modules(loader)]
-        for module in self._loader_modules:
-            if module not in self._loaded:
-                importlib.import_module(module)
-                self._loaded.add(module)
-                return True
+        """Imports the next loader module not imported yet; False when none is left. A pattern
+        loader's package is imported only once the loaders before it are done. A module that
+        fails to import raises here, at every lookup that reaches it."""
+        for loader in self._loaders:
+            if loader not in self._loader_modules:
+                self._loader_modules[loader] = _modules(loader)
+            for module in self._loader_modules[loader]:
+                if module not in self._loaded:
+                    importlib.import_module(module)
+                    self._loaded.add(module)
+                    return True
         return False
 
     def _load_all(self) -> None:

@@ -30,7 +30,7 @@ def test_pip_install_gives_working_imports(tmp_path):
         timeout=300,
     )
     code = (
-        "import symnas.spaces, symnas.algorithms, symnas.programs, symnas.flows\n"
+        "import symnas.spaces, symnas.algorithms, symnas.programs, symnas.flows, symnas.testing\n"
         "from symnas import spaces, algorithms, flows, programs\n"
         "print(spaces.__file__)\n"
         "import pyglove as pg\n"

@@ -1,11 +1,12 @@
 """The floors of symnas and what each may import, read from the source with ``ast``.
 
 Floors, lowest first: ``core`` (the ground floor), ``spaces``, ``programs``, ``algorithms``,
-``flows``. A module imports only from its own floor and the floors below it (so the ground floor
-imports nothing of symnas), counting the imports inside functions: a lazy import is still a
-dependency. The ground floor imports only the standard library and spaces add numpy and
-pyglove, so no torch is imported below programs. The sub-packages import each other without a
-circle.
+``flows``, ``testing`` (the conformance kit, which exercises every floor below it). A module
+imports only from its own floor and the floors below it (so the ground floor imports nothing of
+symnas), counting the imports inside functions: a lazy import is still a dependency. The ground
+floor imports only the standard library and spaces add numpy and pyglove, so no torch is
+imported below programs; the kit imports numpy, pyglove and torch and no test framework, so it
+works without the test extra. The sub-packages import each other without a circle.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOORS = ("core", "spaces", "programs", "algorithms", "flows")
+FLOORS = ("core", "spaces", "programs", "algorithms", "flows", "testing")
 # Third-party packages a floor may import beyond the standard library; floors not named: any.
-THIRD_PARTY = {"core": set(), "spaces": {"numpy", "pyglove"}}
+# The kit needs no test framework: pytest is a test extra, so ``testing`` may not import it.
+THIRD_PARTY = {
+    "core": set(),
+    "spaces": {"numpy", "pyglove"},
+    "testing": {"numpy", "pyglove", "torch"},
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -87,7 +93,7 @@ def test_imports_are_absolute():
     assert not relative, "relative imports (import the installed form):\n" + "\n".join(relative)
 
 
-def test_the_ground_floor_and_spaces_import_no_torch_and_only_their_third_party_packages():
+def test_the_ground_floor_spaces_and_the_kit_import_only_their_third_party_packages():
     foreign = []
     for module, path in MODULES.items():
         allowed = THIRD_PARTY.get(_floor(module))

@@ -1,4 +1,5 @@
-"""Package layout: every sub-package is installed, and a black-box search imports no torch."""
+"""Package layout: every sub-package is installed, a black-box search imports no torch, and a new
+multi-trial algorithm module registers alone."""
 
 from __future__ import annotations
 
@@ -49,3 +50,19 @@ def test_every_sub_package_folder_is_listed_in_pyproject():
             found.add(".".join((package, *relative)))
     assert found <= listed, f"missing from pyproject packages: {sorted(found - listed)}"
     assert {"symnas.algorithms.oneshot", "symnas.algorithms.samplers"} <= found
+
+
+def test_a_new_multi_trial_module_registers_alone_without_torch(tmp_path):
+    """A module beside the built-in algorithms is found by name with no list to join, and
+    looking it up imports no torch."""
+    (tmp_path / "toy_search.py").write_text(
+        "from symnas.algorithms import RandomSearch, register_algorithm\n\n\n"
+        "@register_algorithm('toy_search', 'random search under another name')\n"
+        "class ToySearch(RandomSearch):\n"
+        "    pass\n"
+    )
+    steps = (
+        f"import symnas.algorithms; symnas.algorithms.__path__.append({str(tmp_path)!r})",
+        "from symnas import algorithms; algorithms.create('toy_search')",  # fails if unknown
+    )
+    assert _torch_after(*steps) == [False, False]

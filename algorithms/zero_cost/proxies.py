@@ -27,6 +27,7 @@ Arrays = dict[str, torch.Tensor]
     "epsinas",
     "output gap under two constant weight initialisations (Gracheva 2023)",
     supernet_safe=True,
+    nan_when_undefined=True,  # constant outputs (float32 underflow), as published
 )
 def epsinas(inputs: ProxyInputs) -> float:
     """epsinas of the module on the batch, with the inputs' two constants."""

@@ -6,7 +6,8 @@ tensor}``, summed into its score); any other proxy returns its score. The flags 
 scoring code needs to know: ``labelled``, the proxy needs labels ``y``; ``supernet_safe``, a
 weight-sharing supernet may compute it on its active sub-network as-is (its per-weight terms
 vanish on the weights the sub-network does not use); ``saliency``, ``zero_cost.saliency``
-returns its tensors.
+returns its tensors; ``nan_when_undefined``, the proxy reports an undefined score as NaN (the
+conformance kit, ``symnas.testing``, accepts NaN from it and a finite score from every other).
 """
 
 from __future__ import annotations
@@ -54,10 +55,18 @@ def register_proxy(
     labelled: bool = False,
     supernet_safe: bool = False,
     saliency: bool = False,
+    nan_when_undefined: bool = False,
 ) -> Callable[[Callable[[ProxyInputs], Any]], Callable[[ProxyInputs], Any]]:
-    """Decorator that registers a proxy function of :class:`ProxyInputs` under ``name``."""
+    """Decorator that registers a proxy function of :class:`ProxyInputs` under ``name``;
+    ``nan_when_undefined``: the proxy reports a score its definition leaves undefined as NaN,
+    as its reference does (every other proxy gives a finite score)."""
     return PROXY_REGISTRY.register(
-        name, description, labelled=labelled, supernet_safe=supernet_safe, saliency=saliency
+        name,
+        description,
+        labelled=labelled,
+        supernet_safe=supernet_safe,
+        saliency=saliency,
+        nan_when_undefined=nan_when_undefined,
     )
 
 

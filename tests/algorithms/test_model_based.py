@@ -70,30 +70,6 @@ def test_valid_distinct_proposals_on_a_conditional_manyof_float_space(name):
     assert len(keys) == 36  # no architecture proposed twice
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_proposals_on_both_paths(name):
-    codec = spaces.compile(SPACE)
-
-    def run_batch():
-        algo = _small(name).clone(override={"metric": "sum"})
-        algo.bind(codec)
-        proposals = []
-        for _ in range(24):
-            genome = algo.propose_batch(1)
-            x = codec.decode(genome[0])["x"]
-            proposals.append(x)
-            algo.feedback_batch(genome, [{"sum": float(sum(x))}])
-        return proposals
-
-    pyglove = []
-    for value, feedback in pg.sample(SPACE, _small(name), num_examples=24):
-        pyglove.append(list(value.x))
-        feedback(float(sum(value.x)))
-    batch = run_batch()
-    assert batch == run_batch()
-    assert batch == pyglove
-
-
 @pytest.mark.parametrize(
     ("name", "workers"), [(n, 1) for n in NAMES] + [("local_search", 2), ("bananas", 2)]
 )
@@ -114,17 +90,6 @@ def test_resume_replays_the_log_exactly(tmp_path, name, workers):
     search(9, out=tmp_path)
     resumed = search(16, out=tmp_path, resume=True)
     assert [t.spec for t in resumed.trials] == [t.spec for t in straight.trials]
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_failed_trials_are_skipped(name):
-    codec = spaces.compile(SPACE)
-    algo = _small(name)
-    algo.bind(codec)
-    for i in range(15):
-        genome = algo.propose_batch(1)
-        algo.feedback_batch(genome, [None if i % 3 == 0 else {"v": float(genome.sum())}])
-    assert algo.num_feedbacks == 15
 
 
 def _separable_best(algo, trials: int) -> float:

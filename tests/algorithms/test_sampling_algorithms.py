@@ -1,4 +1,5 @@
-"""Sampling algorithms: PyGlove compatibility, determinism, argument checks, NSGA-II fronts."""
+"""Sampling algorithms: search quality, argument checks, NSGA-II fronts (their PyGlove
+compatibility and determinism: ``test_generator_conformance.py``)."""
 
 from __future__ import annotations
 
@@ -10,67 +11,6 @@ from symnas import algorithms, spaces
 from symnas.algorithms.pareto import crowding_distance, non_dominated_sort
 
 SPACE = pg.Dict(x=[pg.oneof(list(range(8))) for _ in range(6)])
-
-
-FACTORIES = {
-    "RandomSearch": lambda: algorithms.RandomSearch(seed=3),
-    "RegularizedEvolution": lambda: algorithms.RegularizedEvolution(
-        population_size=10, tournament_size=3, seed=3
-    ),
-    "NSGA2": lambda: algorithms.NSGA2(population_size=8, seed=3),
-}
-
-
-@pytest.mark.parametrize("name", FACTORIES)
-def test_works_in_pg_sample(name):
-    # A fresh algorithm per run: the test can run twice in one process (as mutmut does).
-    algo = FACTORIES[name]()
-    values = []
-    metrics = ["sum", "first"] if algo.multi_objective else None
-    for value, feedback in pg.sample(SPACE, algo, num_examples=40, metrics_to_optimize=metrics):
-        assert isinstance(value, pg.Dict)
-        reward = float(sum(value.x))
-        feedback((reward, float(value.x[0])) if algo.multi_objective else reward)
-        values.append(list(value.x))
-    assert len(values) == 40
-    assert algo.num_feedbacks == 40
-
-
-def _named(algo):
-    """The same algorithm with named objectives for the batch path."""
-    if algo.multi_objective:
-        return algo.clone(override={"objectives": {"sum": "max", "first": "max"}})
-    return algo.clone(override={"metric": "sum"})
-
-
-@pytest.mark.parametrize("name", FACTORIES)
-def test_same_seed_same_proposals_on_both_paths(name):
-    codec = spaces.compile(SPACE)
-
-    def run_batch():
-        algo = _named(FACTORIES[name]())
-        algo.bind(codec)
-        proposals = []
-        for _ in range(40):
-            genome = algo.propose_batch(1)
-            x = codec.decode(genome[0])["x"]
-            proposals.append(x)
-            algo.feedback_batch(genome, [{"sum": float(sum(x)), "first": float(x[0])}])
-        return proposals
-
-    def run_pyglove():
-        algo = FACTORIES[name]()
-        metrics = ["sum", "first"] if algo.multi_objective else None
-        proposals = []
-        for value, fb in pg.sample(SPACE, algo, num_examples=40, metrics_to_optimize=metrics):
-            proposals.append(list(value.x))
-            reward = float(sum(value.x))
-            fb((reward, float(value.x[0])) if algo.multi_objective else reward)
-        return proposals
-
-    batch = run_batch()
-    assert batch == run_batch()
-    assert batch == run_pyglove()  # the batch path and pg.sample propose the same candidates
 
 
 def test_regularized_evolution_beats_random_on_a_separable_problem():

@@ -87,12 +87,14 @@ def test_a_pattern_loader_imports_the_matching_modules_of_its_package(tmp_path, 
     package = tmp_path / "symnas_test_package"
     package.mkdir()
     (package / "__init__.py").write_text("")
+    register = "import symnas_test_holder\nsymnas_test_holder.registry.register({!r}, '', 1)\n"
     for module, widget in (("b_widgets", "wb"), ("a_widgets", "wa"), ("helpers", "wh")):
-        (package / f"{module}.py").write_text(
-            f"import symnas_test_holder\nsymnas_test_holder.registry.register({widget!r}, '', 1)\n"
-        )
+        (package / f"{module}.py").write_text(register.format(widget))
+    (package / "c_widgets").mkdir()  # a sub-package that matches the pattern
+    (package / "c_widgets" / "__init__.py").write_text(register.format("wc"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    for module in ("", ".a_widgets", ".b_widgets", ".helpers"):
+    for module in ("", ".a_widgets", ".b_widgets", ".c_widgets", ".helpers"):
         monkeypatch.delitem(sys.modules, "symnas_test_package" + module, raising=False)
     assert registry.names() == ["wa", "wb"]  # name order; helpers does not match
     assert "symnas_test_package.helpers" not in sys.modules
+    assert "symnas_test_package.c_widgets" not in sys.modules  # sub-packages are not loaded

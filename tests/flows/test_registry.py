@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-import typing
 from pathlib import Path
 
 import pyglove as pg
@@ -13,7 +11,6 @@ from symnas import algorithms
 from symnas.algorithms.registry import ALGORITHMS, KINDS, create, register_algorithm
 from symnas.flows.nested import nested as flows_nested
 from symnas.flows.registry import (
-    COMMON_OPTIONS,
     FLOWS,
     FlowOption,
     get_flow,
@@ -23,6 +20,7 @@ from symnas.flows.registry import (
 from symnas.flows.result import FlowResult
 from symnas.flows.search import search as flows_search
 from symnas.spaces.registry import SPACES
+from symnas.testing import check_flow
 
 SMALL_SPACE = pg.Dict(x=pg.oneof([0, 1, 2, 3]), y=pg.oneof(["a", "b"]), z=pg.floatv(0.0, 1.0))
 MULTI_TRIAL = [n for n, e in ALGORITHMS.entries().items() if e.meta["kind"] == "multi_trial"]
@@ -84,23 +82,9 @@ def test_register_algorithm_checks_its_arguments():
         register_algorithm("x", "y")(dict)
 
 
-# Flows whose options have no help line yet; strict, so the mark must go when they get one.
-@pytest.mark.parametrize(
-    "name",
-    FLOWS.names(),
-)
-def test_every_flow_takes_the_common_options_and_declares_its_own(name):
-    entry = get_flow(name)
-    parameters = inspect.signature(entry.run).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    assert takes_any or set(COMMON_OPTIONS) <= set(parameters)
-    assert entry.options, f"{name} declares no option of its own"
-    for option in entry.options.values():
-        assert option.name not in COMMON_OPTIONS
-        assert option.help, f"{name}: option {option.name!r} has no help (an Args: line)"
-        if isinstance(option.default, (bool, int, float, str)):
-            # what `--set KEY=DEFAULT` gives back is the default itself
-            assert option.convert(str(option.default), name) == option.default
+@pytest.mark.parametrize("name", FLOWS.names())
+def test_registered_flow_conforms(name):
+    check_flow(name)
 
 
 def test_parse_options_converts_text_and_refuses_unknown_keys():
@@ -138,21 +122,6 @@ def test_flow_options_come_from_flows_search_when_a_flow_passes_options_on():
     options = get_flow("nb201-digits").options
     assert options["epochs"].default == 4 and options["epochs"].type is int
     assert "max_consecutive_failures" in options and "options" not in options
-
-
-def _result_members(cls: type) -> set[str]:
-    members = set(dir(cls))
-    for base in cls.__mro__:
-        members |= set(typing.get_type_hints(base)) if base is not object else set()
-    return members
-
-
-@pytest.mark.parametrize("name", FLOWS.names())
-def test_every_flow_returns_a_flow_result(name):
-    returned = typing.get_type_hints(get_flow(name).run).get("return")
-    assert isinstance(returned, type), f"{name} does not annotate its result type"
-    missing = {"best", "trials", "out"} - _result_members(returned)
-    assert not missing, f"{name} returns {returned.__name__}, which lacks {sorted(missing)}"
 
 
 def test_search_and_nested_results_are_flow_results(tmp_path):
