@@ -45,31 +45,6 @@ class DARTSFlowResult:
     report: dict[str, Any]
 
 
-def shrink(data: Any, size: int) -> Any:
-    """``data`` with its images average-pooled to ``size`` x ``size`` (unchanged if already)."""
-    import torch.nn.functional as F
-
-    from symnas.programs.data import Dataset
-
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"image_size must be a positive int; got {size!r}.")
-    if tuple(data.input_shape[-2:]) == (size, size):
-        return data
-    if size > data.input_shape[-1]:
-        raise ValueError(
-            f"image_size {size} exceeds the images' size {data.input_shape[-1]}; choose at most that."
-        )
-    return Dataset(
-        F.adaptive_avg_pool2d(data.x_train, size).contiguous(),
-        data.y_train,
-        F.adaptive_avg_pool2d(data.x_test, size).contiguous(),
-        data.y_test,
-        data.num_classes,
-        (data.input_shape[0], size, size),
-        f"{data.name}-{size}px",
-    )
-
-
 def read_table(path: str | Path) -> dict[str, float]:
     """``{arch_str: test_acc}`` of a NAS-Bench-201 CSV (columns ``arch_str`` and ``test_acc``)."""
     with open(path, newline="") as f:
@@ -156,18 +131,20 @@ def darts_pt_nb201(
       device: 'auto', 'cpu' or 'cuda'.
     """
     from symnas import algorithms, spaces
-    from symnas.programs.data import load_dataset
+    from symnas.programs.data import load_dataset, resized
 
     budget = 1 if budget is None else budget
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise ValueError(f"darts-pt-nb201: budget must be a positive int; got {budget!r}.")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(f"darts-pt-nb201: image_size must be a positive int; got {image_size!r}.")
     source = data if data is not None else f"cifar10_subset:{data_root('cifar10_subset')}"
     if not source.startswith("cifar10_subset"):
         raise ValueError(
             f"darts-pt-nb201: data must be 'cifar10_subset:DIR' (digits saturate NB201 cells); "
             f"got {data!r}."
         )
-    dataset = shrink(load_dataset(source), image_size)
+    dataset = resized(load_dataset(source), image_size)
     table_path = Path(table) if table is not None else data_root(TABLE[0]) / TABLE[1]
     if table is not None and not table_path.is_file():
         raise ValueError(f"darts-pt-nb201: table {table} is not a file.")

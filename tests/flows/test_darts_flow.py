@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symnas.flows.darts_flow import darts_pt_nb201, shrink
+from symnas.flows.darts_flow import darts_pt_nb201
 from symnas.flows.registry import get_flow
-from symnas.programs.data import synthetic
 
 TINY = {"epochs": 1, "C": 2, "N": 1, "image_size": 8, "eval_batches": 1, "device": "cpu"}
 
@@ -49,5 +48,5 @@ def test_flow_is_registered_and_refuses_digits():
     assert "epochs" in get_flow("darts-pt-nb201").options
     with pytest.raises(ValueError, match="cifar10_subset"):
         darts_pt_nb201(data="digits", verbose=False)
-    with pytest.raises(ValueError, match="image_size"):
-        shrink(synthetic(8, (3, 4, 4), 2), 0)
+    with pytest.raises(ValueError, match="image_size must be a positive int; got 0"):
+        darts_pt_nb201(image_size=0, verbose=False)
