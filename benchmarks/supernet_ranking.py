@@ -452,7 +452,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--C", type=int, default=8)
     parser.add_argument("--N", type=int, default=1)
     parser.add_argument("--image-size", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=800)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
