@@ -199,18 +199,7 @@ class VisionTransformer(nn.Module):
     def __init__(self, arch: ViTArch, drop_path_rate: float = 0.0) -> None:
         super().__init__()
         self.arch = arch
-        e = arch.embed_dim
-        max_rel = arch.max_relative_position if arch.relative_position else None
-        self.patch_embed = nn.Conv2d(arch.in_chans, e, arch.patch_size, arch.patch_size)
-        self.cls_token = nn.Parameter(trunc_normal_(torch.empty(1, 1, e)))
-        self.pos_embed = nn.Parameter(trunc_normal_(torch.empty(1, arch.num_patches + 1, e)))
-        rates = stochastic_depth_rates(drop_path_rate, arch.depth)
-        self.blocks = nn.ModuleList(
-            Block(e, arch.num_heads[i], arch.head_dim, arch.hidden(i), max_rel, rates[i])
-            for i in range(arch.depth)
-        )
-        self.norm = nn.LayerNorm(e)
-        self.head = nn.Linear(e, arch.num_classes)
+        _build_body(self, arch, drop_path_rate, Block, nn.LayerNorm, nn.Linear)
         self.apply(_init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,6 +210,32 @@ class VisionTransformer(nn.Module):
             x = block(x)
         x = self.norm(x)
         return self.head(x[:, 1:].mean(dim=1) if self.arch.global_pool else x[:, 0])
+
+
+def _build_body(
+    module: nn.Module,
+    arch: ViTArch,
+    drop_path_rate: float,
+    block: type[nn.Module],
+    norm: type[nn.Module],
+    head: type[nn.Module],
+) -> None:
+    """Gives ``module`` the patch embedding, class token, position embedding, ``block`` layers,
+    final ``norm`` and classifier ``head`` of ``arch``: the standalone network and the supernet
+    (its largest architecture, with the elastic layers) are built by this one sequence, so the
+    same seed draws the same initial values for both."""
+    e = arch.embed_dim
+    max_rel = arch.max_relative_position if arch.relative_position else None
+    module.patch_embed = nn.Conv2d(arch.in_chans, e, arch.patch_size, arch.patch_size)
+    module.cls_token = nn.Parameter(trunc_normal_(torch.empty(1, 1, e)))
+    module.pos_embed = nn.Parameter(trunc_normal_(torch.empty(1, arch.num_patches + 1, e)))
+    rates = stochastic_depth_rates(drop_path_rate, arch.depth)
+    module.blocks = nn.ModuleList(
+        block(e, arch.num_heads[i], arch.head_dim, arch.hidden(i), max_rel, rates[i])
+        for i in range(arch.depth)
+    )
+    module.norm = norm(e)
+    module.head = head(e, arch.num_classes)
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -325,18 +340,7 @@ class ViTSupernet(SlicedSupernet, SizedSupernet):
         }
         self.max_arch = parse_spec(max_spec, **task)
         self.task = {name: getattr(self.max_arch, name) for name in TASK_FIELDS}
-        arch, e = self.max_arch, self.max_arch.embed_dim
-        max_rel = arch.max_relative_position if arch.relative_position else None
-        self.patch_embed = nn.Conv2d(arch.in_chans, e, arch.patch_size, arch.patch_size)
-        self.cls_token = nn.Parameter(trunc_normal_(torch.empty(1, 1, e)))
-        self.pos_embed = nn.Parameter(trunc_normal_(torch.empty(1, arch.num_patches + 1, e)))
-        rates = stochastic_depth_rates(drop_path_rate, arch.depth)
-        self.blocks = nn.ModuleList(
-            SuperBlock(e, arch.num_heads[i], arch.head_dim, arch.hidden(i), max_rel, rates[i])
-            for i in range(arch.depth)
-        )
-        self.norm = LayerNormSuper(e)
-        self.head = LinearSuper(e, arch.num_classes)
+        _build_body(self, self.max_arch, drop_path_rate, SuperBlock, LayerNormSuper, LinearSuper)
         self.active_arch: ViTArch | None = None
 
     def arch_of(self, spec: Any) -> ViTArch:
