@@ -114,6 +114,16 @@ def build(spec: Any, **task: Any) -> nn.Module:
 
 def supernet(space: Any, **task: Any) -> nn.Module:
     """Builds one weight-sharing module that holds every spec of ``space`` (a pg hyper-value)."""
+    return _supernet_family(space).meta["supernet"](space, **task)
+
+
+def supernet_class(space: Any) -> type | None:
+    """The class of the supernet ``supernet(space)`` builds, without building it (None when the
+    family's factory declares no class)."""
+    return _supernet_family(space).meta["supernet_class"]
+
+
+def _supernet_family(space: Any) -> Entry:
     if not isinstance(space, pg.Object):
         raise TypeError(
             "programs.supernet expects a family space (a pg.Object hyper-value such as "
@@ -128,7 +138,7 @@ def supernet(space: Any, **task: Any) -> nn.Module:
         raise ValueError(
             f"programs.supernet: no supernet for space type {name!r}; known types: {with_supernet}."
         )
-    return family.meta["supernet"](space, **task)
+    return family
 
 
 def capabilities(family: str) -> list[str]:

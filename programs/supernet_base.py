@@ -189,21 +189,24 @@ def capabilities_of(supernet: Supernet | type) -> list[str]:
 
 
 def has_capability(supernet: Any, capability: str) -> bool:
-    """Whether ``supernet`` declares ``capability`` (one of ``CAPABILITIES``)."""
+    """Whether ``supernet`` (instance or class) declares ``capability`` (one of
+    ``CAPABILITIES``)."""
     if capability not in _CAPABILITY_CLASSES:
         raise ValueError(f"capability must be one of {list(CAPABILITIES)}; got {capability!r}.")
-    return isinstance(supernet, _CAPABILITY_CLASSES[capability])
+    cls = supernet if isinstance(supernet, type) else type(supernet)
+    return issubclass(cls, _CAPABILITY_CLASSES[capability])
 
 
 def require(supernet: Any, capability: str, consumer: str) -> None:
     """Raises ``TypeError`` naming ``capability`` and the families that have it unless
-    ``supernet`` declares it; ``consumer`` names what needs it."""
+    ``supernet`` (instance or class) declares it; ``consumer`` names what needs it."""
     if has_capability(supernet, capability):
         return
     from symnas.programs.registry import families_with
 
+    cls = supernet if isinstance(supernet, type) else type(supernet)
     raise TypeError(
         f"{consumer} needs a supernet with the {capability!r} capability; "
-        f"{type(supernet).__name__} has {capabilities_of(supernet) or 'none'}. Families with "
+        f"{cls.__name__} has {capabilities_of(supernet) or 'none'}. Families with "
         f"{capability!r}: {families_with(capability)}."
     )

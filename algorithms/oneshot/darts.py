@@ -292,23 +292,11 @@ class DARTS(OneShotSearcher):
 
     def build_supernet(self, space: Any) -> Supernet:
         """The ``differentiable`` supernet of ``space`` with the cells' BatchNorm ``affine`` as
-        configured (a family without that option is refused)."""
+        configured (a family whose factory takes no ``affine`` is refused by that factory)."""
         from symnas import programs
 
-        name = type(self).__name__
-        try:
-            supernet = programs.supernet(space, affine=self.affine)
-        except (TypeError, ValueError) as e:
-            if "affine" not in str(e):
-                raise
-            supernet = programs.supernet(space)
-            require(supernet, "differentiable", name)
-            raise ValueError(
-                f"{name}: the {type(supernet).__name__} has no affine option for its BatchNorm; "
-                f"its family's programs.supernet must accept affine= ({e})"
-            ) from None
-        require(supernet, "differentiable", name)
-        return supernet
+        require(programs.registry.supernet_class(space), "differentiable", type(self).__name__)
+        return programs.supernet(space, affine=self.affine)
 
     def train_supernet(
         self, space: Any, out: Path | None, resume: bool, progress: bool
