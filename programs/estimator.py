@@ -163,13 +163,12 @@ class SupernetEstimator:
         batches = self._batches()
         seen = sum(len(y) for _, y in batches)
         was_training = self.supernet.training
-        norms = _batch_norms(self.supernet)
+        norms = _batch_norms(self.supernet) if self._uses_batch_statistics() else []
         saved = [(bn.momentum, _tracked(bn)) for bn in norms]
         self.supernet.eval()
-        if self._uses_batch_statistics():
-            for bn in norms:  # batch statistics, and a momentum of 0 keeps the running averages
-                bn.train()
-                bn.momentum = 0.0
+        for bn in norms:  # batch statistics, and a momentum of 0 keeps the running averages
+            bn.train()
+            bn.momentum = 0.0
         scores = {}
         try:
             stems = (

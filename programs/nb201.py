@@ -194,7 +194,7 @@ class NB201Supernet(_NB201Skeleton, SlicedSupernet, DifferentiableSupernet):
 
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the active single path."""
-        return self._run(x, lambda k, cell, h: cell(h, self._cell_ops(k)))
+        return self.forward_active_from_stem(self.stem_features(x))
 
     def stem_features(self, x: torch.Tensor) -> torch.Tensor:
         """The stem's output, the same for every path (an estimator computes it once)."""
