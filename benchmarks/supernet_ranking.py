@@ -44,6 +44,7 @@ import argparse
 import csv
 import dataclasses
 import json
+import math
 import shlex
 import sys
 import time
@@ -71,7 +72,10 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("uniform", *FEWSHOT_METHODS)
 TASK_KEYS = ("C", "N", "image_size", "batch_size", "lr", "weight_decay", "augment")
-RECIPE_KEYS = (*TASK_KEYS, "epochs", "affine", "track_running_stats", "per_cell", "connected_only")
+RECIPE_KEYS = (
+    *TASK_KEYS, "epochs", "affine", "track_running_stats", "per_cell", "connected_only",
+    "restart_final", "lineage_budget", "gradient_batches",
+)  # fmt: skip
 
 
 def sample_cells(table: dict[str, float], count: int) -> list[str]:
@@ -81,22 +85,29 @@ def sample_cells(table: dict[str, float], count: int) -> list[str]:
     return [names[i] for i in sorted(pick)]
 
 
-def ranking(estimates: dict[str, float], truth: dict[str, float]) -> dict[str, float]:
+def ranking(estimates: dict[str, float], truth: dict[str, float]) -> dict[str, float] | None:
     """Kendall tau, Spearman and top-10% precision of ``estimates`` against ``truth`` over the
-    cells both hold; top-10% precision is the share of the truly best 10% that the estimates
-    also put in their best 10%."""
+    cells both hold (None when they share fewer than 3); top-10% precision is the share of the
+    truly best 10% that the estimates also put in their best 10%. A correlation that is
+    undefined (constant estimates) is None."""
     keys = sorted(set(estimates) & set(truth))
+    if len(keys) < 3:
+        return None
     est = np.array([estimates[k] for k in keys])
     true = np.array([truth[k] for k in keys])
     top = max(1, round(0.1 * len(keys)))
     best_true = set(np.argsort(-true, kind="stable")[:top])
     best_est = set(np.argsort(-est, kind="stable")[:top])
     return {
-        "kendall": float(kendalltau(est, true).statistic),
-        "spearman": float(spearmanr(est, true).statistic),
+        "kendall": _defined(kendalltau(est, true).statistic),
+        "spearman": _defined(spearmanr(est, true).statistic),
         "top10_precision": len(best_true & best_est) / top,
         "cells": len(keys),
     }
+
+
+def _defined(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 def bootstrap_mean(values: list[float], resamples: int = 10_000) -> tuple[float, float, float]:
@@ -177,7 +188,7 @@ def build_standalone(
     fixed permutation of the sample, once per ``--standalone-seeds`` seed."""
     path = standalone_path(args)
     saved = json.loads(path.read_text()) if path.exists() else {}
-    setting = {key: getattr(args, key) for key in (*TASK_KEYS, "standalone_epochs")}
+    setting = {key: getattr(args, key) for key in (*TASK_KEYS, "cells", "standalone_epochs")}
     if saved and saved["setting"] != setting:
         raise ValueError(f"{path} holds another setting: {saved['setting']}")
     runs = saved.get("accuracy_by_seed", {})
@@ -284,7 +295,7 @@ def run(args: argparse.Namespace) -> None:
     data = resized(cifar10_subset(DATA / "cifar10_subset"), args.image_size)
     print(
         f"NB201 C={args.C} N={args.N} {args.image_size}px, {args.epochs} epochs x "
-        f"{len(data.y_train) // args.batch_size + 1} steps, {args.cells} cells, "
+        f"{math.ceil(len(data.y_train) / args.batch_size)} steps, {args.cells} cells, "
         f"{len(data.y_test)} test images, device {device}",
         flush=True,
     )
@@ -323,7 +334,7 @@ def run(args: argparse.Namespace) -> None:
             best = search_best(estimator, args, seed) if args.re_budget else None
             row = {
                 "published": ranking(est, published),
-                "standalone": ranking(est, standalone) if standalone else None,
+                "standalone": ranking(est, standalone),
                 "steps": steps,
                 "train_cpu_s": round(train_cpu, 1),
                 "train_wall_s": round(train_wall, 1),
@@ -356,20 +367,22 @@ def search_best(estimator: Any, args: argparse.Namespace, seed: int) -> str:
 
 def format_row(method: str, seed: int, row: dict[str, Any]) -> str:
     """One (method, seed) line of figures."""
-    p, s = row["published"], row["standalone"]
-    alone = (
-        f" | stand-alone tau {s['kendall']:.3f} rho {s['spearman']:.3f} top10% "
-        f"{s['top10_precision']:.2f}"
-        if s
-        else ""
+    figures = " | ".join(
+        f"{against} tau {_shown(r['kendall'])} rho {_shown(r['spearman'])} top10% "
+        f"{r['top10_precision']:.2f}"
+        for against, r in (("published", row["published"]), ("stand-alone", row["standalone"]))
+        if r
     )
     return (
-        f"{method:10s} seed {seed}: published tau {p['kendall']:.3f} rho {p['spearman']:.3f} "
-        f"top10% {p['top10_precision']:.2f}{alone} | {row['steps']} steps, train "
+        f"{method:10s} seed {seed}: {figures} | {row['steps']} steps, train "
         f"{row['train_cpu_s']:.0f} CPU-s, score {row['score_cpu_s']:.0f} CPU-s, mean acc "
         f"{row['mean_estimate']:.3f}"
         + (f" | RE best published {row['re_best_published']:.2f}" if row.get("re_best") else "")
     )
+
+
+def _shown(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
 
 
 def summary_path(path: Path) -> Path:
@@ -387,17 +400,18 @@ def report(
     for method, seeds in summary["runs"].items():
         for seed, row in seeds.items():
             row["published"] = ranking(estimates[method][seed], published)
-            row["standalone"] = ranking(estimates[method][seed], standalone) if standalone else None
+            row["standalone"] = ranking(estimates[method][seed], standalone)
             figures.setdefault(method, {})[seed] = {
                 f"{against} {key}": row[against][key]
                 for against in ("published", "standalone")
                 if row[against]
                 for key in ("kendall", "spearman", "top10_precision")
+                if row[against][key] is not None
             }
     summary["standalone_cells"] = len(standalone)
-    if standalone:
-        ceiling = ranking(standalone, published)
-        summary["standalone_vs_published"] = ceiling
+    ceiling = ranking(standalone, published)
+    summary["standalone_vs_published"] = ceiling
+    if ceiling:
         print(
             f"\nstand-alone table ({len(standalone)} cells) vs published: tau "
             f"{ceiling['kendall']:.3f} rho {ceiling['spearman']:.3f} top10% "
@@ -411,13 +425,15 @@ def report(
         cpu = np.mean([r["train_cpu_s"] for r in rows])
         print(f"{method:10s} seeds {sorted(seeds)}, {steps} steps, {cpu:.0f} train CPU-s:")
         means[method] = {}
-        for name in next(iter(seeds.values())):
-            mean, low, high = bootstrap_mean([f[name] for f in seeds.values()])
+        for name in sorted({name for f in seeds.values() for name in f}):
+            having = {seed: f[name] for seed, f in seeds.items() if name in f}
+            mean, low, high = bootstrap_mean(list(having.values()))
             means[method][name] = [mean, low, high]
-            line = f"  {name:28s} {mean:7.3f} [{low:.3f}, {high:.3f}]"
-            shared = sorted(set(seeds) & set(figures.get("one_shot", {})))
+            line = f"  {name:28s} {mean:7.3f} [{low:.3f}, {high:.3f}] (n={len(having)})"
+            baseline = {k: f[name] for k, f in figures.get("one_shot", {}).items() if name in f}
+            shared = sorted(set(having) & set(baseline))
             if method != "one_shot" and shared:
-                diff = [seeds[k][name] - figures["one_shot"][k][name] for k in shared]
+                diff = [having[k] - baseline[k] for k in shared]
                 d, dl, dh = bootstrap_mean(diff)
                 line += f"   minus one_shot {d:+.3f} [{dl:+.3f}, {dh:+.3f}] (n={len(shared)})"
             print(line)
