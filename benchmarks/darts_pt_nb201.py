@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import csv
 import json
 import math
 import multiprocessing
@@ -70,6 +69,7 @@ from torch import nn
 from symnas import programs, spaces
 from symnas.algorithms.oneshot.darts import AUGMENT_OPTIONS, DARTSTrainer, darts_config
 from symnas.algorithms.oneshot.perturbation import DARTSPT, TUNE_SCHEDULES
+from symnas.flows.nb201_table import read_table
 from symnas.programs.augment import crop_flip
 from symnas.programs.data import Dataset, cifar10_subset, resized, validation_split
 from symnas.programs.supernet_train import TRAIN_LOG, ArchitectureParameters
@@ -77,12 +77,6 @@ from symnas.spaces.cells import NB201_EDGES, NB201_OPS, nb201_arch_str
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
-
-
-def read_table(path: Path) -> dict[str, float]:
-    """Published NB201 CIFAR-10 test accuracy by arch string."""
-    with open(path) as f:
-        return {row["arch_str"]: float(row["test_acc"]) for row in csv.DictReader(f)}
 
 
 def parameter_free(spec: dict) -> int:

@@ -41,7 +41,6 @@ separate processes with their own ``--json`` and be combined with ``--merge``.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import math
@@ -61,6 +60,7 @@ from symnas.algorithms.oneshot.fewshot import METHODS as FEWSHOT_METHODS
 from symnas.algorithms.oneshot.fewshot import FewShotTrainer, default_split_epochs
 from symnas.algorithms.samplers.uniform import UniformSampler
 from symnas.core.files import write_json_atomic
+from symnas.flows.nb201_table import read_table
 from symnas.programs.augment import augment
 from symnas.programs.data import Dataset, cifar10_subset, resized
 from symnas.programs.estimator import SupernetEstimator
@@ -289,8 +289,7 @@ def train_supernet(
 def run(args: argparse.Namespace) -> None:
     """Trains and scores every (method, seed) not yet in ``--json``, then prints the summary."""
     device = resolve_device(args.device)
-    with open(DATA / "nb201" / "nb201_cifar10.csv") as f:
-        published = {row["arch_str"]: float(row["test_acc"]) for row in csv.DictReader(f)}
+    published = read_table(DATA / "nb201" / "nb201_cifar10.csv")
     cells = sample_cells(published, args.cells)
     data = resized(cifar10_subset(DATA / "cifar10_subset"), args.image_size)
     print(

@@ -16,7 +16,6 @@ search. The result's ``best`` and ``trials`` are those of the GM search.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from symnas.core.files import write_json_atomic
+from symnas.flows.nb201_table import read_table
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
 
@@ -37,15 +37,6 @@ class FewShotFlowResult:
     best: Any
     trials: list[Any]
     report: dict[str, Any]
-
-
-def read_table(path: str | Path) -> dict[str, float]:
-    """``{arch_str: test_acc}`` of a NAS-Bench-201 CSV (columns ``arch_str`` and ``test_acc``)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or not {"arch_str", "test_acc"} <= set(rows[0]):
-        raise ValueError(f"fewshot-nb201: table {path} must have columns arch_str and test_acc.")
-    return {row["arch_str"]: float(row["test_acc"]) for row in rows}
 
 
 def rank_agreement(estimates: list[float], truth: list[float]) -> dict[str, float]:
