@@ -44,8 +44,8 @@ def cmd_list(_: argparse.Namespace) -> int:
     samplers, zero-cost proxies with their flags, and flows with their options."""
     from symnas.algorithms.samplers import SAMPLERS
     from symnas.algorithms.zero_cost.registry import PROXY_REGISTRY
+    from symnas.programs.cost.parts import PARTS
     from symnas.programs.data import DATASETS
-    from symnas.programs.parts import PARTS
     from symnas.programs.registry import FAMILIES, capabilities
 
     print("spaces:")

@@ -3,7 +3,7 @@
 Accuracy comes from one weight-sharing pooling supernet trained once on digits with uniform
 path sampling (every architecture then reads its accuracy with inherited weights, cached);
 latency, energy and utilisation come from the analytical systolic-array model
-(``programs.hardware``), with each architecture's layer table extracted once. The inner search
+(``programs.cost.hardware``), with each architecture's layer table extracted once. The inner search
 optimises a MnasNet-style reward ``accuracy * (latency / target) ** w`` (Tan et al., CVPR 2019:
 ``w = -0.07``); the outer search is NSGA-II over accuracy, latency and area, with the area cap as a
 constraint.
@@ -53,8 +53,8 @@ def supernet_accuracy_table(
     checkpointed there and ``resume`` continues it."""
     from symnas import programs, spaces
     from symnas.algorithms.samplers import UniformSampler
-    from symnas.programs.estimator import SupernetEstimator
-    from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
+    from symnas.programs.training.estimator import SupernetEstimator
+    from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 
     codec = spaces.compile(space)
     every = [codec.decode(g) for g in codec.distinct(int(codec.size), np.random.default_rng(0))]
@@ -93,7 +93,7 @@ class CoDesignObjective:
 
     def layer_table(self, arch: Any):
         """The layer table of an architecture (once per process, assembled from cached parts)."""
-        from symnas.programs.spec_cost import SpecCoster
+        from symnas.programs.cost.spec_cost import SpecCoster
 
         key = _arch_key(arch)
         if key not in self._tables:
@@ -103,7 +103,7 @@ class CoDesignObjective:
         return self._tables[key]
 
     def __call__(self, hw: Any, arch: Any) -> dict[str, float]:
-        from symnas.programs import hardware
+        from symnas.programs.cost import hardware
         from symnas.spaces.hardware import area_mm2
 
         costs = hardware.cost_table(self.layer_table(arch), [hw])

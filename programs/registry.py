@@ -22,7 +22,9 @@ from torch import nn
 from symnas.core.registry import Entry, Registry
 from symnas.programs.supernet_base import CAPABILITIES, capabilities_of
 
-FAMILIES = Registry("family", plural="families")
+# Every module of ``programs/families/`` is imported on the first lookup miss and before a
+# listing; the family modules among them register themselves.
+FAMILIES = Registry("family", loaders=["symnas.programs.families.*"], plural="families")
 
 
 def _supernet_class(supernet: Callable[..., nn.Module]) -> type | None:
@@ -44,7 +46,7 @@ def register(
 ) -> None:
     """Registers one family: its space class, standalone builder and supernet factory.
 
-    ``name`` defaults to the module that defines ``build`` (``programs/nb201.py`` -> ``"nb201"``),
+    ``name`` defaults to the module that defines ``build`` (``programs/families/nb201.py`` -> ``"nb201"``),
     ``description`` to the first line of that module's docstring, and ``supernet_class`` to the
     supernet factory when it is a class, else to the class its return annotation names.
     """
