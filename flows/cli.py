@@ -24,7 +24,7 @@ from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
 from symnas.flows.search import SearchFailed
-from symnas.spaces.grammar import CONSTRAINTS
+from symnas.spaces.context_free import CONSTRAINTS
 from symnas.spaces.registry import SPACES
 
 

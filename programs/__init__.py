@@ -17,17 +17,15 @@ This package holds what every kind shares: ``registry`` (``build``, ``supernet``
 below are imported on first access, so ``import symnas.programs`` stays light and the
 sub-packages import this one without a circle. The module paths from before the split
 (``symnas.programs.vit``, ``symnas.programs.train``...) still work for one release, with a
-``DeprecationWarning``, through ``_moved.MOVED``.
+``DeprecationWarning`` (:data:`MOVED_MODULES`, ``core.moved``).
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-from types import ModuleType
 from typing import Any
 
-from symnas.programs import _moved
+from symnas.core import moved
 from symnas.programs.registry import build, known_types, supernet
 from symnas.programs.supernet_base import Supernet
 
@@ -45,38 +43,47 @@ _LAZY = {
     "training": "symnas.programs.training",
 }
 
+#: The modules of ``programs/`` before it was split by kind: {old name: new name}. The old names
+#: work until the next release (``core.moved``). The two grammar families were one module
+#: (``grammar``), which stands for their ``graph`` dispatcher; their builders are in
+#: ``families.hnb201`` and ``families.einspace``.
+MOVED_MODULES = {
+    **{
+        f"{__name__}.{name}": f"{__name__}.families.{name}"
+        for name in ("nb201", "darts", "pooling", "tdnn", "vit", "vit_resnas")
+    },
+    **{f"{__name__}.{name}": f"{__name__}.families.{name}" for name in ("cell_ops", "vit_layers")},
+    f"{__name__}.grammar": f"{__name__}.families.grammar_graph",
+    **{
+        f"{__name__}.{name}": f"{__name__}.training.{name}"
+        for name in ("train", "supernet_train", "estimator", "fewshot")
+    },
+    **{
+        f"{__name__}.{name}": f"{__name__}.cost.{name}"
+        for name in ("hardware", "hardware_layers", "hardware_memory", "trace", "spec_cost")
+    },
+    **{
+        f"{__name__}.{name}": f"{__name__}.cost.{name}"
+        for name in ("parts", "cell_parts", "latency", "latency_model", "count", "threads")
+    },
+    f"{__name__}.augment": f"{__name__}.data.augment",
+}
+moved.keep_old_paths(__name__, MOVED_MODULES)
+
 
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
-    if module_name is not None:
-        module = importlib.import_module(module_name)
-        value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
-        globals()[name] = value
-        return value
-    if f"{__name__}.{name}" in _moved.MOVED:
-        return _moved.resolve(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module_name is None:
+        return moved.old_attribute(__name__, name)
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"{__name__}.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
-
-class _Package(ModuleType):
-    """This package's module type. Importing an old module path (``symnas.programs.train``)
-    binds the module to an attribute of its parent; that binding is skipped, so the function of
-    the same name (``programs.train``, ``programs.count``) stays, and an old attribute
-    (``programs.vit``) keeps going through ``__getattr__`` and its warning."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        moved = _moved.MOVED.get(f"{__name__}.{name}")
-        if isinstance(value, ModuleType) and value.__name__ == moved:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-_moved.install()
 
 __all__ = [
     "Dataset",
