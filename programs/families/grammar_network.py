@@ -24,7 +24,7 @@ from symnas.programs.families.cell_ops import macro_args
 
 
 class GraphBuilder:
-    """Adds op nodes to a DiGraph, tracking each node's output shape."""
+    """Adds op nodes to a DiGraph, tracking each node's output shape (node 0 is the input)."""
 
     def __init__(self, input_shape: tuple[int, ...]) -> None:
         self.graph = nx.DiGraph()
@@ -32,6 +32,8 @@ class GraphBuilder:
         self.graph.graph["input"] = 0
 
     def add(self, op: str, inputs: list[int], shape: tuple[int, ...], path: str, **attrs) -> int:
+        """Adds node ``op`` reading ``inputs`` (in order) with output ``shape``; ``path`` names
+        its place in the derivation. Returns the new node."""
         node = self.graph.number_of_nodes()
         self.graph.add_node(node, op=op, inputs=list(inputs), shape=shape, path=path, **attrs)
         for i in inputs:
@@ -39,9 +41,11 @@ class GraphBuilder:
         return node
 
     def shape(self, node: int) -> tuple[int, ...]:
+        """The output shape of ``node``."""
         return self.graph.nodes[node]["shape"]
 
     def finish(self, last: int) -> nx.DiGraph:
+        """The graph, with an ``"output"`` node reading ``last``."""
         self.graph.add_node(
             "output", op="output", inputs=[last], shape=self.shape(last), path="output"
         )
