@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import textwrap
+from collections import Counter
 from itertools import combinations
 from typing import Any
 
@@ -134,10 +135,10 @@ def top_distributions(decisions: Decisions, top: np.ndarray, shown: list[str]) -
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=[html.escape(n) for n in shown])
     for k, name in enumerate(shown):
         column = decisions.column(name)
-        values = sorted(set(column))
-        everyone = np.array([column.count(v) for v in values], dtype=np.float64) / len(column)
-        chosen = [column[i] for i in top]
-        best = np.array([chosen.count(v) for v in values], dtype=np.float64) / max(len(chosen), 1)
+        counts, chosen = Counter(column), Counter(column[i] for i in top)
+        values = sorted(counts)
+        everyone = np.array([counts[v] for v in values], dtype=np.float64) / len(column)
+        best = np.array([chosen[v] for v in values], dtype=np.float64) / max(len(top), 1)
         labels = [html.escape(v[:40]) for v in values]
         for share, label, color in (
             (everyone, "all scored trials", "#b0b0b0"),
