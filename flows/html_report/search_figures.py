@@ -56,7 +56,10 @@ def history(search: ScoredSearch, shown: np.ndarray) -> go.Figure:
     feasible = shown[search.feasible[shown]]
     infeasible = shown[search.scored[shown] & ~search.feasible[shown]]
     failed = shown[~search.scored[shown]]
-    fig.add_trace(_points(search, feasible, values[feasible], name="trials", marker={"size": 5}))
+    if len(feasible):
+        fig.add_trace(
+            _points(search, feasible, values[feasible], name="trials", marker={"size": 5})
+        )
     if len(infeasible):
         fig.add_trace(
             _points(
