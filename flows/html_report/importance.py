@@ -1,7 +1,7 @@
 """Which decisions matter: cross-validated permutation importance of a random forest.
 
-The decisions are the leaves of the decoded specs (``report.flatten``) whose values differ among
-the scored trials; a categorical leaf is coded by the rank of its value's text, a numeric one
+The decisions are the leaves of the decoded specs (every list item a leaf) whose values differ
+among the scored trials; a categorical leaf is coded by the rank of its value's text, a numeric one
 kept as is. A scikit-learn ``RandomForestRegressor`` (``IMPORTANCE_TREES`` trees, leaves of at
 least 2 trials, seed 0) predicts the first objective (maximisation form) from them. Each of
 ``FOLDS`` folds is held out in turn: the forest fitted on the other folds is scored (R^2) on it,
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from symnas.flows.report import flatten, readable
+from symnas.flows.report import readable
 
 IMPORTANCE_TREES = 50
 FOLDS = 4
@@ -42,13 +42,40 @@ class Decisions:
         return self.labels[self.names.index(name)]
 
 
+def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """The leaves of a spec by dotted path, list items each a leaf of its own (``edges[2]``:
+    a cell's edges are six decisions, not one); ``_type`` keys left out."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k != "_type":
+                out.update(leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, v in enumerate(value):
+            out.update(leaves(v, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
 def decisions(specs: list[Any]) -> Decisions:
     """The varying leaves of ``specs`` with each spec's value as readable text."""
-    flat = [flatten(spec) for spec in specs]
+    flat = [leaves(spec) for spec in specs]
     paths = list(dict.fromkeys(p for f in flat for p in f))
+    texts: dict[tuple[type, Any], str] = {}
+
+    def text(value: Any) -> str:  # leaves repeat: each distinct scalar is written once
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            return readable(value)
+        key = (type(value), value)
+        if key not in texts:
+            texts[key] = readable(value)
+        return texts[key]
+
     names, labels = [], []
     for path in paths:
-        column = [readable(f.get(path, "-")) for f in flat]
+        column = [text(f.get(path, "-")) for f in flat]
         if len(set(column)) > 1:
             names.append(path)
             labels.append(column)
@@ -57,7 +84,7 @@ def decisions(specs: list[Any]) -> Decisions:
 
 def _features(specs: list[Any], names: list[str]) -> np.ndarray:
     """One row per spec, one column per decision: numbers as they are, other values by rank."""
-    flat = [flatten(spec) for spec in specs]
+    flat = [leaves(spec) for spec in specs]
     columns = []
     for name in names:
         raw = [f.get(name) for f in flat]

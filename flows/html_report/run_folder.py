@@ -17,6 +17,11 @@ from symnas.flows.report import read_objectives
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.trial_log import record_problem
 
+try:  # optional (the ``fast`` extra): parses a long log several times faster
+    import orjson
+except ImportError:  # pragma: no cover - depends on the installed extras
+    orjson = None
+
 TRIAL_LOG = "trials.jsonl"
 TRAIN_LOG = "train_log.jsonl"
 SPLIT_PLAN = "plan.json"
@@ -74,7 +79,7 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _parse(line)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             notes.append(f"{path.name}:{number}: skipped a line that is not JSON ({e}).")
             continue
@@ -83,6 +88,17 @@ def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
             continue
         records.append(record)
     return records, notes
+
+
+def _parse(line: bytes) -> Any:
+    """One JSON line, by orjson when it is installed (the standard parser for what orjson
+    refuses, such as integers beyond 64 bits, and for the error message)."""
+    if orjson is not None:
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(line)
 
 
 def read_search(folder: Path) -> tuple[SearchResult | None, list[str]]:

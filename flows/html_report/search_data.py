@@ -3,10 +3,11 @@ downsampling that keeps a page of a long search small."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from symnas.algorithms.pareto import pareto_front
 from symnas.flows.result import SearchResult, Trial
 
 #: At most this many trials are drawn as points in the optimisation history.
@@ -29,11 +30,20 @@ class ScoredSearch:
     rewards: np.ndarray
     violation: np.ndarray
     scored: np.ndarray
+    _front: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def feasible(self) -> np.ndarray:
         """The scored trials that meet every constraint."""
         return self.scored & (self.violation == 0)
+
+    def front(self) -> np.ndarray:
+        """Indices (ascending) of the feasible trials no feasible trial dominates over all the
+        objectives (computed once)."""
+        if self._front is None:
+            feasible = np.flatnonzero(self.feasible)
+            self._front = feasible[pareto_front(self.rewards[feasible])]
+        return self._front
 
     def best_so_far(self) -> np.ndarray:
         """The best feasible first-objective value up to each trial (NaN before the first)."""

@@ -180,11 +180,7 @@ def pareto(
     links = links or {}
     pairs = list(combinations(range(len(search.names)), 2))
     fig = make_subplots(rows=1, cols=len(pairs))
-    front = (
-        np.flatnonzero(search.feasible)[pareto_front(search.rewards[search.feasible])]
-        if search.feasible.any()
-        else np.zeros(0, dtype=np.int64)
-    )
+    front = search.front()
     groups = (
         ("trials", shown[search.feasible[shown]], {"size": 5, "color": "#1f77b4"}),
         (
@@ -227,6 +223,16 @@ def _axis(search: ScoredSearch, k: int) -> str:
     return html.escape(f"{search.names[k]} ({search.modes[k]})")
 
 
+def _undominated(points: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """The ``points`` that no point of ``front`` weakly dominates (those that can change it)."""
+    if not len(front) or not len(points):
+        return points
+    covered = np.zeros(len(points), dtype=bool)
+    for f in front:
+        covered |= np.all(points <= f, axis=1)
+    return points[~covered]
+
+
 def hypervolume_curve(search: ScoredSearch) -> tuple[go.Figure, str] | None:
     """The hypervolume of the feasible trials so far, by trial; None without two feasible
     trials. Also returns how the objectives were scaled (for the caption)."""
@@ -243,8 +249,10 @@ def hypervolume_curve(search: ScoredSearch) -> tuple[go.Figure, str] | None:
     front: np.ndarray = np.zeros((0, scaled.shape[1]))
     start = 0
     for mark in marks:
-        batch = np.vstack([front, scaled[start : mark + 1]])
-        front = batch[pareto_front(batch)]
+        batch = _undominated(scaled[start : mark + 1], front)
+        if len(batch):
+            batch = np.vstack([front, batch])
+            front = batch[pareto_front(batch)]
         start = mark + 1
         volumes.append(hypervolume(front, reference))
     x = [search.trials[feasible[m]].id for m in marks]

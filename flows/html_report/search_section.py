@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from symnas.algorithms.pareto import pareto_front
 from symnas.flows.html_report import search_figures as figures
 from symnas.flows.html_report.importance import (
     FOLDS,
@@ -75,9 +74,8 @@ def ranking(search: ScoredSearch) -> np.ndarray:
     first objective; feasible before infeasible (by violation)."""
     scored = np.flatnonzero(search.scored)
     on_front = np.zeros(len(search.trials), dtype=bool)
-    if len(search.names) >= 2 and search.feasible.any():
-        feasible = np.flatnonzero(search.feasible)
-        on_front[feasible[pareto_front(search.rewards[feasible])]] = True
+    if len(search.names) >= 2:
+        on_front[search.front()] = True
     keys = (-search.rewards[scored, 0], search.violation[scored], ~on_front[scored])
     return scored[np.lexsort(keys)]
 
