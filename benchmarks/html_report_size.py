@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from symnas.core.files import write_json_atomic
+from symnas.flows.html_browser import check_page, chromium
 from symnas.flows.html_report import write_pages
-from symnas.flows.html_report.browser import check_page, chromium
-from symnas.flows.html_report.search_data import MAX_HISTORY_POINTS
+from symnas.flows.html_search_data import MAX_HISTORY_POINTS
 from symnas.flows.trial_log import TrialLog
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

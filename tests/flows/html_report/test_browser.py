@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("plotly", reason="HTML reports need plotly (pip install 'symnas[report]')")
 
+from symnas.flows.html_browser import check_page, chromium, missing_browser  # noqa: E402
 from symnas.flows.html_report import write_pages  # noqa: E402
-from symnas.flows.html_report.browser import check_page, chromium, missing_browser  # noqa: E402
 
 REASON = missing_browser()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no browser check: {REASON}")

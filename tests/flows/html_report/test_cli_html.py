@@ -8,9 +8,12 @@ import pytest
 
 pytest.importorskip("plotly", reason="HTML reports need plotly (pip install 'symnas[report]')")
 
-from symnas.flows import report  # noqa: E402
+from symnas.flows import (
+    html_report,  # noqa: E402
+    report,  # noqa: E402
+)
 from symnas.flows.cli import main  # noqa: E402
-from symnas.flows.html_report import PAGE, build  # noqa: E402
+from symnas.flows.html_report import PAGE  # noqa: E402
 
 
 def test_report_html_writes_the_page_and_names_it(runs, capsys):
@@ -39,7 +42,7 @@ def test_watch_rewrites_a_page_that_reloads_itself_until_interrupted(runs, monke
         if len(sleeps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(build.time, "sleep", sleep)
+    monkeypatch.setattr(html_report.time, "sleep", sleep)
     assert main(["report", str(runs["failed"]), "--html", "--watch", "2"]) == 0
     assert sleeps == [2.0, 2.0]  # written three times: before each sleep and after the first
     assert capsys.readouterr().out.count("every 2 s") == 1
@@ -55,7 +58,7 @@ def test_watch_needs_html_and_positive_seconds(runs, capsys):
 
 
 def test_without_plotly_the_error_names_the_extra(runs, monkeypatch, capsys):
-    for name in [m for m in sys.modules if m.startswith(("plotly", "symnas.flows.html_report"))]:
+    for name in [m for m in sys.modules if m.startswith(("plotly", "symnas.flows.html_"))]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "plotly", None)
     assert main(["report", str(runs["failed"]), "--html"]) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symnas.flows.html_report.importance import MIN_TRIALS, decisions, permutation_importance
+from symnas.flows.html_importance import MIN_TRIALS, decisions, permutation_importance
 
 
 def _specs(n: int, seed: int = 0) -> tuple[list[dict], np.ndarray]:

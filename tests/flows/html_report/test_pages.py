@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("plotly", reason="HTML reports need plotly (pip install 'symnas[report]')")
 
+from symnas.flows.html_page import script_json  # noqa: E402
 from symnas.flows.html_report import PAGE, write_pages  # noqa: E402
-from symnas.flows.html_report.page import script_json  # noqa: E402
-from symnas.flows.html_report.run_folder import read_run_folder  # noqa: E402
-from symnas.flows.html_report.search_data import MAX_HISTORY_POINTS, history_sample, score  # noqa: E402
+from symnas.flows.html_run_folder import read_run_folder  # noqa: E402
+from symnas.flows.html_search_data import MAX_HISTORY_POINTS, history_sample, score  # noqa: E402
 from symnas.flows.report import load_result  # noqa: E402
 from symnas.flows.trial_log import TrialLog  # noqa: E402
 

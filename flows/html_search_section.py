@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from symnas.flows.html_report import search_figures as figures
-from symnas.flows.html_report.importance import (
+from symnas.flows import html_search_figures as figures
+from symnas.flows.html_importance import (
     FOLDS,
     IMPORTANCE_TREES,
     MIN_TRIALS,
@@ -14,8 +14,8 @@ from symnas.flows.html_report.importance import (
     decisions,
     permutation_importance,
 )
-from symnas.flows.html_report.page import Page, sortable_table, text
-from symnas.flows.html_report.search_data import ScoredSearch, history_sample, score
+from symnas.flows.html_page import Page, sortable_table, text
+from symnas.flows.html_search_data import ScoredSearch, history_sample, score
 from symnas.flows.report import readable
 from symnas.flows.result import SearchResult
 

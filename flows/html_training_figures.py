@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from symnas.flows.html_report.run_folder import TrainLog
-from symnas.flows.html_report.search_figures import TEMPLATE
+from symnas.flows.html_run_folder import TrainLog
+from symnas.flows.html_search_figures import TEMPLATE
 
 #: The curves drawn when a log has them: (record key, panel title).
 CURVES = (

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
-from symnas.flows.html_report.run_folder import SplitPlan
-from symnas.flows.html_report.search_figures import TEMPLATE
+from symnas.flows.html_run_folder import SplitPlan
+from symnas.flows.html_search_figures import TEMPLATE
 
 
 @dataclass

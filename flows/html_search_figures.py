@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from symnas.algorithms.pareto import hypervolume, pareto_front
-from symnas.flows.html_report.importance import Decisions
-from symnas.flows.html_report.search_data import ScoredSearch
+from symnas.flows.html_importance import Decisions
+from symnas.flows.html_search_data import ScoredSearch
 from symnas.flows.report import readable
 
 TEMPLATE = "plotly_white"

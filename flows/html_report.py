@@ -1,8 +1,22 @@
-"""Writes the pages of a run folder: ``report.html`` in the folder and one in every search below
-it (a nested run's inner searches, a few-shot flow's per-method searches), each linked from its
-parent's page and back."""
+"""HTML reports: one self-contained page per run folder, rebuilt from its logs alone.
+
+``write_pages(folder)`` writes ``report.html`` in a run folder and in every search below it (a
+nested run's inner searches, a few-shot flow's per-method searches), each linked from its
+parent's page and back; ``watch`` rewrites them every few seconds during a run. Figures are
+plotly's (the ``report`` extra: ``pip install 'symnas[report]'``), with plotly.js inlined once
+per page, so a page opens from disk with no server and no network. The page is put together
+from the ``html_*`` modules: ``html_run_folder`` reads the folder, ``html_search_section`` and
+the ``html_*_figures`` modules draw, ``html_page`` escapes and assembles.
+"""
 
 from __future__ import annotations
+
+try:
+    import plotly  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "HTML reports need plotly, which the 'report' extra installs: pip install 'symnas[report]'."
+    ) from e
 
 import os
 import re
@@ -11,11 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from symnas.core.files import write_text_atomic
-from symnas.flows.html_report.fewshot_figures import tree_figure
-from symnas.flows.html_report.page import Page, sortable_table, text
-from symnas.flows.html_report.run_folder import RunFolder, SplitPlan, read_run_folder, read_search
-from symnas.flows.html_report.search_section import add_search
-from symnas.flows.html_report.training_figures import architecture_weights, training_curves
+from symnas.flows.html_fewshot_figures import tree_figure
+from symnas.flows.html_page import Page, sortable_table, text
+from symnas.flows.html_run_folder import RunFolder, SplitPlan, read_run_folder, read_search
+from symnas.flows.html_search_section import add_search
+from symnas.flows.html_training_figures import architecture_weights, training_curves
 from symnas.flows.report import readable
 
 PAGE = "report.html"
