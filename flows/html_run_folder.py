@@ -164,11 +164,12 @@ def read_run_folder(folder: str | Path) -> RunFolder:
     inner = {}
     if (root / INNER).is_dir():
         inner = {p.parent.name: p.parent for p in sorted((root / INNER).glob(f"*/{TRIAL_LOG}"))}
-    searches = [
-        p.parent
-        for p in sorted(root.rglob(TRIAL_LOG))
-        if p.parent != root and not p.parent.is_relative_to(root / INNER)
-    ]
+    searches: list[Path] = []  # the top-most searches below the folder (each pages its own)
+    for log in sorted(root.rglob(TRIAL_LOG), key=lambda p: (len(p.parts), p)):
+        folder = log.parent
+        if folder != root and not any(folder.is_relative_to(s) for s in [root / INNER, *searches]):
+            searches.append(folder)
+    searches.sort()
     train_logs, plans = [], []
     for path in sorted(root.rglob(TRAIN_LOG)):
         if any(path.is_relative_to(s) for s in searches) or path.is_relative_to(root / INNER):

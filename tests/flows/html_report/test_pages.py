@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -178,3 +179,20 @@ def test_a_long_search_draws_a_bounded_sample_with_every_improvement(tmp_path):
     assert 0 < (~search.scored[shown]).sum() <= MAX_HISTORY_POINTS // 10
     [path] = write_pages(tmp_path)
     assert path.stat().st_size < PLOTLY_JS_BYTES + 3_000_000
+
+
+def test_a_parent_folder_links_the_top_searches_below_it_and_they_their_own(runs, tmp_path):
+    shutil.copytree(runs["nested"], tmp_path / "hw")
+    shutil.copytree(runs["search"], tmp_path / "a" / "search")
+    run = read_run_folder(tmp_path)
+    assert run.result is None and run.searches == [tmp_path / "a" / "search", tmp_path / "hw"]
+    written = write_pages(tmp_path)
+    inner = sorted((tmp_path / "hw" / "inner").iterdir())
+    assert written == [
+        tmp_path / PAGE,
+        tmp_path / "a" / "search" / PAGE,
+        tmp_path / "hw" / PAGE,
+        *(folder / PAGE for folder in inner),
+    ]
+    page = written[0].read_text()
+    assert 'href="hw/report.html"' in page and "inner/" not in page
