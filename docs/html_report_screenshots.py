@@ -1,5 +1,6 @@
 """Regenerates the screenshots of docs/html_report.md: runs four flows small, writes their HTML
-reports and photographs the top of each page in headless Chromium (cropped, 64 colours).
+reports and photographs each page in headless Chromium from its top (from its training section
+for DARTS, its Pareto front for the nested run), cropped and reduced to 64 colours.
 
     python docs/html_report_screenshots.py --out runs/docs
 """
@@ -27,6 +28,14 @@ RUNS = {
     "--device cpu",
 }
 HEIGHT = 1500
+# Page kind: the section the screenshot starts at (None: the top of the page).
+FROM_SECTION = {"darts": "Supernet training", "nested": "Pareto front"}
+_SECTION_TOP = """
+var title = arguments[0];
+var h = Array.prototype.find.call(document.querySelectorAll("h2"),
+                                  function (h) { return h.textContent.indexOf(title) === 0; });
+return h ? h.getBoundingClientRect().top + window.scrollY : 0;
+"""
 
 
 def main() -> None:
@@ -56,7 +65,9 @@ def main() -> None:
             if check.errors or not all(f.ok for f in check.figures):
                 raise SystemExit(f"{page}: {check.errors} {check.figures}")
             image = Image.open(shot).convert("RGB")
-            image = image.crop((0, 0, image.width, min(image.height, HEIGHT)))
+            section = FROM_SECTION.get(kind)
+            top = int(driver.execute_script(_SECTION_TOP, section)) - 10 if section else 0
+            image = image.crop((0, top, image.width, min(image.height, top + HEIGHT)))
             image.quantize(colors=64).save(DOCS / f"html_report_{kind}.png", optimize=True)
             print(DOCS / f"html_report_{kind}.png")
 

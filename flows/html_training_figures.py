@@ -95,7 +95,6 @@ def architecture_weights(log: TrainLog) -> go.Figure:
         margin={"t": 40},
         legend={"orientation": "h", "y": -0.05},
     )
-    fig.update_yaxes(rangemode="tozero")
     return fig
 
 
