@@ -91,7 +91,7 @@ class Page:
         """Starts a section (``body``: HTML, already escaped)."""
         self.parts.append(f"<h2>{text(title)}</h2>\n{body}")
 
-    def html(self, body: str) -> None:
+    def add_html(self, body: str) -> None:
         """Appends HTML (already escaped) to the current section."""
         self.parts.append(body)
 

@@ -30,10 +30,11 @@ from symnas.flows.html_page import Page, sortable_table, text
 from symnas.flows.html_run_folder import RunFolder, SplitPlan, read_run_folder, read_search
 from symnas.flows.html_search_section import add_search
 from symnas.flows.html_training_figures import architecture_weights, training_curves
+from symnas.flows.nested import hardware_key
 from symnas.flows.report import readable
 
 PAGE = "report.html"
-_STAGE = re.compile(r"^(?P<leaf>.+)/stage(?P<stage>\d+)$")
+_STAGE = re.compile(r"^.+/stage(?P<stage>\d+)$")  # <sub-supernet>/stage<k>
 
 
 def write_pages(folder: str | Path, refresh_s: float | None = None) -> list[Path]:
@@ -62,7 +63,9 @@ def build_page(run: RunFolder, parent: Path | None = None, refresh_s: float | No
     """The page of one run folder (``parent``: the folder whose page links to this one)."""
     page = Page(f"symnas run {run.path.name or run.path.resolve().name}", str(run.path), refresh_s)
     if parent is not None:
-        page.html(f'<p><a href="{text(_link(parent / PAGE, run.path))}">back to the run</a></p>')
+        page.add_html(
+            f'<p><a href="{text(_link(parent / PAGE, run.path))}">back to the run</a></p>'
+        )
     for note in run.notes:
         page.paragraph(note, "note")
     if run.empty:
@@ -87,8 +90,6 @@ def _inner_links(run: RunFolder) -> dict[int, str]:
     """Outer trial id to the page of its inner search (a nested run's ``inner/<key>/``)."""
     if not run.inner or run.result is None:
         return {}
-    from symnas.flows.nested import hardware_key
-
     links = {}
     for trial in run.result.trials:
         folder = run.inner.get(hardware_key(trial.spec))
@@ -114,7 +115,7 @@ def _searches(page: Page, run: RunFolder) -> None:
             [(anchor, name), (str(count), count), (text(summary), summary), (text(spec), spec)]
         )
     columns = [("search", ""), ("trials", "num"), ("best metrics", ""), ("best spec", "spec")]
-    page.html(sortable_table(columns, rows))
+    page.add_html(sortable_table(columns, rows))
 
 
 def _stage_offsets(run: RunFolder) -> dict[str, int]:

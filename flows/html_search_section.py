@@ -106,7 +106,7 @@ def _best_table(page: Page, search: ScoredSearch, links: dict[int, str]) -> None
         spec = readable(trial.spec)
         cells.append((text(spec), spec))
         table.append(cells)
-    page.html(sortable_table(columns, table))
+    page.add_html(sortable_table(columns, table))
 
 
 def _failed_table(page: Page, search: ScoredSearch) -> None:
@@ -119,7 +119,7 @@ def _failed_table(page: Page, search: ScoredSearch) -> None:
     for t in recent:
         spec, error = readable(t.spec), str(t.error or "")
         rows.append([(str(t.id), t.id), (text(error), error), (text(spec), spec)])
-    page.html(sortable_table([("trial", "num"), ("error", "spec"), ("spec", "spec")], rows))
+    page.add_html(sortable_table([("trial", "num"), ("error", "spec"), ("spec", "spec")], rows))
 
 
 def _importance(page: Page, search: ScoredSearch) -> None:
