@@ -121,3 +121,12 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     lines[3] = b'{"id": 3, "genome": [0, 0\n'  # a corrupt line in the middle
     log.write_bytes(b"".join(lines) + b'{"id": 36, "genome": [1,')  # and a torn last line
     return out
+
+
+@pytest.fixture(scope="session")
+def pages(runs) -> dict[str, list[Path]]:
+    """The pages written for each run folder (``write_pages``), written once."""
+    from symnas.flows.html_report import write_pages
+
+    kinds = ("search", "nested", "darts", "fewshot", "failed", "empty")
+    return {kind: write_pages(runs[kind]) for kind in kinds}

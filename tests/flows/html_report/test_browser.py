@@ -9,7 +9,6 @@ import pytest
 pytest.importorskip("plotly", reason="HTML reports need plotly (pip install 'symnas[report]')")
 
 from symnas.flows.html_browser import check_page, chromium, missing_browser  # noqa: E402
-from symnas.flows.html_report import write_pages  # noqa: E402
 
 REASON = missing_browser()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no browser check: {REASON}")
@@ -34,8 +33,8 @@ def browser():
 
 
 @pytest.mark.parametrize("kind", list(PAGES))
-def test_page_renders_in_chromium_without_errors(kind, runs, browser, tmp_path):
-    [page, *_] = write_pages(runs[kind])
+def test_page_renders_in_chromium_without_errors(kind, pages, browser, tmp_path):
+    page = pages[kind][0]
     check = check_page(browser, page, screenshot=tmp_path / f"{kind}.png")
     assert check.errors == []
     assert len(check.figures) == PAGES[kind]

@@ -36,9 +36,9 @@ def figures(page: str) -> dict:
     return json.loads(match.group(1)) if match else {}
 
 
-def test_search_page_has_every_section_and_escapes_specs_and_errors(runs, hostile):
+def test_search_page_has_every_section_and_escapes_specs_and_errors(runs, pages, hostile):
     INJECTION, IMG_INJECTION, UNICODE = hostile.injection, hostile.img, hostile.unicode
-    [path] = write_pages(runs["search"])
+    [path] = pages["search"]
     page = path.read_text()
     for title in ("Optimisation history", "Best trials", "Failed trials", "Which decisions matter"):
         assert f"<h2>{title}" in page
@@ -57,8 +57,8 @@ def test_search_page_has_every_section_and_escapes_specs_and_errors(runs, hostil
     assert len(history[0]["x"]) + len(failed["x"]) == len(result.trials)
 
 
-def test_importance_ranks_the_decision_that_sets_the_score_first(runs):
-    [path] = write_pages(runs["search"])
+def test_importance_ranks_the_decision_that_sets_the_score_first(pages):
+    [path] = pages["search"]
     importance = figures(path.read_text())["figure-1"]["figure"]["data"][0]
     ranked = dict(zip(importance["y"], values(importance["x"]), strict=True))
     assert max(ranked, key=ranked.get) == "width"  # accuracy is 0.5 + width / 100 + op bonus
@@ -71,8 +71,8 @@ def test_script_json_cannot_close_the_script_element(hostile):
     assert json.loads(text)["spec"] == hostile.injection
 
 
-def test_nested_page_links_every_outer_trial_to_its_inner_page(runs):
-    written = write_pages(runs["nested"])
+def test_nested_page_links_every_outer_trial_to_its_inner_page(runs, pages):
+    written = pages["nested"]
     page = written[0].read_text()
     inner = sorted((runs["nested"] / "inner").iterdir())
     assert written[1:] == [folder / PAGE for folder in inner]
@@ -88,8 +88,8 @@ def test_nested_page_links_every_outer_trial_to_its_inner_page(runs):
     assert "<h2>Hypervolume over trials" in page and "infeasible" in page
 
 
-def test_darts_page_draws_the_architecture_weights_of_every_edge_by_op_name(runs):
-    [path] = write_pages(runs["darts"])
+def test_darts_page_draws_the_architecture_weights_of_every_edge_by_op_name(pages):
+    [path] = pages["darts"]
     page = path.read_text()
     assert "<h2>Supernet training" in page and "Architecture weights over epochs" in page
     alphas = [f for f in figures(page).values() if "edges[0]" in json.dumps(f)][-1]
@@ -105,10 +105,10 @@ def test_darts_page_draws_the_architecture_weights_of_every_edge_by_op_name(runs
     assert all(len(t["x"]) == 3 for t in traces)  # three epochs
 
 
-def test_fewshot_page_draws_each_split_tree_and_stage_curves_at_their_split_epoch(runs):
+def test_fewshot_page_draws_each_split_tree_and_stage_curves_at_their_split_epoch(runs, pages):
     run = read_run_folder(runs["fewshot"])
     assert [p.method for p in run.plans] == ["exhaustive", "gm"]
-    [path] = write_pages(runs["fewshot"])
+    [path] = pages["fewshot"]
     page = path.read_text()
     assert page.count("<h2>Few-shot split tree") == 2
     trees = [f for f in figures(page).values() if "epoch of the split" in json.dumps(f)]
@@ -121,10 +121,10 @@ def test_fewshot_page_draws_each_split_tree_and_stage_curves_at_their_split_epoc
     assert first["exhaustive/supernet/s.0/stage1"] == split + 1
 
 
-def test_empty_and_failed_runs_get_a_page_that_says_so(runs, hostile):
-    [empty] = write_pages(runs["empty"])
+def test_empty_and_failed_runs_get_a_page_that_says_so(pages, hostile):
+    [empty] = pages["empty"]
     assert "Nothing is logged in this folder yet" in empty.read_text()
-    [failed] = write_pages(runs["failed"])
+    [failed] = pages["failed"]
     page = failed.read_text()
     assert "Every trial failed" in page and hostile.injection not in page
     assert "Failed trials (3 most recent of 3)" in page
