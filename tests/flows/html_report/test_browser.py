@@ -62,3 +62,19 @@ def _check_sorting(browser) -> None:
     assert ids() == sorted(ranked)
     header.click()
     assert ids() == sorted(ranked, reverse=True)
+
+
+def test_the_check_reports_console_errors_and_figures_short_of_traces(browser, tmp_path):
+    import plotly.graph_objects as go
+
+    from symnas.flows.html_page import Page
+
+    page = Page("broken")
+    page.figure(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    text = page.render().replace('data-traces="1"', 'data-traces="2"')
+    text = text.replace("</body>", "<script>console.error('boom');</script></body>")
+    (tmp_path / "broken.html").write_text(text)
+    check = check_page(browser, tmp_path / "broken.html", timeout_s=1)
+    assert len(check.errors) == 1 and "boom" in check.errors[0]
+    [figure] = check.figures
+    assert figure.traces == 1 and figure.expected == 2 and not figure.ok
