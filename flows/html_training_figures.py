@@ -1,6 +1,6 @@
 """The figures of supernet trainings: loss, accuracy and learning rate per epoch from each
-``train_log.jsonl``, and the architecture weights (the alphas of DARTS and DARTS-PT) of every decision
-over the epochs."""
+``train_log.jsonl``, and the architecture weights (the alphas of DARTS and DARTS-PT) of every
+decision over the epochs."""
 
 from __future__ import annotations
 
