@@ -2,9 +2,9 @@
 
 Writes a trial log of ``--trials`` NB201-like trials (six op edges, a tenth failed, accuracy,
 latency and parameters as metrics, two objectives with a parameter cap, as a hardware-aware
-search logs them), then times ``write_pages`` (``--repeats`` builds; wall and CPU time of this process) and opening the page in
-headless Chromium until every figure is drawn (``--repeats`` loads, the first in a fresh
-browser), and records the page's size.
+search logs them), then times ``write_pages`` (``--repeats`` builds; wall and CPU time of this
+process) and opening the page in headless Chromium until every figure is drawn (``--repeats``
+loads, each in a fresh browser), and records the page's size.
 
     python benchmarks/html_report_size.py --trials 100000 --out runs/html_100k
 """

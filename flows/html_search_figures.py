@@ -124,7 +124,7 @@ def importance(names: list[str], mean: np.ndarray, std: np.ndarray, objective: s
     )
     fig.update_layout(
         template=TEMPLATE,
-        xaxis_title=f"drop of held-out R\u00b2 of {html.escape(objective)} when a decision is shuffled",
+        xaxis_title=f"drop of held-out R\u00b2 of {html.escape(objective)} when shuffled",
         height=max(260, 28 * len(names) + 120),
         margin={"t": 30, "l": 160},
     )
