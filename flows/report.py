@@ -204,7 +204,7 @@ def report(folder: str | Path, top: int = 10, html: bool = False) -> str:
     With ``html`` it also writes ``report.html`` there (and in every search below it: see
     ``flows.html_report``, which needs the ``report`` extra) and names the pages; a folder
     without ``trials.jsonl`` (a few-shot flow's, whose searches are below it) then gets its
-    page only.
+    page only, and a log with a corrupt line its page and the error (the page skips the line).
     """
     pages = ""
     if html:
@@ -216,7 +216,12 @@ def report(folder: str | Path, top: int = 10, html: bool = False) -> str:
         )
         if not (Path(folder) / "trials.jsonl").exists():
             return pages
-    result = load_result(folder)
+    try:
+        result = load_result(folder)
+    except ValueError as e:  # a corrupt line: the page skipped it, the table cannot
+        if not pages:
+            raise
+        return f"{pages}\nNo text table: {e}"
     text = table(result, top)
     names = result.objectives.names
     if names is not None and len(names) >= 2 and result.pareto_front():

@@ -63,3 +63,11 @@ def test_without_plotly_the_error_names_the_extra(runs, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "plotly", None)
     assert main(["report", str(runs["failed"]), "--html"]) == 2
     assert "pip install 'symnas[report]'" in capsys.readouterr().err
+
+
+def test_report_html_of_a_corrupt_log_writes_the_page_and_names_the_line(runs, capsys):
+    assert main(["report", str(runs["torn"]), "--html"]) == 0
+    out = capsys.readouterr().out
+    assert f"HTML report: {runs['torn'] / PAGE}" in out
+    assert "No text table:" in out and "trials.jsonl:4: corrupt trial record" in out
+    assert main(["report", str(runs["torn"])]) == 2  # the text report alone refuses the log
