@@ -27,6 +27,8 @@ from symnas.flows.search import SearchFailed
 from symnas.spaces.context_free import CONSTRAINTS
 from symnas.spaces.registry import SPACES
 
+WATCH_INTERVAL_S = 5.0
+
 
 def _line(name: str, text: str) -> str:
     return f"  {name:22s} {text}".rstrip()
@@ -180,9 +182,36 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Prints the table of best trials of a search folder (and writes pareto.png)."""
-    print(report(args.folder, top=args.top))
+    """Prints the table of best trials of a search folder (and writes pareto.png); with --html
+    writes report.html pages, with --watch again every few seconds until interrupted."""
+    if args.watch is not None and not args.html:
+        raise ValueError("--watch rewrites the HTML report: give --html too.")
+    if args.watch is None:
+        print(report(args.folder, top=args.top, html=args.html))
+        return 0
+    from symnas.flows.html_report import watch
+
+    def announce(pages: list[Path]) -> None:
+        if not announced:
+            print(f"writing {pages[0]} every {args.watch:g} s (Ctrl-C stops)", flush=True)
+            announced.append(True)
+
+    announced: list[bool] = []
+    try:
+        watch(args.folder, args.watch, on_write=announce)
+    except KeyboardInterrupt:
+        print("symnas: stopped watching.", file=sys.stderr)
     return 0
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0; got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0; got {text}")
+    return value
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -273,6 +302,21 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="table of the best trials of a search folder")
     rep.add_argument("folder")
     rep.add_argument("--top", type=_positive_int, default=10)
+    rep.add_argument(
+        "--html",
+        action="store_true",
+        help="also write report.html, a self-contained page with figures "
+        "(pip install 'symnas[report]')",
+    )
+    rep.add_argument(
+        "--watch",
+        nargs="?",
+        const=WATCH_INTERVAL_S,
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help=f"with --html: rewrite the pages every SECONDS (default {WATCH_INTERVAL_S:g}) "
+        "until interrupted",
+    )
     rep.set_defaults(fn=cmd_report)
     return p
 

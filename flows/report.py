@@ -25,10 +25,10 @@ def load_result(folder: str | Path) -> SearchResult:
     if not log.exists():
         raise FileNotFoundError(f"{folder} holds no search: expected {log}.")
     trials = [Trial.from_record(r) for r in read_trials(log)]
-    return SearchResult(trials, _objectives(folder, trials), folder)
+    return SearchResult(trials, read_objectives(folder, trials), folder)
 
 
-def _objectives(folder: Path, trials: list[Trial]) -> Objectives:
+def read_objectives(folder: Path, trials: list[Trial]) -> Objectives:
     """The search's objectives: from ``summary.json``, the algorithm of ``config.json``, or the
     first metric of the log (maximised)."""
     summary_path = folder / "summary.json"
@@ -198,9 +198,30 @@ def pareto_plot(result: SearchResult, path: str | Path, color_by: str | None = N
     return path
 
 
-def report(folder: str | Path, top: int = 10) -> str:
-    """The report text of a search folder; writes ``pareto.png`` there for two objectives."""
-    result = load_result(folder)
+def report(folder: str | Path, top: int = 10, html: bool = False) -> str:
+    """The report text of a search folder; writes ``pareto.png`` there for two objectives.
+
+    With ``html`` it also writes ``report.html`` there (and in every search below it: see
+    ``flows.html_report``, which needs the ``report`` extra) and names the pages; a folder
+    without ``trials.jsonl`` (a few-shot flow's, whose searches are below it) then gets its
+    page only, and a log with a corrupt line its page and the error (the page skips the line).
+    """
+    pages = ""
+    if html:
+        from symnas.flows.html_report import write_pages
+
+        written = write_pages(folder)
+        pages = f"HTML report: {written[0]}" + (
+            f" (and {len(written) - 1} linked pages below it)" if len(written) > 1 else ""
+        )
+        if not (Path(folder) / "trials.jsonl").exists():
+            return pages
+    try:
+        result = load_result(folder)
+    except ValueError as e:  # a corrupt line: the page skipped it, the table cannot
+        if not pages:
+            raise
+        return f"{pages}\nNo text table: {e}"
     text = table(result, top)
     names = result.objectives.names
     if names is not None and len(names) >= 2 and result.pareto_front():
@@ -209,4 +230,4 @@ def report(folder: str | Path, top: int = 10) -> str:
             text += f"\nPareto plot: {path}"
         except OSError as e:
             text += f"\nPareto plot not written ({e.strerror or e})."
-    return text
+    return text + (f"\n{pages}" if pages else "")
