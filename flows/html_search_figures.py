@@ -27,11 +27,19 @@ HYPERVOLUME_POINTS = 200
 REFERENCE_MARGIN = 0.1
 
 
+def error_message(error: str) -> str:
+    """The last non-empty line of an error text: a traceback's exception and message."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else error
+
+
 def hover_text(value: Any, error: str | None = None) -> str:
-    """A spec (and error) as hover text: escaped, wrapped at ``HOVER_WIDTH`` characters."""
+    """A spec (and error) as hover text: escaped, wrapped at ``HOVER_WIDTH`` characters.
+
+    Of a traceback only its last line, the exception and its message, is shown."""
     lines = textwrap.wrap(readable(value), HOVER_WIDTH) or [""]
     if error:
-        lines += textwrap.wrap(f"error: {error}", HOVER_WIDTH)[:6]
+        lines += textwrap.wrap(f"error: {error_message(error)}", HOVER_WIDTH)[:6]
     return "<br>".join(html.escape(line) for line in lines)
 
 
