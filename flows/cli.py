@@ -154,7 +154,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(describe_best(outer))
     if out and result is not None:
         print(f"results in {out} (symnas report {out})")
+    failed = _every_trial_failed(getattr(result, "trials", None) or [])
+    if failed is not None:
+        print(f"symnas: {failed}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _every_trial_failed(trials: list[Any]) -> str | None:
+    """A message naming the first failure when there are trials and none succeeded."""
+    if not trials or any(getattr(t, "ok", True) for t in trials):
+        return None
+    first = min(trials, key=lambda t: t.id)
+    reason = (getattr(first, "error", None) or "no reason logged").rstrip()
+    return f"every one of the {len(trials)} trials failed; the first, trial {first.id}:\n{reason}"
 
 
 def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

@@ -28,6 +28,7 @@ from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult
 from symnas.flows.run_config import prepare_out_dir
 from symnas.flows.trial_log import read_trials
+from symnas.flows.validate import device_option, positive_number
 
 MNAS_W = -0.07
 OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
@@ -205,6 +206,9 @@ def hw_nested(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"hw-nested: '{name}' must be a positive integer; got {value!r}.")
+    positive_number("hw-nested", "max_area_mm2", max_area_mm2)
+    positive_number("hw-nested", "target_latency_ms", target_latency_ms)
+    device_option("hw-nested", device)
     outer_algorithm, inner_algorithm = _outer(algorithm, max_area_mm2), _inner(inner_algorithm)
     out_dir = prepare_out_dir(out) if out is not None else None
     if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):

@@ -29,6 +29,7 @@ import torch
 from symnas.core.files import write_json_atomic
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
+from symnas.flows.validate import device_option, int_option, one_of, positive_number
 
 
 def mini_autoformer(num_classes: int = 10, in_chans: int = 1, image_size: int = 8) -> Any:
@@ -168,8 +169,13 @@ def prenas_vit(
     from symnas.flows.search import search
     from symnas.programs.data import load_dataset, validation_split
 
-    if data != "digits":
-        raise ValueError(f"prenas-vit: data must be 'digits'; got {data!r}.")
+    flow = "prenas-vit"
+    one_of(flow, "data", data, ("digits",))
+    int_option(flow, "budget", budget, allow_none=True)
+    for name, value in (("epochs", epochs), ("buckets", buckets), ("per_bucket", per_bucket)):
+        int_option(flow, name, value)
+    positive_number(flow, "lr", lr)
+    device_option(flow, device)
     if algorithm is None:
         algorithm = PreNAS(
             data="digits",

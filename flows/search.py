@@ -357,9 +357,15 @@ class _Loop:
             if best is not None:
                 self.bar.set_postfix(best=_short(best.metrics))
         elif self.verbose:
-            for t in trials:
+            done = len(self.result.trials) - len(trials)
+            for count, t in enumerate(trials, done + 1):
                 logger.info(
-                    "trial %d/%d %s: %s", t.id + 1, self.budget, t.status, _short(t.metrics)
+                    "trial %d %s (%d/%d done): %s",
+                    t.id,
+                    t.status,
+                    count,
+                    self.budget,
+                    _short(t.metrics) if t.ok else _reason(t.error),
                 )
         if self.out_dir is not None and time.monotonic() - self.last_summary > SUMMARY_INTERVAL_S:
             write_json_atomic(self.out_dir / "summary.json", self.result.summary())
@@ -536,6 +542,12 @@ def _finish(log: TrialLog | None, out_dir: Path | None, result: SearchResult, ba
         log.close()
     if out_dir is not None:
         write_json_atomic(out_dir / "summary.json", result.summary())
+
+
+def _reason(error: str | None) -> str:
+    """The last line of a failed trial's traceback (the exception and its message)."""
+    lines = (error or "").strip().splitlines()
+    return lines[-1] if lines else "no reason logged"
 
 
 def _short(metrics: Mapping[str, float] | None) -> str:

@@ -134,7 +134,8 @@ def test_every_trial_failing_exits_non_zero_with_the_first_traceback(tmp_path, c
     err = capsys.readouterr().err
     assert "5 consecutive trials failed" in err
     assert "ZeroDivisionError: division by zero" in err and "Traceback" in err
-    assert "trial 1/8 failed" in err  # one progress line per trial off a terminal
+    # one progress line per trial off a terminal, with its id and the failure's reason
+    assert "trial 0 failed (1/8 done): ZeroDivisionError: division by zero" in err
     assert len((out / "trials.jsonl").read_text().splitlines()) == 5
 
 
