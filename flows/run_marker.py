@@ -6,8 +6,8 @@ search inside it has logged a trial. Before the flow writes anything:
 
 - a new run (no resume) refuses a folder that holds another run or any other file;
 - ``resume`` refuses a folder without a run, a folder of another flow, and options that differ
-  from the recorded ones (the first differing field named); budget, workers and verbosity may
-  change, as they may for a resumed search.
+  from the recorded ones (the first differing field named); budget, workers, verbosity and
+  device may change, as they may for a resumed search.
 
 A folder that holds only its mark (the flow was stopped before its first step wrote anything)
 holds no run yet.
@@ -26,7 +26,7 @@ from symnas.flows.run_config import prepare_out_dir
 
 MARKER = "run.json"
 #: Options that a resumed run may change (the search checks what it must itself).
-FREE_OPTIONS = ("budget", "out", "resume", "workers", "verbose")
+FREE_OPTIONS = ("budget", "out", "resume", "workers", "verbose", "device")
 #: Files of a search logged before folders were marked: such a folder holds a run.
 LEGACY_RUN_FILES = ("trials.jsonl", "config.json")
 

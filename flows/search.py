@@ -47,7 +47,7 @@ from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
 from symnas.flows.trial_eval import Objective, Outcome
-from symnas.flows.trial_log import TrialLog, paused_gc, read_trials
+from symnas.flows.trial_log import TrialLog, drop_torn_line, paused_gc, read_trials
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
@@ -185,7 +185,8 @@ def _run(
         if resume:
             saved, problem = read_checkpoint(out_dir, fingerprint)
         trusted = saved["log"]["bytes"] if saved is not None else 0
-        records = read_trials(out_dir / "trials.jsonl", repair=True, trusted_bytes=trusted)
+        # Read without repair: nothing in the folder changes before the resume is accepted.
+        records = read_trials(out_dir / "trials.jsonl", trusted_bytes=trusted)
         if records and not resume:
             raise ValueError(
                 f"{out_dir} already holds {len(records)} trials; pass resume=True to continue "
@@ -194,7 +195,8 @@ def _run(
         if records:
             check_resumable(out_dir, config)
             _check_scheduling(out_dir, config["scheduling"])
-        else:
+        drop_torn_line(out_dir / "trials.jsonl")  # before appending: the checks have passed
+        if not records:
             (out_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # a stale one, without its log
         with paused_gc():
             logged = {t.id: t for t in Trial.from_records(records)}

@@ -17,7 +17,7 @@ def test_flow_is_registered_with_its_options():
 
 
 def test_bad_budget_and_table_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="budget must be an int >= 2"):
+    with pytest.raises(ValueError, match="option .budget. must be an integer >= 2"):
         fewshot_nb201(budget=1, verbose=False)
     bad = tmp_path / "table.csv"
     bad.write_text("index,arch\n0,x\n")
