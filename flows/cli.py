@@ -334,6 +334,17 @@ def _flow_argument(argv: list[str]) -> str | None:
     return None
 
 
+#: Python arguments named in library messages, as the flags a command-line user types.
+FLAG_NAMES = {"resume=True": "--resume"}
+
+
+def as_flags(message: str) -> str:
+    """``message`` with the Python arguments it names written as command-line flags."""
+    for argument, flag in FLAG_NAMES.items():
+        message = message.replace(argument, flag)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``symnas`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -345,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"symnas: search stopped: {e}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
-        print(f"symnas: error: {e}", file=sys.stderr)
+        print(f"symnas: error: {as_flags(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
