@@ -20,6 +20,8 @@ from symnas.algorithms.registry import ALGORITHMS
 from symnas.algorithms.registry import create as create_algorithm
 from symnas.core.registry import Entry
 from symnas.flows.executors import using
+from symnas.flows.progress import FORMAT as PROGRESS_FORMAT
+from symnas.flows.progress import StderrHandler
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
@@ -290,24 +292,13 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _: Any) -> None:
-        pass
-
-
 def _log_to_stderr() -> None:
-    """Progress lines of symnas (one per trial off a terminal) go to stderr with a time."""
+    """Progress lines of symnas (one per trial or epoch off a terminal) go to stderr with a
+    time."""
     logger = logging.getLogger("symnas")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+        handler = StderrHandler()
+        handler.setFormatter(logging.Formatter(PROGRESS_FORMAT))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 

@@ -18,6 +18,7 @@ search. The result's ``best`` and ``trials`` are those of the GM search.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ import numpy as np
 
 from symnas.core.files import write_json_atomic
 from symnas.flows.nb201_table import nb201_table_path, read_table
+from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
 from symnas.flows.validate import device_option, int_option
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -169,7 +173,8 @@ def fewshot_nb201(
     searches = {}
     for method, trainer in trainers.items():
         folder = None if out is None else out / method
-        supernet = trainer.fit()
+        with phase(logger, f"fewshot-nb201: training the {method} supernets", verbose):
+            supernet = trainer.fit()
         estimator = FewShotEstimator(supernet, valid, device=device)
         result = search(
             space,
@@ -183,7 +188,8 @@ def fewshot_nb201(
             verbose=verbose,
         )
         searches[method] = result
-        estimates = [m["accuracy"] for m in estimator.evaluate_batch(sample)]
+        with phase(logger, f"fewshot-nb201: scoring {len(sample)} cells ({method})", verbose):
+            estimates = [m["accuracy"] for m in estimator.evaluate_batch(sample)]
         best_arch = spaces.nb201_arch_str(result.best.spec)
         row: dict[str, Any] = {
             "sub_supernets": len(supernet.parts),
@@ -199,7 +205,8 @@ def fewshot_nb201(
             row.update(rank_agreement(estimates, [truth[spaces.nb201_arch_str(s)] for s in sample]))
             row["best_true_acc"] = truth[best_arch]
         report["methods"][method] = row
-        say(f"fewshot-nb201: {method} done, best {best_arch}")
+        if verbose:
+            logger.info("fewshot-nb201: %s done, best %s", method, best_arch)
     if out is not None:
         write_json_atomic(out / "report.json", json.loads(json.dumps(report)))
         (out / "report.md").write_text(markdown(report))

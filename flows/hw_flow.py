@@ -12,6 +12,7 @@ constraint.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
 from symnas.core.files import write_json_atomic
 from symnas.flows.nested import NestedResult, nested
+from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
 from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult
@@ -32,6 +34,8 @@ from symnas.flows.validate import device_option, positive_number
 
 MNAS_W = -0.07
 OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
+
+logger = logging.getLogger(__name__)
 
 
 def _arch_key(arch: Any) -> str:
@@ -47,11 +51,13 @@ def supernet_accuracy_table(
     out: Path | None = None,
     resume: bool = False,
     device: str = "auto",
+    verbose: bool = False,
 ) -> dict[str, float]:
     """Trains one pooling supernet with the shared trainer (uniform single-path sampling over
     the space's architectures, Adam, cosine) and returns the inherited test accuracy of every
     architecture of ``space``, keyed by the architecture's JSON. With ``out`` the training is
-    checkpointed there and ``resume`` continues it."""
+    checkpointed there and ``resume`` continues it; ``verbose`` shows the progress of both
+    phases (``flows.progress``)."""
     from symnas import programs, spaces
     from symnas.algorithms.samplers import UniformSampler
     from symnas.programs.estimator import SupernetEstimator
@@ -61,17 +67,19 @@ def supernet_accuracy_table(
     every = [codec.decode(g) for g in codec.distinct(int(codec.size), np.random.default_rng(0))]
     torch.manual_seed(seed)
     supernet = programs.supernet(space)
-    SupernetTrainer(
-        supernet,
-        data,
-        TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
-        sampler=UniformSampler(specs=every),
-        out=out,
-        resume=resume,
-        device=device,
-        progress=None,
-    ).fit()
-    scores = SupernetEstimator(supernet, data, device=device).evaluate_batch(every)
+    with phase(logger, f"hw-nested: training the pooling supernet, {epochs} epochs", verbose):
+        SupernetTrainer(
+            supernet,
+            data,
+            TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
+            sampler=UniformSampler(specs=every),
+            out=out,
+            resume=resume,
+            device=device,
+            progress=verbose,
+        ).fit()
+    with phase(logger, f"hw-nested: scoring {len(every)} architectures on it", verbose):
+        scores = SupernetEstimator(supernet, data, device=device).evaluate_batch(every)
     return {_arch_key(spec): s["accuracy"] for spec, s in zip(every, scores, strict=True)}
 
 
@@ -219,7 +227,9 @@ def hw_nested(
     data = programs.data.digits()
     arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
     hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
-    accuracy = _accuracy_table(arch_space, data, supernet_epochs, seed, out_dir, resume, device)
+    accuracy = _accuracy_table(
+        arch_space, data, supernet_epochs, seed, out_dir, resume, device, verbose
+    )
     objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
     result = nested(
         hw_space,
@@ -246,7 +256,14 @@ def hw_nested(
 
 
 def _accuracy_table(
-    space, data, epochs: int, seed: int, out_dir: Path | None, resume: bool, device: str
+    space,
+    data,
+    epochs: int,
+    seed: int,
+    out_dir: Path | None,
+    resume: bool,
+    device: str,
+    verbose: bool,
 ) -> dict:
     path = out_dir / "supernet_accuracy.json" if out_dir is not None else None
     if path is not None and path.exists():
@@ -256,7 +273,14 @@ def _accuracy_table(
             raise ValueError(f"{path}: corrupt accuracy table ({e.msg}).") from None
     folder = out_dir / "supernet" if out_dir is not None else None
     table_ = supernet_accuracy_table(
-        space, data, epochs=epochs, seed=seed, out=folder, resume=resume, device=device
+        space,
+        data,
+        epochs=epochs,
+        seed=seed,
+        out=folder,
+        resume=resume,
+        device=device,
+        verbose=verbose,
     )
     if path is not None:
         write_json_atomic(path, table_)

@@ -43,6 +43,7 @@ from symnas.flows.checkpoint import (
     save_checkpoint,
 )
 from symnas.flows.executors import Executor, make_executor
+from symnas.flows.progress import show_progress
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
@@ -134,6 +135,8 @@ def search(
     """
     algorithm = resolve(algorithm)
     _check_arguments(objective, budget, seed, workers, max_consecutive_failures, threads)
+    if verbose:
+        show_progress()  # lines off a terminal even when the program configured no logging
     runner = make_executor(executor, workers)
     out_dir = prepare_out_dir(out) if out is not None else None
     codec = space if isinstance(space, Codec) else compile_space(space)
