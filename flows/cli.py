@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import importlib.util
 import logging
 import runpy
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +133,28 @@ def _defines_flow(path: Path) -> bool:
     )
 
 
-def _run_script(path: Path, options: dict[str, Any]) -> Any:
+def load_script(path: Path, ray: bool = False) -> types.ModuleType:
+    """A flow script imported as a module listed in ``sys.modules``, so that its functions
+    pickle by reference into forked worker processes (which inherit the module); with ``ray``
+    they pickle by value into Ray workers, which cannot import the script."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    name = f"symnas_flow_script_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    if ray:
+        from ray import cloudpickle
+
+        cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def _run_script(path: Path, options: dict[str, Any], ray: bool = False) -> Any:
     """Runs a script once: its ``flow(**options)`` if it defines one, else its body as
     ``__main__``."""
     if not path.is_file():
@@ -139,8 +163,7 @@ def _run_script(path: Path, options: dict[str, Any]) -> Any:
     if not _defines_flow(path):
         runpy.run_path(str(path), run_name="__main__")
         return None
-    module = runpy.run_path(str(path), run_name="__symnas_flow__")
-    return module["flow"](**options)
+    return load_script(path, ray).flow(**options)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -179,7 +202,7 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
     settings = dict(args.set or [])
     if target.endswith(".py"):
         options.update({key: _guess(value) for key, value in settings.items()})
-        result = _run_script(Path(target), options)
+        result = _run_script(Path(target), options, ray=args.executor == "ray")
     else:
         entry = get_flow(target)
         options.update(entry.parse_options(settings))  # typed; unknown keys refused

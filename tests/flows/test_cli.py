@@ -274,3 +274,26 @@ def test_report_never_writes_the_log_and_works_without_summary(tmp_path, capsys)
     (out / "config.json").unlink()
     assert cli.main(["report", str(out)]) == 0
     assert "18 trials" in capsys.readouterr().out
+
+
+def test_a_script_flow_runs_with_worker_processes(tmp_path, capsys):
+    script = tmp_path / "my_flow.py"
+    script.write_text(
+        textwrap.dedent("""
+        import pyglove as pg
+        from symnas import flows
+
+        def objective(spec):
+            return float(spec["x"])
+
+        def flow(budget=None, out=None, **options):
+            space = pg.Dict(x=pg.oneof([1, 2, 3, 4]))
+            return flows.search(space, objective, "random", budget=budget, out=out, **options)
+        """)
+    )
+    out = tmp_path / "run"
+    argv = ["run", str(script), "--workers", "2", "--budget", "4", "--out", str(out)]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    records = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == ["ok"] * 4
+    assert json.loads((out / "config.json").read_text())["workers"] == 2
