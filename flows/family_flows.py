@@ -1,7 +1,8 @@
 """Ready-made flows: search a few specs of one family, each trained briefly on its data.
 
 Each flow trains every proposed spec from scratch for a few epochs and reports its test
-accuracy, parameters and MACs; they are small enough to finish in minutes on two CPU cores.
+accuracy, parameters and MACs; the networks are small (8x8 digits, FSDD log-mel frames) and
+train a few epochs each.
 Weight initialisation and training use the trial's seed (``flows.seeding``), so a repeated or
 resumed run gives the same metrics; the tiny models train single-threaded (``threads=1``), which
 is fastest for them and insensitive to other load on the machine.
