@@ -28,6 +28,7 @@ from symnas.flows.progress import StderrHandler
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
+from symnas.flows.run_marker import require_run
 from symnas.flows.search import SearchFailed
 from symnas.spaces.grammar import CONSTRAINTS
 from symnas.spaces.registry import SPACES
@@ -201,6 +202,8 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
     options = _options(args)
     settings = dict(args.set or [])
     if target.endswith(".py"):
+        if options["resume"] and options["out"] is not None:
+            require_run(options["out"])
         options.update({key: _guess(value) for key, value in settings.items()})
         result = _run_script(Path(target), options, ray=args.executor == "ray")
     else:

@@ -71,6 +71,19 @@ def _contents(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name != MARKER)
 
 
+def require_run(folder: str | Path) -> None:
+    """Raises ``ValueError`` unless ``folder`` holds a run to resume: a mark, or the log or
+    configuration of a search."""
+    folder = Path(folder)
+    if (folder / MARKER).exists() or any(n in _contents(folder) for n in LEGACY_RUN_FILES):
+        return
+    raise ValueError(
+        f"--resume: {folder} holds no run to continue"
+        + (" (it does not exist)" if not folder.exists() else "")
+        + "; check the path, or run without --resume to start one."
+    )
+
+
 def claim(folder: str | Path, flow: str, options: Mapping[str, Any], resume: bool) -> None:
     """Checks that ``flow`` may run (``resume``: continue) in ``folder`` with ``options`` and
     marks the folder; raises ``ValueError`` before writing anything when it may not."""
@@ -92,13 +105,9 @@ def claim(folder: str | Path, flow: str, options: Mapping[str, Any], resume: boo
                 f"{folder} already holds {held}; pass --resume to continue it, or choose "
                 "another output folder."
             )
-    elif marker is None and not any(name in contents for name in LEGACY_RUN_FILES):
-        raise ValueError(
-            f"--resume: {folder} holds no run to continue"
-            + (" (it does not exist)" if not folder.exists() else "")
-            + "; check the path, or run without --resume to start one."
-        )
-    elif marker is not None:
+    elif marker is None:
+        require_run(folder)
+    else:
         found = first_difference(marker.get("options"), recorded, "options")
         if found:
             where, was, now = found

@@ -130,6 +130,14 @@ def test_resume_on_a_folder_without_a_run_is_an_error(tmp_path, capsys, kind):
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
+def test_resume_of_a_script_flow_on_a_folder_without_a_run_is_an_error(tmp_path, capsys):
+    script = tmp_path / "my_flow.py"
+    script.write_text("def flow(**options):\n    raise AssertionError('ran')\n")
+    out = tmp_path / "mistyped"
+    assert cli.main(["run", str(script), "--out", str(out), "--resume"]) == 2
+    assert f"--resume: {out} holds no run to continue" in capsys.readouterr().err
+
+
 def test_resume_with_other_flow_options_is_refused_before_anything_changes(tmp_path, capsys):
     out = tmp_path / "run"
     claim(out, "nb201-digits", {"epochs": 4, "budget": 8}, resume=False)
