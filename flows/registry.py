@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from symnas.core.registry import Registry
-from symnas.flows.run_marker import claim
+from symnas.flows.run_marker import claim, release
 from symnas.flows.search import search
 
 COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
@@ -235,9 +235,15 @@ def _marking(
         for p in signature.parameters.values():
             if p.kind is p.VAR_KEYWORD:
                 arguments.update(arguments.pop(p.name, {}))
-        if arguments.get("out") is not None:
-            claim(arguments["out"], name, arguments, bool(arguments.get("resume")))
-        return fn(*args, **kwargs)
+        out = arguments.get("out")
+        if out is None:
+            return fn(*args, **kwargs)
+        existed = claim(out, name, arguments, bool(arguments.get("resume")))
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, FileNotFoundError):
+            release(out, existed)  # refused options leave no trace
+            raise
 
     return run
 

@@ -10,7 +10,8 @@ search inside it has logged a trial. Before the flow writes anything:
   device may change, as they may for a resumed search.
 
 A folder that holds only its mark (the flow was stopped before its first step wrote anything)
-holds no run yet.
+holds no run yet; when the flow refuses its options, the mark (and a folder made for it) is
+removed again.
 """
 
 from __future__ import annotations
@@ -84,10 +85,22 @@ def require_run(folder: str | Path) -> None:
     )
 
 
-def claim(folder: str | Path, flow: str, options: Mapping[str, Any], resume: bool) -> None:
-    """Checks that ``flow`` may run (``resume``: continue) in ``folder`` with ``options`` and
-    marks the folder; raises ``ValueError`` before writing anything when it may not."""
+def release(folder: str | Path, existed: bool) -> None:
+    """Undoes a claim whose flow stopped before writing anything (its options were refused):
+    the mark is removed, and the folder too when the claim created it."""
     folder = Path(folder)
+    if (folder / MARKER).exists() and not _contents(folder):
+        (folder / MARKER).unlink()
+        if not existed:
+            folder.rmdir()
+
+
+def claim(folder: str | Path, flow: str, options: Mapping[str, Any], resume: bool) -> bool:
+    """Checks that ``flow`` may run (``resume``: continue) in ``folder`` with ``options`` and
+    marks the folder; raises ``ValueError`` before writing anything when it may not. Returns
+    whether the folder existed before (for :func:`release`)."""
+    folder = Path(folder)
+    existed = folder.exists()
     if folder.exists() and not folder.is_dir():
         prepare_out_dir(folder)  # names the problem
     marker = read_marker(folder)
@@ -117,3 +130,4 @@ def claim(folder: str | Path, flow: str, options: Mapping[str, Any], resume: boo
             )
     prepare_out_dir(folder)
     write_json_atomic(folder / MARKER, {"flow": flow, "options": recorded})
+    return existed

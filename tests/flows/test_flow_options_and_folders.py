@@ -48,7 +48,7 @@ def test_every_numeric_option_of_every_flow_is_checked_before_any_work(name, tmp
         out = tmp_path / option
         with pytest.raises(ValueError, match=option):
             get_flow(name).run(out=str(out), verbose=False, **{option: -1})
-        assert not (out / "trials.jsonl").exists()
+        assert not out.exists()  # nothing written: not even the folder's mark
 
 
 def test_fewshot_needs_two_epochs_before_it_trains(no_work):
