@@ -6,6 +6,7 @@ Every registered space factory is an attribute under the name ``symnas list`` sh
 
 from typing import Any
 
+from symnas.core import moved
 from symnas.spaces import examples, hardware
 from symnas.spaces.cells import (
     DARTS_OPS,
@@ -23,7 +24,7 @@ from symnas.spaces.cells import (
     nb201_edges,
 )
 from symnas.spaces.codec import Codec, compile  # noqa: A004 - spaces.compile is the public API
-from symnas.spaces.grammar import GrammarHyper, grammar
+from symnas.spaces.context_free import GrammarHyper, grammar
 from symnas.spaces.grammars import (
     EinspaceNetwork,
     HierarchicalNB201,
@@ -50,6 +51,13 @@ from symnas.spaces.vit_resnas import (
     vit_resnas_space,
     vit_resnas_tiny,
 )
+
+#: Modules renamed in this package: {old name: new name}. The old names work until the next
+#: release (``core.moved``); ``grammar`` named the module of context-free grammar spaces, which
+#: sat beside ``grammars`` (the built-in grammar spaces) and shared its name with the function
+#: ``spaces.grammar``.
+MOVED_MODULES = {f"{__name__}.grammar": f"{__name__}.context_free"}
+moved.keep_old_paths(__name__, MOVED_MODULES)
 
 __all__ = [
     "examples",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from symnas.flows import cli
+from symnas.flows.registry import get_flow
 
 
 def test_list_names_what_every_registry_holds(capsys):
@@ -297,3 +298,25 @@ def test_a_script_flow_runs_with_worker_processes(tmp_path, capsys):
     records = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
     assert [r["status"] for r in records] == ["ok"] * 4
     assert json.loads((out / "config.json").read_text())["workers"] == 2
+
+
+def test_hw_nested_takes_its_supernet_sampler_by_name_and_refuses_a_bad_one_first(tmp_path, capsys):
+    from symnas import spaces
+    from symnas.algorithms.samplers import UniformSampler
+    from symnas.flows import hw_flow
+
+    out = tmp_path / "hw"
+    assert cli.main(["run", "hw-nested", "--out", str(out), "--set", "sampler=unifrom"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown path sampler 'unifrom'" in err and "'uniform'" in err
+    assert cli.main(["run", "hw-nested", "--out", str(out), "--set", "sampler=sandwich"]) == 2
+    assert "needs a supernet with the 'sized' capability" in capsys.readouterr().err
+    assert cli.main(["run", "hw-nested", "--out", str(out), "--set", "sampler=preferred"]) == 2
+    assert "sampler 'preferred' cannot draw this space's architectures" in capsys.readouterr().err
+    assert not out.exists()  # refused before the output folder was made
+
+    space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    every = hw_flow.every_spec(space)
+    sampler = hw_flow.path_sampler("uniform", space, every)
+    assert isinstance(sampler, UniformSampler) and sampler.specs == every and len(every) == 36
+    assert get_flow("hw-nested").options["sampler"].default == "uniform"
