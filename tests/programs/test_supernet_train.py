@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -181,6 +183,32 @@ def test_checkpoints_are_refused_when_they_do_not_fit(tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt supernet checkpoint"):
         _train(tmp_path, epochs=1, resume=True)
+
+
+def test_a_checkpoint_holding_other_objects_is_refused_without_unsafe_advice(tmp_path):
+    torch.save({"format": 1, "options": argparse.Namespace(lr=1)}, tmp_path / CHECKPOINT)
+    with pytest.raises(ValueError, match="corrupt supernet checkpoint") as info:
+        _train(tmp_path, epochs=1, resume=True)
+    message = str(info.value)
+    assert "WeightsUnpickler error: Unsupported global" in message
+    assert "weights_only" not in message and "delete it to train from scratch" in message
+
+
+def test_progress_off_a_terminal_is_a_log_line_per_epoch(caplog, capsys):
+    space, supernet, data = tiny()
+    config = TrainConfig(epochs=2, optimizer="sgd", lr=0.05, batch_size=32, seed=0)
+    trainer = SupernetTrainer(
+        supernet, data, config, sampler=UniformSampler(), space=space, device="cpu", progress=True
+    )
+    with caplog.at_level(logging.INFO, logger="symnas"):
+        trainer.fit()
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith("supernet_train")]
+    steps = trainer.total_steps
+    assert [line.split(", loss")[0] for line in lines] == [
+        f"supernet epoch 1/2: step {steps // 2}/{steps}",
+        f"supernet epoch 2/2: step {steps}/{steps}",
+    ]
+    assert "supernet:" not in capsys.readouterr().err  # no bar off a terminal
 
 
 _KILLED_RUN = textwrap.dedent(
