@@ -13,9 +13,10 @@ cell the report gives its arch string, its parameter-free op count (``none``, ``
 The search runs through ``flows.search`` with ``algorithms.DARTSPT`` (``fix_alpha=True`` gives the
 fix-alpha variant), so it is logged and resumable mid-training and mid-selection. Outputs in
 ``out``: ``oneshot/`` (checkpoints, alpha history, ``selection/selection.json``,
-``result.json``), ``trials.jsonl``, ``report.json`` and ``report.md``. The defaults run in a
-few minutes on two CPU cores; ``--set epochs=50 C=16 N=5 image_size=32`` approaches the paper's
-setting.
+``result.json``), ``trials.jsonl``, ``report.json`` and ``report.md``. The defaults (10 search
+epochs, then the perturbation selection's fine-tuning) used 462 s of CPU time, 25 minutes of wall
+time on two busy CPU cores (load 7 to 9; ``benchmarks/RESULTS.md``, "Flow run times");
+``--set epochs=50 C=16 N=5 image_size=32`` approaches the paper's setting.
 """
 
 from __future__ import annotations
