@@ -9,6 +9,9 @@ options (every keyword parameter other than the common ones above) with their ty
 help, read from the signature and the ``Args:`` section of the docstring, so that a command line
 can convert ``KEY=VALUE`` text and refuse unknown keys. A flow that takes ``**options`` passes
 them on to ``flows.search``, whose settings beyond the common ones are then options of the flow.
+The registered function (what ``register_flow`` returns) first claims the flow's ``out`` folder
+(``flows.run_marker``): it is checked and marked with the flow and its options before the flow
+runs, and the mark is removed again when the flow refuses its options.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ search inside it has logged a trial. Before the flow writes anything:
 
 - a new run (no resume) refuses a folder that holds another run or any other file;
 - ``resume`` refuses a folder without a run, a folder of another flow, and options that differ
-  from the recorded ones (the first differing field named); budget, workers, verbosity and
-  device may change, as they may for a resumed search.
+  from the recorded ones (the first differing field named); budget, workers, verbosity, device,
+  torch threads and the consecutive-failure limit may change, as they may for a resumed search.
 
 A folder that holds only its mark (the flow was stopped before its first step wrote anything)
 holds no run yet; when the flow refuses its options, the mark (and a folder made for it) is
@@ -27,7 +27,16 @@ from symnas.flows.run_config import prepare_out_dir
 
 MARKER = "run.json"
 #: Options that a resumed run may change (the search checks what it must itself).
-FREE_OPTIONS = ("budget", "out", "resume", "workers", "verbose", "device")
+FREE_OPTIONS = (
+    "budget",
+    "out",
+    "resume",
+    "workers",
+    "verbose",
+    "device",
+    "threads",
+    "max_consecutive_failures",
+)
 #: Files of a search logged before folders were marked: such a folder holds a run.
 LEGACY_RUN_FILES = ("trials.jsonl", "config.json")
 
