@@ -149,8 +149,10 @@ def load_script(path: Path, ray: bool = False) -> types.ModuleType:
         del sys.modules[name]
         raise
     if ray:
-        from ray import cloudpickle
-
+        try:
+            from ray import cloudpickle
+        except ImportError:
+            return module  # the Ray executor reports the missing package
         cloudpickle.register_pickle_by_value(module)
     return module
 
