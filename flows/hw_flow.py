@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
 from symnas.core.files import write_json_atomic
@@ -178,16 +179,19 @@ def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAl
     return algorithm
 
 
-def _inner(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
+def _inner(algorithm: SearchAlgorithm | str | None) -> Deduped:
+    """The architecture search's algorithm, deduped: no (hardware, architecture) pair is
+    evaluated twice (a repeated proposal is answered with the earlier trial's result)."""
     if algorithm is None:
-        return create(
+        algorithm = create(
             "regularized_evolution", population_size=8, tournament_size=3, metric="reward"
         )
-    if isinstance(algorithm, str):
+    elif isinstance(algorithm, str):
         if algorithm == "nsga2":
-            return create(algorithm, population_size=8, objectives={"reward": "max"})
-        return create(algorithm, metric="reward")
-    return algorithm
+            algorithm = create(algorithm, population_size=8, objectives={"reward": "max"})
+        else:
+            algorithm = create(algorithm, metric="reward")
+    return algorithm if isinstance(algorithm, Deduped) else Deduped(base=algorithm)
 
 
 def hypervolume_2d(points: np.ndarray, reference: tuple[float, float]) -> float:
@@ -232,7 +236,8 @@ def hw_nested(
 
     Args:
       inner_algorithm: the architecture search's algorithm (name or object; None: regularized
-        evolution, population 8, tournament 3, on ``reward``).
+        evolution, population 8, tournament 3, on ``reward``), wrapped in
+        ``algorithms.Deduped`` so that no architecture is evaluated twice per configuration.
       inner_budget: architectures evaluated per hardware configuration.
       max_area_mm2: area cap of a configuration (a constraint of the outer search).
       target_latency_ms: latency target of the MnasNet-style inner reward.
