@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pyglove as pg
+import pytest
 
 from symnas import algorithms, flows, spaces
 from symnas.testing import GENERATOR_CHECKS
@@ -96,16 +97,19 @@ def test_no_state_when_the_wrapped_algorithm_has_none():
     assert algorithm.state_dict() is None
 
 
-def test_the_wrapped_algorithm_passes_the_generator_checks():
-    # The kit's PyGlove check proposes 8 DNA on a bare 3-choice decision point, which a deduping
-    # generator cannot: it is checked below on that point's 3 values instead.
-    for make in (
-        lambda: algorithms.Deduped(seed=7, base=_evolution()),
-        lambda: algorithms.Deduped(seed=7, base=algorithms.RandomSearch()),
-    ):
-        for check in GENERATOR_CHECKS:
-            if check is not check_pyglove_contract:
-                check(make)
+BASES = {"evolution": _evolution, "random": algorithms.RandomSearch}
+
+
+# The kit's PyGlove check proposes 8 DNA on a bare 3-choice decision point, which a deduping
+# generator cannot: test_pyglove_sample_and_a_bare_decision_point covers that path instead.
+@pytest.mark.parametrize(
+    "check",
+    [c for c in GENERATOR_CHECKS if c is not check_pyglove_contract],
+    ids=lambda check: check.__name__,
+)
+@pytest.mark.parametrize("base", sorted(BASES))
+def test_the_wrapped_algorithm_passes_the_generator_checks(base, check):
+    check(lambda: algorithms.Deduped(seed=7, base=BASES[base]()))
 
 
 def test_pyglove_sample_and_a_bare_decision_point():
