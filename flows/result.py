@@ -27,7 +27,7 @@ class Trial:
     dna: list[int | float]
     spec: Any
     metrics: dict[str, float] | None
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "failed" | "pruned" (stopped early; metrics: its last report)
     error: str | None = None
     wall_s: float = 0.0
     seed: int | None = None
@@ -136,7 +136,12 @@ class SearchResult:
     @property
     def failed(self) -> list[Trial]:
         """The trials whose program raised or returned a non-finite metric."""
-        return [t for t in self.trials if not t.ok]
+        return [t for t in self.trials if t.status == "failed"]
+
+    @property
+    def pruned(self) -> list[Trial]:
+        """The trials a pruner stopped early (not candidates for ``best``)."""
+        return [t for t in self.trials if t.status == "pruned"]
 
     def summary(self) -> dict[str, Any]:
         """A JSON summary: counts, best trial and Pareto front."""
@@ -147,6 +152,7 @@ class SearchResult:
                 "total": len(self.trials),
                 "ok": sum(t.ok for t in self.trials),
                 "failed": len(self.failed),
+                "pruned": len(self.pruned),
             },
             "objectives": {
                 "names": list(objectives.names) if objectives.names else None,
