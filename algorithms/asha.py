@@ -49,9 +49,7 @@ class ASHA(BudgetedAlgorithm):
                 f"ASHA: 'min_early_stopping_rate'={s} leaves no rung in the budget range "
                 f"[{self._low:g}, {self._high:g}] with eta={self.eta} (at most {top})."
             )
-        self._budgets = [
-            self.rounded(self._low * self.eta ** (k + s)) for k in range(top - s + 1)
-        ]
+        self._budgets = [self.rounded(self._low * self.eta ** (k + s)) for k in range(top - s + 1)]
         # Per rung: (score, proposal order, genome) of each result, and the keys promoted.
         self._rungs: list[list] = [[] for _ in self._budgets]
         self._promoted: list[set[bytes]] = [set() for _ in self._budgets]

@@ -111,8 +111,10 @@ class PercentilePruner(Pruner):
         n_min_trials: int = 1,
     ) -> None:
         name = type(self).__name__
-        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not (
-            0.0 <= percentile <= 100.0
+        if (
+            isinstance(percentile, bool)
+            or not isinstance(percentile, (int, float))
+            or not (0.0 <= percentile <= 100.0)
         ):
             raise ValueError(f"{name}: 'percentile' must lie in [0, 100]; got {percentile!r}.")
         _non_negative(name, "n_startup_trials", n_startup_trials)
@@ -182,8 +184,10 @@ class SuccessiveHalvingPruner(Pruner):
         name = type(self).__name__
         if min_resource != "auto":
             _positive(name, "min_resource", min_resource)
-        if isinstance(reduction_factor, bool) or not isinstance(reduction_factor, int) or (
-            reduction_factor < 2
+        if (
+            isinstance(reduction_factor, bool)
+            or not isinstance(reduction_factor, int)
+            or (reduction_factor < 2)
         ):
             raise ValueError(
                 f"{name}: 'reduction_factor' must be an integer >= 2; got {reduction_factor!r}."
@@ -211,9 +215,7 @@ class SuccessiveHalvingPruner(Pruner):
         rungs = current.record.setdefault("rungs", [])
         while True:
             rung = len(rungs)
-            if step < min_resource * self.reduction_factor ** (
-                self.min_early_stopping_rate + rung
-            ):
+            if step < min_resource * self.reduction_factor ** (self.min_early_stopping_rate + rung):
                 return False
             rungs.append(value)
             competing = [

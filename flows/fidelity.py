@@ -25,12 +25,16 @@ class Fidelity:
             raise ValueError(f"Fidelity: 'unit' must be one of {list(UNITS)}; got {self.unit!r}.")
         for name in ("low", "high"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and value > 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value > 0)
             ):
                 raise ValueError(f"Fidelity: {name!r} must be a positive number; got {value!r}.")
             if self.integer and not float(value).is_integer():
-                raise ValueError(f"Fidelity: {name!r} counts epochs, a whole number; got {value!r}.")
+                raise ValueError(
+                    f"Fidelity: {name!r} counts epochs, a whole number; got {value!r}."
+                )
         if self.low > self.high:
             raise ValueError(f"Fidelity: 'low'={self.low} exceeds 'high'={self.high}.")
         if self.unit == "fraction" and self.high > 1:

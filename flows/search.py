@@ -619,7 +619,9 @@ def _check_fidelity(
                 "calling trial.report(step, metrics) and trial.should_stop()."
             )
         if len(algorithm.objectives().modes) != 1:
-            raise ValueError(f"search: pruning needs a single-objective algorithm; {name} has several.")
+            raise ValueError(
+                f"search: pruning needs a single-objective algorithm; {name} has several."
+            )
     if budgeted:
         if form == "spec":
             raise ValueError(
