@@ -13,7 +13,9 @@ extension with one import::
 - :func:`check_sampler`: a path sampler (state round trip, its capability requirement);
 - :func:`check_proxy`: a zero-cost proxy (finite and repeatable on every family's example);
 - :func:`check_family`: a program family (the supernet contract and its capabilities);
-- :func:`check_flow`: a flow (common options, declared options, result type).
+- :func:`check_flow`: a flow (common options, declared options, result type);
+- :func:`check_pruner`: a pruner (JSON settings and records, repeatable decisions, stops bad
+  curves).
 
 The project's tests run these checks over every registry entry, so a new entry is checked with
 no list to edit.
@@ -29,6 +31,7 @@ from symnas.testing.generators import (
     registered_generator,
 )
 from symnas.testing.proxies import check_proxy
+from symnas.testing.pruners import check_pruner
 from symnas.testing.samplers import check_sampler, registered_sampler
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "check_flow",
     "check_generator",
     "check_proxy",
+    "check_pruner",
     "check_sampler",
     "families_with_supernet",
     "multi_trial_names",
