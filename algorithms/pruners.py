@@ -34,7 +34,8 @@ import numpy as np
 
 from symnas.core.registry import Registry
 
-PRUNERS = Registry("pruner", loaders=["symnas.algorithms.pruners"])
+# A pruner defined in any module of this package registers on the first lookup of its name.
+PRUNERS = Registry("pruner", loaders=["symnas.algorithms.*"])
 #: How a pruned trial is fed back to the algorithm (recorded as the trial's ``feedback``).
 PRUNED_FEEDBACK = "last_report"
 
