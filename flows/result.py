@@ -112,10 +112,23 @@ class SearchResult:
             return [], np.zeros((0, 1)), np.zeros(0)
         return list(ok), np.array(rewards, dtype=np.float64), np.array(violations, np.float64)
 
+    def _candidates(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
+        """The ok trials that may be best, with rewards and violations: those at the largest
+        budget logged when trials ran at several (a budgeted algorithm's low rungs are not
+        candidates), else every ok trial."""
+        ok, rewards, violations = self._scored()
+        budgets = [t.extra.get("budget") for t in ok]
+        if len(set(budgets)) < 2:
+            return ok, rewards, violations
+        top = max(b for b in budgets if b is not None)
+        keep = np.array([b == top for b in budgets])
+        return [t for t, k in zip(ok, keep, strict=True) if k], rewards[keep], violations[keep]
+
     @property
     def best(self) -> Trial | None:
-        """The best feasible trial by the first objective (None if every trial failed)."""
-        ok, rewards, violations = self._scored()
+        """The best feasible trial by the first objective (None if every trial failed), among
+        the trials at the largest budget when trials ran at several."""
+        ok, rewards, violations = self._candidates()
         if not ok:
             return None
         feasible = violations == 0
@@ -125,8 +138,9 @@ class SearchResult:
         return ok[int(np.argmax(first))]
 
     def pareto_front(self) -> list[Trial]:
-        """The non-dominated feasible trials, ordered by the first objective (best first)."""
-        ok, rewards, violations = self._scored()
+        """The non-dominated feasible trials, ordered by the first objective (best first);
+        among the trials at the largest budget when trials ran at several."""
+        ok, rewards, violations = self._candidates()
         if not ok:
             return []
         front = pareto_front(rewards, violations)

@@ -120,6 +120,7 @@ def test_budgeted_algorithms_pass_and_log_budgets(tmp_path, name):
     )
     budgets = [t.extra["budget"] for t in result.trials]
     assert set(budgets) <= {1, 3, 9} and 9 in budgets and 1 in budgets
+    assert result.best.extra["budget"] == 9  # low rungs are not candidates
     for t in result.trials:  # the objective got the logged budget
         assert t.metrics["acc"] == pytest.approx(budget_objective(t.spec, t.extra["budget"])["acc"])
     # Every configuration above the lowest budget was evaluated one rung lower first.
