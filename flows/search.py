@@ -12,7 +12,8 @@ state is checkpointed with the summary (``flows.checkpoint``), and a resumed sea
 state and replays only the trials logged after it. Each trial runs under a seed
 derived from (search seed, trial id), so its metrics are the same in a repeated, resumed or
 parallel run; a run of consecutive failed trials stops the search with the first failure's
-traceback.
+traceback. An objective may take a trial handle (reports, pruning) or a budget, for pruners and
+budgeted algorithms (``flows.trial_handle``, docs/architecture.md "Multi-fidelity search").
 """
 
 from __future__ import annotations
