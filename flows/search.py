@@ -312,6 +312,8 @@ class _Loop:
         """Starts from a loaded checkpoint: its trials count as fed back and its pending
         proposals as proposed (``run_asynchronous`` evaluates those the log lacks)."""
         self.result.trials.extend(covered)
+        if self.trials.pruner is not None:  # the log's order is the feedback order
+            self.view.extend(self.trials.pruner_view(t) for t in covered)
         self.bar.update(len(covered))
         self.next_id = checkpoint.next_id
         self.proposed = dict(checkpoint.pending)

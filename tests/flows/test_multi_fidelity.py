@@ -112,6 +112,29 @@ def test_same_command_same_log_with_a_pruner(tmp_path):
     assert strip == again
 
 
+def test_resumed_pruned_search_equals_the_uninterrupted_one(tmp_path):
+    def run(out, budget, resume=False):
+        return flows.search(
+            SPACE,
+            curve_objective,
+            _tpe(),
+            budget,
+            out=out,
+            resume=resume,
+            fidelity=EPOCHS,
+            pruner=MedianPruner(n_startup_trials=3),
+            verbose=False,
+        )
+
+    run(tmp_path / "a", 8)
+    assert (tmp_path / "a" / "algorithm_state.json").exists()  # resumed from the checkpoint
+    run(tmp_path / "a", 20, resume=True)
+    run(tmp_path / "b", 20)
+    strip = [{k: v for k, v in r.items() if k != "wall_s"} for r in _records(tmp_path / "a")]
+    again = [{k: v for k, v in r.items() if k != "wall_s"} for r in _records(tmp_path / "b")]
+    assert strip == again and any(r["status"] == "pruned" for r in strip[8:])
+
+
 @pytest.mark.parametrize("name", ["successive_halving", "hyperband", "asha", "bohb"])
 def test_budgeted_algorithms_pass_and_log_budgets(tmp_path, name):
     algo = algorithms.create(name, metric="acc")
