@@ -23,7 +23,8 @@ only the trials within the cap are counted). Its curve holds, after each trial, 
 spent so far and the best test accuracy of a trial trained for the full count (a candidate's
 standalone accuracy; pruned and low-budget trials are not candidates). Writes
 ``benchmarks/results/multi_fidelity.json`` as ``{method: {seed: [[epochs, best], ...]}}``
-after every run (a run already there is skipped; seeds are the outer loop) and prints the mean
+after every run (a run already there is skipped, one cut short starts again; seeds are the outer
+loop) and prints the mean
 best at fractions of the cap with 95% t-intervals over the seeds.
 
     OMP_NUM_THREADS=1 nice -n 5 python benchmarks/multi_fidelity.py [--seeds 0 1 2 3 4]
@@ -39,6 +40,7 @@ import argparse
 import functools
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,6 +283,7 @@ def main() -> None:
                 points = run_optuna(seed, args.cap, args.epochs)
             else:
                 out = args.out / method / str(seed)
+                shutil.rmtree(out, ignore_errors=True)  # a run cut short starts again
                 points = run_symnas(method, seed, args.cap, args.epochs, out)
             results.setdefault(method, {})[str(seed)] = points
             write_json_atomic(args.results, results)
