@@ -18,6 +18,9 @@ def test_list_names_what_every_registry_holds(capsys):
     out = capsys.readouterr().out
     for name in ("vit_tiny", "nb201_cell", "regularized_evolution", "nsga2", "nb201-digits"):
         assert name in out
+    assert "pruners (flows.search(..., pruner=NAME)" in out
+    for name in ("median", "percentile", "successive_halving", "hyperband", "asha", "bohb"):
+        assert f"\n  {name} " in out
     for line in (
         "  einspace_shapes ",
         "  symnas.spaces.cells.NB201Cell ",
