@@ -253,13 +253,33 @@ def interval(values: list[float]) -> str:
 
 
 def summarise(results: dict, cap: int) -> str:
-    """The mean best accuracy of each method at a third, two thirds and all of the cap."""
+    """The mean best accuracy of each method at a third, two thirds and all of the cap; how
+    many seeds reach full-fidelity TPE's final best (same seed) within a third of the cap; the
+    paired difference to Optuna's TPE + Hyperband at each mark."""
     marks = [cap // 3, 2 * cap // 3, cap]
     lines = ["best full-count test accuracy within E epochs (mean +- 95% CI over seeds)"]
     lines.append("method".ljust(22) + "".join(f"E={m}".rjust(26) for m in marks))
     for method, runs in results.items():
         cells = [interval([best_at(p, m) for p in runs.values()]) for m in marks]
         lines.append(method.ljust(22) + "".join(c.rjust(26) for c in cells))
+    tpe, optuna = results.get("tpe", {}), results.get("optuna_tpe_hyperband", {})
+    if tpe:
+        lines.append(f"seeds reaching tpe's final best (same seed) within E={cap // 3}:")
+        for method, runs in results.items():
+            seeds = [s for s in runs if s in tpe and tpe[s]]
+            hits = sum(best_at(runs[s], cap // 3) >= tpe[s][-1][1] for s in seeds)
+            lines.append(f"  {method.ljust(22)}{hits} of {len(seeds)}")
+    if optuna:
+        lines.append("difference to optuna_tpe_hyperband at equal epochs (paired by seed):")
+        for method, runs in results.items():
+            if method == "optuna_tpe_hyperband":
+                continue
+            seeds = [s for s in runs if s in optuna]
+            cells = [
+                interval([best_at(runs[s], m) - best_at(optuna[s], m) for s in seeds])
+                for m in marks
+            ]
+            lines.append("  " + method.ljust(20) + "".join(c.rjust(26) for c in cells))
     return "\n".join(lines)
 
 
