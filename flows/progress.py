@@ -1,65 +1,62 @@
-"""Where each trial of a search folder stands: the last intermediate report per trial.
+"""Progress of long phases, through ``logging`` (one logger per module under ``symnas``).
 
-Reads ``out/reports.jsonl`` (appended by ``trial.report``, see ``flows.trial_handle``), so it
-shows running trials too, and the trial log for their status (``running`` until logged). A line
-cut short by a kill is skipped; the files are never written.
+On a terminal a phase shows a progress bar (``tqdm``); elsewhere (a log file, a notebook's
+captured stderr, a pipe) it logs a line when it starts, at each epoch or every few trials, and
+when it ends. ``verbose=False`` turns a flow's progress off; ``logging.getLogger("symnas")
+.setLevel(logging.WARNING)`` silences every module.
+
+A program that configures no logging of its own still sees the lines: the first verbose search
+or flow gives the ``symnas`` logger a handler to stderr (once, and only when neither it nor the
+root logger has a handler, so an application's own logging setup is respected).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Iterator
 from typing import Any
 
-from symnas.flows.trial_handle import REPORTS_FILE
-from symnas.flows.trial_log import read_trials
+FORMAT = "%(asctime)s %(message)s"
 
 
-def last_reports(folder: str | Path) -> dict[int, dict[str, Any]]:
-    """``{trial id: its last report line}`` (``step``, ``metrics``, ``budget`` when given),
-    each with the trial's ``status`` from the log (``running`` when not logged yet)."""
-    folder = Path(folder)
-    path = folder / REPORTS_FILE
-    if not path.exists():
-        return {}
-    last: dict[int, dict[str, Any]] = {}
-    for number, line in enumerate(path.read_text().splitlines(keepends=True), 1):
-        if not line.endswith("\n"):
-            continue  # cut short by a kill
-        try:
-            record = json.loads(line)
-            last[int(record["trial"])] = record
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"{path}:{number}: corrupt report line.") from None
-    status = {int(r["id"]): r["status"] for r in read_trials(folder / "trials.jsonl")}
-    for trial_id, record in last.items():
-        record["status"] = status.get(trial_id, "running")
-    return last
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (pytest and notebooks
+    replace it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
 
 
-def progress_table(folder: str | Path, top: int | None = None) -> str:
-    """A text table of the last report of each trial (the ``top`` most recent trials), or an
-    empty string when the search has no reports."""
-    last = last_reports(folder)
-    if not last:
-        return ""
-    ids = sorted(last)[-top:] if top else sorted(last)
-    names = sorted({k for i in ids for k in last[i]["metrics"]})
-    lines = [
-        f"last report of {len(ids)} of {len(last)} trials:",
-        "  ".join(
-            ["id".rjust(5), "status".rjust(8), "budget".rjust(7), "step".rjust(5)]
-            + [n[:12].rjust(12) for n in names]
-        ),
-    ]
-    for i in ids:
-        record = last[i]
-        budget = record.get("budget")
-        cells = [
-            str(i).rjust(5),
-            record["status"].rjust(8),
-            ("-" if budget is None else f"{budget:g}").rjust(7),
-            str(record["step"]).rjust(5),
-        ] + [f"{record['metrics'].get(n, float('nan')):12.4g}" for n in names]
-        lines.append("  ".join(cells))
-    return "\n".join(lines)
+def show_progress() -> None:
+    """Makes INFO lines of ``symnas`` loggers reach stderr when nothing else would show them."""
+    logger = logging.getLogger("symnas")
+    if any(isinstance(h, StderrHandler) for h in logger.handlers):
+        return
+    if logger.handlers or logging.getLogger().handlers:
+        return  # the application routes the records itself
+    handler = StderrHandler()
+    handler.setFormatter(logging.Formatter(FORMAT))
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
+@contextlib.contextmanager
+def phase(logger: logging.Logger, text: str, verbose: bool = True) -> Iterator[None]:
+    """Logs ``text`` when the block starts and its duration when it ends."""
+    if not verbose:
+        yield
+        return
+    show_progress()
+    logger.info("%s ...", text)
+    start = time.perf_counter()
+    yield
+    logger.info("%s: done in %.1f s", text, time.perf_counter() - start)

@@ -17,7 +17,7 @@ import pytest
 from symnas import algorithms, flows
 from symnas.algorithms.pruners import MedianPruner
 from symnas.flows import Fidelity
-from symnas.flows.progress import last_reports
+from symnas.flows.last_reports import last_reports
 
 SPACE = pg.Dict(a=pg.oneof(list(range(8))), b=pg.oneof(list(range(8))))
 EPOCHS = Fidelity(1, 9)
