@@ -11,6 +11,7 @@ import argparse
 import ast
 import hashlib
 import importlib.util
+import inspect
 import logging
 import runpy
 import sys
@@ -50,6 +51,7 @@ def cmd_list(_: argparse.Namespace) -> int:
     """Prints what every registry holds: spaces and their grammar constraints, program families
     with their supernet capabilities and parts hooks, data sets, algorithms with their kind, path
     samplers, zero-cost proxies with their flags, and flows with their options."""
+    from symnas.algorithms.pruners import PRUNERS
     from symnas.algorithms.samplers import SAMPLERS
     from symnas.algorithms.zero_cost.registry import PROXY_REGISTRY
     from symnas.programs.cost.parts import PARTS
@@ -79,6 +81,9 @@ def cmd_list(_: argparse.Namespace) -> int:
         also = [alias for alias, target in aliases.items() if target == name]
         also_text = f" (also: {', '.join(also)})" if also else ""
         print(_line(name, f"[{entry.meta['kind']}] {entry.description}{also_text}"))
+    print("pruners (flows.search(..., pruner=NAME), symnas run --pruner NAME):")
+    for name, entry in PRUNERS.entries().items():
+        print(_line(name, entry.description))
     print("path samplers:")
     for name, entry in SAMPLERS.entries().items():
         needs = f"[needs {entry.meta['requires']}] " if entry.meta["requires"] else ""
@@ -109,6 +114,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["algorithm"] = args.algorithm
     if args.budget is not None:
         options["budget"] = args.budget
+    if args.pruner is not None:
+        from symnas.algorithms.pruners import PRUNERS
+
+        PRUNERS.get(args.pruner)  # unknown names fail here with the valid list
+        options["pruner"] = args.pruner
     if args.device is not None:
         options["device"] = args.device
     return options
@@ -213,6 +223,11 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
     else:
         entry = get_flow(target)
         options.update(entry.parse_options(settings))  # typed; unknown keys refused
+        if "pruner" in options and not _passes_on(entry.run, "pruner"):
+            raise ValueError(
+                f"--pruner: flow {target!r} does not take a pruner (the family flows such as "
+                "nb201-digits do)."
+            )
         if args.device is not None and "device" not in entry.options:
             raise ValueError(
                 f"--device: flow {target!r} trains no supernet; the flows that do take it: "
@@ -222,6 +237,12 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
             options["out"] = str(Path("runs") / target)
         result = entry.run(**options)
     return result, options
+
+
+def _passes_on(function: Any, name: str) -> bool:
+    """Whether ``function`` takes the keyword ``name`` (itself or through ``**options``)."""
+    parameters = inspect.signature(function).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -312,6 +333,9 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("flow", nargs="?", help=f"flow name or script.py (default {DEFAULT_FLOW})")
     run.add_argument("--algorithm", help="algorithm name (see symnas list)")
     run.add_argument("--budget", type=_positive_int, help="number of trials (>= 1)")
+    run.add_argument(
+        "--pruner", help="stop trials early from their per-epoch reports (see symnas list)"
+    )
     run.add_argument("--out", help="output folder (default runs/FLOW)")
     run.add_argument("--resume", action="store_true", help="continue the search in --out")
     run.add_argument("--seed", type=_seed, default=0)

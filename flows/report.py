@@ -14,6 +14,7 @@ from typing import Any
 import pyglove as pg
 
 from symnas.algorithms.objectives import Objectives
+from symnas.flows.last_reports import progress_table
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.trial_log import read_trials
 
@@ -123,7 +124,8 @@ def table(result: SearchResult, top: int = 10) -> str:
     rows = rows[:top]
     counts = result.summary()["counts"]
     lines = [
-        f"{counts['total']} trials ({counts['ok']} ok, {counts['failed']} failed)"
+        f"{counts['total']} trials ({counts['ok']} ok, {counts['failed']} failed"
+        + (f", {counts['pruned']} pruned)" if counts["pruned"] else ")")
         + (" — Pareto front:" if multi else f" — best {len(rows)}:")
     ]
     names = sorted({k for t in rows for k in t.metrics})
@@ -264,6 +266,9 @@ def _search_report(folder: Path, top: int) -> str:
     """The table (and plot) of one search folder."""
     result = load_result(folder)
     text = table(result, top)
+    progress = progress_table(folder, top)
+    if progress:
+        text += "\n" + progress
     names = result.objectives.names
     if names is not None and len(names) >= 2 and result.pareto_front():
         try:

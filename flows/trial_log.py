@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     orjson = None
 
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
-STATUSES = ("ok", "failed")
+STATUSES = ("ok", "failed", "pruned")  # pruned: stopped early, metrics = last report
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _BLANK_LINE = re.compile(rb"\n(?=[ \t\r\f\v]*\n)")  # a line end followed by a blank line
 _BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
@@ -207,12 +207,15 @@ def record_problem(record: Any) -> str | None:
     ):
         return "trial record 'dna' must be a list of numbers (strings for custom decisions)"
     metrics = record["metrics"]
-    ok = record["status"] == "ok"
-    if ok and not (
+    has_metrics = record["status"] != "failed"
+    if has_metrics and not (
         isinstance(metrics, dict)
         and all(_is_number(v, null=False) and math.isfinite(v) for v in metrics.values())
     ):
-        return "trial record 'metrics' of an ok trial must map names to finite numbers"
+        return (
+            f"trial record 'metrics' of an {record['status']} trial must map names to finite "
+            "numbers"
+        )
     return None
 
 

@@ -17,6 +17,9 @@ def test_list_names_what_every_registry_holds(capsys):
     out = capsys.readouterr().out
     for name in ("vit_tiny", "nb201_cell", "regularized_evolution", "nsga2", "nb201-digits"):
         assert name in out
+    assert "pruners (flows.search(..., pruner=NAME)" in out
+    for name in ("median", "percentile", "successive_halving", "hyperband", "asha", "bohb"):
+        assert f"\n  {name} " in out
     for line in (
         "  einspace_shapes ",
         "  symnas.spaces.cells.NB201Cell ",
@@ -111,6 +114,41 @@ def test_family_flows_train_real_models(flow, tmp_path, shared_data, monkeypatch
     metrics = record["metrics"]
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["train_s"] > 0
     assert metrics["params"] > 0 and metrics["macs"] > 0
+    # The test accuracy is reported after each epoch: the one epoch's is the final one.
+    assert record["budget"] == 1 and [s for s, _ in record["reports"]] == [1]
+    assert record["reports"][0][1]["accuracy"] == metrics["accuracy"]
+
+
+def test_family_flow_with_a_pruner_and_with_asha(tmp_path, capsys):
+    out = tmp_path / "median"
+    argv = ["run", "nb201-digits", "--budget", "7", "--set", "epochs=3", "--out", str(out)]
+    assert cli.main([*argv, "--pruner", "median", "--algorithm", "tpe"]) == 0
+    records = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
+    assert json.loads((out / "config.json").read_text())["pruner"]["pruner"] == "MedianPruner"
+    for r in records:
+        steps = [s for s, _ in r["reports"]]
+        assert steps == list(range(1, len(steps) + 1))
+        assert len(steps) == 3 if r["status"] == "ok" else r["status"] == "pruned"
+    capsys.readouterr()
+    assert cli.main(["report", str(out)]) == 0
+    assert "last report of 7 of 7 trials" in capsys.readouterr().out
+    out = tmp_path / "asha"
+    argv = ["run", "nb201-digits", "--budget", "8", "--set", "epochs=3", "--out", str(out)]
+    assert cli.main([*argv, "--algorithm", "asha"]) == 0
+    records = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
+    assert {r["budget"] for r in records} == {1, 3}
+    assert all(len(r["reports"]) == r["budget"] for r in records)
+
+
+def test_pruner_with_a_bracket_algorithm_or_a_flow_without_search_is_refused(tmp_path, capsys):
+    argv = ["run", "nb201-digits", "--budget", "2", "--out", str(tmp_path / "x")]
+    assert cli.main([*argv, "--pruner", "median", "--algorithm", "hyperband"]) == 2
+    assert "cannot be combined with Hyperband" in capsys.readouterr().err
+    assert cli.main([*argv, "--pruner", "no-such"]) == 2
+    assert "successive_halving" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "trials.jsonl").exists()
+    assert cli.main(["run", "hw-nested", "--pruner", "median", "--out", str(tmp_path / "y")]) == 2
+    assert "flow 'hw-nested' does not take a pruner" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- what the user sees

@@ -308,7 +308,7 @@ def test_a_run_of_failures_stops_the_search_with_the_first_traceback(tmp_path, f
     assert objective.calls == list(range(8))
     assert len(_records(tmp_path)) == 8
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["counts"] == {"total": 8, "ok": 3, "failed": 5}
+    assert summary["counts"] == {"total": 8, "ok": 3, "failed": 5, "pruned": 0}
 
     with pytest.raises(
         flows.SearchFailed, match=re.escape("1 consecutive trials failed (trials 1 to 1)")
