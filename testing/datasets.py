@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from symnas.core.registry import Entry
-from symnas.programs.data import DATASETS, SPLITS, Dataset, load_dataset
+from symnas.programs.data import DATASETS, Dataset, load_dataset
 
 
 def _name(dataset: str | Entry) -> str:
@@ -40,7 +40,7 @@ def check_dataset_tensors(dataset: str | Entry, folder: str | Path | None = None
     name = _name(dataset)
     data, again = _load(dataset, folder), _load(dataset, folder)
     assert isinstance(data, Dataset), f"{name}: the loader returned {type(data).__name__}"
-    for split in SPLITS:
+    for split in data.splits:
         x, y = data.tensors(split)
         x2, y2 = again.tensors(split)
         assert torch.equal(x, x2) and torch.equal(y, y2), f"{name}: two loads differ ({split})"
@@ -59,7 +59,7 @@ def check_dataset_loader(
     """``loader(split, batch_size, shuffle=True)`` gives every sample of the split once, in
     batches of ``batch_size`` (the last one shorter)."""
     name, data = _name(dataset), _load(dataset, folder)
-    for split in SPLITS:
+    for split in data.splits:
         x, _ = data.tensors(split)
         batches = list(data.loader(split, batch_size, shuffle=True, seed=0))
         sizes = [len(bx) for bx, _ in batches]

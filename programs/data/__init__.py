@@ -14,11 +14,14 @@ Loaders:
 
 Every loader but ``synthetic`` is registered in :data:`DATASETS`, so a data set can be named
 (``"digits"``, ``"cifar10_subset:../shared/data/cifar10_subset"``) wherever one is taken:
-:func:`load_dataset` turns the name into a :class:`Dataset`.
+:func:`load_dataset` turns the name into a :class:`Dataset`. Loaders return train and test
+splits; ``Dataset.with_validation(fraction, seed)`` holds out a class-stratified validation split
+of the training samples for selecting models, keeping the test split for final figures.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import re
@@ -42,7 +45,7 @@ from torch.utils.data import (
 from symnas.core.files import write_atomic
 from symnas.core.registry import Registry
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "valid", "test")
 # Loaders by name; ``folder=True``: the loader reads files from a folder, its first argument.
 DATASETS = Registry("dataset")
 FSDD_TASKS = ("speaker", "digit")
@@ -56,10 +59,13 @@ _FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 
 @dataclass
 class Dataset:
-    """A classification task held in memory: train and test tensors plus their metadata.
+    """A classification task held in memory: train and test tensors, an optional validation
+    split, and their metadata.
 
     ``input_shape`` is the shape of one sample (without the batch dimension); labels are int64
-    class indices in ``[0, num_classes)``.
+    class indices in ``[0, num_classes)``. ``x_valid``/``y_valid`` (both or neither) hold a
+    validation split for selecting models, disjoint from train and test; the loaders make none,
+    :meth:`with_validation` carves one out of the training samples.
     """
 
     x_train: torch.Tensor
@@ -69,10 +75,14 @@ class Dataset:
     num_classes: int
     input_shape: tuple[int, ...]
     name: str
+    x_valid: torch.Tensor | None = None
+    y_valid: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(d) for d in self.input_shape)
-        for split in SPLITS:
+        if (self.x_valid is None) != (self.y_valid is None):
+            raise ValueError(f"Dataset {self.name!r}: give both x_valid and y_valid, or neither.")
+        for split in self.splits:
             x, y = self.tensors(split)
             if tuple(x.shape[1:]) != self.input_shape:
                 raise ValueError(
@@ -89,13 +99,62 @@ class Dataset:
                     f"Dataset {self.name!r}: y_{split} labels must lie in [0, {self.num_classes})."
                 )
 
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits this data set holds: ``("train", "test")``, with ``"valid"`` between them
+        when it has a validation split."""
+        return SPLITS if self.has_valid else ("train", "test")
+
+    @property
+    def has_valid(self) -> bool:
+        """Whether the data set holds a validation split."""
+        return self.x_valid is not None
+
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """The ``(x, y)`` tensors of ``split`` (``"train"`` or ``"test"``)."""
+        """The ``(x, y)`` tensors of ``split`` (``"train"``, ``"valid"`` or ``"test"``)."""
         if split not in SPLITS:
             raise ValueError(f"Dataset: split must be one of {SPLITS}; got {split!r}.")
         if split == "train":
             return self.x_train, self.y_train
+        if split == "valid":
+            if self.x_valid is None or self.y_valid is None:
+                raise ValueError(
+                    f"Dataset {self.name!r} has no 'valid' split (its splits: {self.splits}); "
+                    "hold one out with Dataset.with_validation(fraction, seed)."
+                )
+            return self.x_valid, self.y_valid
         return self.x_test, self.y_test
+
+    def with_validation(self, fraction: float = 0.2, seed: int = 0) -> Dataset:
+        """This data set with ``fraction`` of its training samples held out as ``valid``.
+
+        The held-out samples are drawn per class (every class keeps the same proportion,
+        rounded) by a generator seeded with ``seed``, so the same arguments always hold out the
+        same samples; ``train`` keeps the rest and ``test`` is unchanged. A data set that
+        already has a validation split is refused.
+        """
+        if self.has_valid:
+            raise ValueError(f"Dataset {self.name!r} already has a 'valid' split.")
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise ValueError(f"with_validation: fraction must be a number; got {fraction!r}.")
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(
+                f"with_validation: fraction must lie strictly between 0 and 1; got {fraction!r}."
+            )
+        kept, held = _stratified_split(self.y_train.numpy(), fraction, seed)
+        if len(held) == 0 or len(kept) == 0:
+            raise ValueError(
+                f"with_validation: fraction {fraction} of {len(self.y_train)} training samples "
+                "leaves the train or the valid split empty."
+            )
+        kept_idx, held_idx = torch.as_tensor(kept), torch.as_tensor(held)
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train[kept_idx].contiguous(),
+            y_train=self.y_train[kept_idx],
+            x_valid=self.x_train[held_idx].contiguous(),
+            y_valid=self.y_train[held_idx],
+        )
 
     def loader(
         self, split: str, batch_size: int = 64, shuffle: bool = False, seed: int = 0
@@ -143,6 +202,8 @@ def resized(data: Dataset, size: int) -> Dataset:
         data.num_classes,
         (data.input_shape[0], size, size),
         f"{data.name}-{size}px",
+        x_valid=None if data.x_valid is None else pool(data.x_valid),
+        y_valid=data.y_valid,
     )
 
 
@@ -345,7 +406,7 @@ def cifar10_subset(root: str | Path) -> Dataset:
     mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
     tensors = {}
-    for split in SPLITS:
+    for split in ("train", "test"):
         path = root / f"cifar10_jpg_{split}_100pc.npz"
         if not path.is_file():
             raise FileNotFoundError(f"cifar10_subset: expected {path} (x uint8 NHWC, y labels).")

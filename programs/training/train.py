@@ -179,7 +179,8 @@ def train(
     sampling inside ``step_fn``) and the shuffling of every epoch.
 
     Returns ``accuracy`` and ``loss`` on the test split, ``train_accuracy`` and ``train_loss``
-    of the final weights on the train split, ``epochs`` (passes run, fractional when
+    of the final weights on the train split, ``valid_accuracy`` and ``valid_loss`` on the valid
+    split when ``data`` has one (``Dataset.with_validation``), ``epochs`` (passes run, fractional when
     ``max_steps`` stopped the last one), ``steps`` and ``wall_s``.
     """
     _check_inputs(module, data, "train")
@@ -235,11 +236,17 @@ def train(
                     break
     on_test = evaluate(module, data, "test", device=device, forward=forward)
     on_train = evaluate(module, data, "train", device=device, forward=forward)
-    return {
+    result = {
         "accuracy": on_test["accuracy"],
         "loss": on_test["loss"],
         "train_accuracy": on_train["accuracy"],
         "train_loss": on_train["loss"],
+    }
+    if data.has_valid:
+        on_valid = evaluate(module, data, "valid", device=device, forward=forward)
+        result.update(valid_accuracy=on_valid["accuracy"], valid_loss=on_valid["loss"])
+    return {
+        **result,
         "epochs": step / steps_per_epoch,
         "steps": step,
         "wall_s": time.perf_counter() - start,

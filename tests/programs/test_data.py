@@ -209,3 +209,50 @@ def test_cifar10_subset_real_is_normalised_nchw():
 def test_every_registered_dataset_passes_the_kit(name):
     folder = _need(name) if data.DATASETS.get(name).meta["folder"] else None
     check_dataset(name, folder)
+
+
+def _sample_rows(x: torch.Tensor) -> set[tuple[float, ...]]:
+    return {tuple(row) for row in x.flatten(1).tolist()}
+
+
+def test_with_validation_holds_out_a_disjoint_stratified_deterministic_part():
+    d = data.digits()
+    split = d.with_validation(0.2, seed=0)
+    assert split.splits == ("train", "valid", "test") and d.splits == ("train", "test")
+    assert len(split.y_train) + len(split.y_valid) == len(d.y_train)
+    assert torch.equal(split.x_test, d.x_test) and torch.equal(split.y_test, d.y_test)
+    # Disjoint: no training sample is held out and kept at once, none is a test sample.
+    train_rows, valid_rows = _sample_rows(split.x_train), _sample_rows(split.x_valid)
+    assert not train_rows & valid_rows and not valid_rows & _sample_rows(d.x_test)
+    assert train_rows | valid_rows == _sample_rows(d.x_train)
+    # Stratified: every class holds out a fifth of its training samples (rounded).
+    per_class = torch.bincount(d.y_train, minlength=10)
+    held = torch.bincount(split.y_valid, minlength=10)
+    assert torch.equal(held, torch.round(per_class * 0.2).long())
+    # Deterministic for a seed, another seed holds out other samples.
+    again = d.with_validation(0.2, seed=0)
+    assert torch.equal(again.x_valid, split.x_valid) and torch.equal(again.y_train, split.y_train)
+    assert not torch.equal(d.with_validation(0.2, seed=1).x_valid, split.x_valid)
+    x, y = next(iter(split.loader("valid", batch_size=len(split.y_valid))))
+    assert torch.equal(x, split.x_valid) and torch.equal(y, split.y_valid)
+
+
+def test_with_validation_rejects_bad_fractions_and_a_second_split():
+    d = data.synthetic(40, (2,), 2, seed=0)
+    for fraction in (0.0, 1.0, -0.1, True, "0.2"):
+        with pytest.raises(ValueError, match="fraction"):
+            d.with_validation(fraction)
+    with pytest.raises(ValueError, match="empty"):
+        d.with_validation(0.001)
+    with pytest.raises(ValueError, match="already has a 'valid' split"):
+        d.with_validation(0.2).with_validation(0.2)
+    x, y = torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(ValueError, match="x_valid and y_valid"):
+        programs.Dataset(x, y, x, y, num_classes=2, input_shape=(2,), name="bad", x_valid=x)
+
+
+def test_resized_keeps_the_validation_split():
+    split = data.digits().with_validation(0.2)
+    small = data.resized(split, 4)
+    assert small.x_valid.shape == (len(split.y_valid), 1, 4, 4)
+    assert torch.equal(small.y_valid, split.y_valid)

@@ -186,3 +186,19 @@ def test_train_and_evaluate_reject_wrong_types(blobs):
         programs.evaluate(lambda x: x, blobs)
     with pytest.raises(ValueError, match="split"):
         programs.evaluate(_mlp(), blobs, split="val")
+
+
+def test_train_scores_the_valid_split_when_the_data_has_one(blobs):
+    split = blobs.with_validation(0.25, seed=0)
+    model = _mlp()
+    before = programs.evaluate(model, split, "valid")
+    result = programs.train(model, split, epochs=5, batch_size=32, lr=1e-2)
+    assert {"valid_accuracy", "valid_loss", "accuracy", "train_accuracy"} <= set(result)
+    assert result["valid_accuracy"] > before["accuracy"] + 0.2
+    assert result["valid_loss"] < before["loss"]
+    assert result["valid_accuracy"] == programs.evaluate(model, split, "valid")["accuracy"]
+    assert result["accuracy"] == programs.evaluate(model, split, "test")["accuracy"]
+    # Training runs on the train split less the held-out part.
+    assert len(split.y_train) + len(split.y_valid) == 300
+    assert result["steps"] == 5 * math.ceil(len(split.y_train) / 32)
+    assert "valid_accuracy" not in programs.train(_mlp(), blobs, epochs=1)
