@@ -1,11 +1,15 @@
 """Ready-made flows: search a few specs of one family, each trained briefly on its data.
 
-Each flow trains every proposed spec from scratch for a few epochs and reports its test
-accuracy, parameters and MACs; the networks are small (8x8 digits, FSDD log-mel frames) and
-train a few epochs each. The objective reports the test accuracy after every epoch (``trial.report``) and stops when the
-search's pruner says so (``symnas run nb201-digits --pruner median``); its fidelity is the
-number of epochs, from 1 to the flow's ``epochs``, so budgeted algorithms choose how long each
-trial trains (``--algorithm asha``).
+Each flow trains every proposed spec from scratch for a few epochs on the training samples less
+a held-out validation split (``VALID_FRACTION`` of each class, drawn with ``VALID_SEED``:
+``Dataset.with_validation``), and returns its validation accuracy ``valid_accuracy``, the
+metric the search optimises, with the ``test_accuracy`` of the same final weights for the report,
+parameters and MACs; the test split never steers the search (NAS-Bench-201's protocol: search
+on validation, report test). The networks are small (8x8 digits, FSDD log-mel frames).
+The objective reports the validation accuracy after every epoch (``trial.report``) and stops
+when the search's pruner says so (``symnas run nb201-digits --pruner median``); its fidelity is
+the number of epochs, from 1 to the flow's ``epochs``, so budgeted algorithms choose how long
+each trial trains (``--algorithm asha``).
 Weight initialisation and training use the trial's seed (``flows.seeding``), so a repeated or
 resumed run gives the same metrics; the tiny models train single-threaded (``threads=1``), which
 is fastest for them and insensitive to other load on the machine.
@@ -35,6 +39,12 @@ from symnas.spaces.examples import (
 )
 
 TRIAL_THREADS = 1
+#: Share of each class's training samples held out as the validation split the flows select on.
+VALID_FRACTION = 0.2
+#: Seed of the draw of the held-out validation samples (fixed: every trial sees the same split).
+VALID_SEED = 0
+#: The metric the family flows optimise.
+METRIC = "valid_accuracy"
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -46,12 +56,13 @@ def data_root(name: str) -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(name: str, root: str | None):
-    """The registered data set ``name`` (read from ``root`` if it reads files), kept for the
+def _dataset(name: str, root: str | None, valid_fraction: float = VALID_FRACTION):
+    """The registered data set ``name`` (read from ``root`` if it reads files) with
+    ``valid_fraction`` of its training samples held out as its valid split, kept for the
     process's later trials."""
     from symnas.programs.data import load_dataset
 
-    return load_dataset(name, root)
+    return load_dataset(name, root).with_validation(valid_fraction, VALID_SEED)
 
 
 def train_objective(
@@ -62,15 +73,18 @@ def train_objective(
     epochs: int,
     root: str | None = None,
     lr: float | None = None,
+    valid_fraction: float = VALID_FRACTION,
 ) -> dict[str, float]:
     """Builds ``spec`` and trains it under the trial's seed (0 outside a search) for the
-    trial's budget (``epochs`` without a trial); reports the test accuracy after each epoch and
-    stops when the trial's pruner says so. Returns accuracy, params and MACs."""
+    trial's budget (``epochs`` without a trial) on the training samples less the
+    ``valid_fraction`` held out; reports the validation accuracy and loss after each epoch and
+    stops when the trial's pruner says so. Returns ``valid_accuracy`` and ``valid_loss``,
+    ``test_accuracy`` of the final weights, params, MACs and the training time."""
     import torch
 
     from symnas import programs
 
-    dataset = _dataset(data_name, root)
+    dataset = _dataset(data_name, root, valid_fraction)
     seed = current_trial_seed()
     seed = 0 if seed is None else seed
     torch.manual_seed(seed)
@@ -81,13 +95,15 @@ def train_objective(
         epochs = int(trial.budget) if trial.budget is not None else epochs
 
         def on_epoch(epoch: int, module: torch.nn.Module) -> bool:
-            scores = programs.evaluate(module, dataset, "test")
-            trial.report(epoch, {"accuracy": scores["accuracy"], "loss": scores["loss"]})
+            scores = programs.evaluate(module, dataset, "valid")
+            trial.report(epoch, {METRIC: scores["accuracy"], "valid_loss": scores["loss"]})
             return not trial.should_stop()
 
     metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=seed, on_epoch=on_epoch)
     return {
-        "accuracy": metrics["accuracy"],
+        METRIC: metrics["valid_accuracy"],
+        "valid_loss": metrics["valid_loss"],
+        "test_accuracy": metrics["accuracy"],
         "params": float(size["params"]),
         "macs": float(size["macs"]),
         "train_s": metrics["wall_s"],
@@ -96,12 +112,12 @@ def train_objective(
 
 def _algorithm(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
     if algorithm is None:
-        return create("random", metric="accuracy")
+        return create("random", metric=METRIC)
     if isinstance(algorithm, str):
         name = algorithm
         if name in ("nsga2",):
-            return create(name, objectives={"accuracy": "max", "params": "min"})
-        return create(name, metric="accuracy")
+            return create(name, objectives={METRIC: "max", "params": "min"})
+        return create(name, metric=METRIC)
     return algorithm
 
 
@@ -113,10 +129,12 @@ def check_epochs(flow: str, epochs: Any) -> None:
 def _run(
     space: Any, objective: functools.partial, default_budget: int, **options: Any
 ) -> SearchResult:
-    """Runs ``search`` with the flow's defaults; the objective's settings are fingerprinted."""
+    """Runs ``search`` with the flow's defaults; the objective's settings, the validation
+    fraction included, are fingerprinted."""
     budget = options.pop("budget", None)
     budget = default_budget if budget is None else budget
     algorithm = _algorithm(options.pop("algorithm", None))
+    objective = functools.partial(objective, valid_fraction=VALID_FRACTION)
     settings = {k: v for k, v in objective.keywords.items() if k != "root"}
     options.setdefault("threads", TRIAL_THREADS)
     fidelity = Fidelity(1, objective.keywords["epochs"])

@@ -1,8 +1,10 @@
 """Grammar search on digits: regularized evolution over the einspace-style grammar.
 
 Every derivation is built (patch embedding, the derived token network, mean over tokens and a
-linear classifier), trained from scratch for a few epochs on 8x8 digits and scored by test
-accuracy. On this task derivations differ widely after 5 epochs (0.19 to 0.72 for eight random
+linear classifier), trained from scratch for a few epochs on 8x8 digits less a held-out
+validation split and scored by its validation accuracy ``valid_accuracy`` (the test accuracy of
+the final weights is recorded as ``test_accuracy``; ``flows.family_flows.train_objective``). On
+this task derivations differ widely after 5 epochs (0.19 to 0.72 for eight random
 ones), so digits tell them apart. ``surrogate=True`` wraps the algorithm in a
 ``SurrogateFilter`` with a GRAF + zero-cost random forest (Qin et al. 2025).
 """
@@ -14,7 +16,14 @@ from typing import Any
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.regularized_evolution import RegularizedEvolution
-from symnas.flows.family_flows import _algorithm, _dataset, _run, check_epochs, train_objective
+from symnas.flows.family_flows import (
+    METRIC,
+    _algorithm,
+    _dataset,
+    _run,
+    check_epochs,
+    train_objective,
+)
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
 from symnas.flows.validate import int_option
@@ -36,7 +45,7 @@ def surrogate_filter(
     algorithm: SearchAlgorithm, seed: int = 0, candidates: int = 4, warmup: int = 10
 ) -> SearchAlgorithm:
     """``algorithm`` wrapped in a SurrogateFilter (GRAF + zero-cost features on one digits
-    batch of 32, random forest, refitted every 5 trials)."""
+    training batch of 32, random forest, refitted every 5 trials)."""
     from symnas.algorithms.surrogate import Surrogate, SurrogateFilter
 
     data = _dataset("digits", None)
@@ -72,7 +81,7 @@ def grammar_digits(
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=5e-3)
     algorithm = options.pop("algorithm", None)
     if algorithm is None:
-        algorithm = RegularizedEvolution(population_size=10, tournament_size=3, metric="accuracy")
+        algorithm = RegularizedEvolution(population_size=10, tournament_size=3, metric=METRIC)
     algorithm = _algorithm(algorithm)
     if surrogate:
         algorithm = surrogate_filter(algorithm, seed=options.get("seed", 0))

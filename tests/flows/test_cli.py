@@ -46,7 +46,7 @@ def test_run_flow_then_report(tmp_path, capsys):
     assert f"results in {out}" in capsys.readouterr().out
     records = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
     assert [r["status"] for r in records] == ["ok", "ok"]
-    assert all(0.0 <= r["metrics"]["accuracy"] <= 1.0 for r in records)
+    assert all(0.0 <= r["metrics"]["valid_accuracy"] <= 1.0 for r in records)
     # Resume with a larger budget runs only the missing trial.
     assert (
         cli.main(
@@ -112,11 +112,13 @@ def test_family_flows_train_real_models(flow, tmp_path, shared_data, monkeypatch
     record = json.loads((out / "trials.jsonl").read_text().splitlines()[0])
     assert record["status"] == "ok", record["error"]
     metrics = record["metrics"]
-    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["train_s"] > 0
+    assert 0.0 <= metrics["valid_accuracy"] <= 1.0 and metrics["train_s"] > 0
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and "accuracy" not in metrics
     assert metrics["params"] > 0 and metrics["macs"] > 0
-    # The test accuracy is reported after each epoch: the one epoch's is the final one.
+    # The validation accuracy is reported after each epoch: the one epoch's is the final one.
     assert record["budget"] == 1 and [s for s, _ in record["reports"]] == [1]
-    assert record["reports"][0][1]["accuracy"] == metrics["accuracy"]
+    assert record["reports"][0][1]["valid_accuracy"] == metrics["valid_accuracy"]
+    assert "test_accuracy" not in record["reports"][0][1]
 
 
 def test_family_flow_with_a_pruner_and_with_asha(tmp_path, capsys):

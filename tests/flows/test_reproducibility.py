@@ -114,7 +114,7 @@ def test_nb201_digits_flow_is_reproducible(tmp_path, capsys):
     assert cli.main(argv + [str(tmp_path / "b"), "--resume"]) == 0
     a, b = _view(_records(tmp_path / "a")), _view(_records(tmp_path / "b"))
     assert a == b  # a second run, resumed after one trial, logs the same metrics
-    assert a[0][3]["accuracy"] > 0
+    assert a[0][3]["valid_accuracy"] > 0
 
 
 # ---------------------------------------------------------------- kills at random moments
