@@ -73,8 +73,9 @@ class SupernetEstimator:
 
     Args:
       supernet: a trained ``programs.Supernet``.
-      data: the data; ``split`` (``"test"`` by default; a ``programs.data.validation_split``
-        dataset puts held-out training samples there) is what candidates are scored on.
+      data: the data; ``split`` (``"test"`` by default; ``"valid"`` for a data set with a
+        validation split, ``Dataset.with_validation``; a ``programs.data.validation_split``
+        dataset puts held-out training samples in ``"test"``) is what candidates are scored on.
       batch_size: evaluation batch size.
       max_batches: score on the first ``max_batches`` batches only (None: the whole split).
       recalibrate_batches: re-estimate BN statistics of each candidate on this many training
@@ -103,8 +104,12 @@ class SupernetEstimator:
                 f"SupernetEstimator: supernet must be a programs.Supernet; got "
                 f"{type(supernet).__name__}."
             )
-        if split not in SPLITS:
-            raise ValueError(f"SupernetEstimator: split must be one of {SPLITS}; got {split!r}.")
+        splits = data.splits if isinstance(data, Dataset) else SPLITS
+        if split not in splits:
+            raise ValueError(
+                f"SupernetEstimator: split must be one of {splits} (the splits of the data); "
+                f"got {split!r}."
+            )
         for name, value, low in (
             ("batch_size", batch_size, 1),
             ("recalibrate_batches", recalibrate_batches, 0),

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from symnas.programs.data import SPLITS, Dataset
+from symnas.programs.data import Dataset
 
 Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 StepFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -47,8 +47,10 @@ def _check_inputs(module: Any, data: Any, split: str) -> None:
         raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a programs.data.Dataset; got {type(data).__name__}.")
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+    if split not in data.splits:
+        raise ValueError(
+            f"split must be one of {data.splits} (the splits of {data.name!r}); got {split!r}."
+        )
 
 
 def _module_device(module: nn.Module) -> torch.device:

@@ -14,7 +14,7 @@ from symnas.flows.family_flows import vit_digits
 
 def test_prenas_swaps_into_a_family_flow_and_resumes(tmp_path):
     def prenas():
-        return algorithms.create("prenas", epochs=1, buckets=2, metric="accuracy")
+        return algorithms.create("prenas", epochs=1, buckets=2, metric="valid_accuracy")
 
     result = vit_digits(algorithm=prenas(), budget=3, epochs=1, out=tmp_path, verbose=False)
     assert len(result.trials) == 2  # two finalists: the search stops when they run out
@@ -28,7 +28,7 @@ def test_prenas_swaps_into_a_family_flow_and_resumes(tmp_path):
     assert [t.metrics for t in again.trials] == [t.metrics for t in result.trials]
     with pytest.raises(ValueError, match="'algorithm.epochs' was 1"):
         vit_digits(
-            algorithm=algorithms.create("prenas", epochs=2, buckets=2, metric="accuracy"),
+            algorithm=algorithms.create("prenas", epochs=2, buckets=2, metric="valid_accuracy"),
             budget=3,
             epochs=1,
             out=tmp_path,
