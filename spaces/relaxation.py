@@ -12,6 +12,9 @@ code of its own:
   node keeps the ``k`` sources whose strongest non-``none`` op weighs most and that op on each
   (the DARTS genotype rule).
 
+Weight-entangled spaces (AutoFormer ViTs, EfficientTDNN) relax by their size choices instead
+(:func:`size_decisions`, TangleNAS), and :func:`relax` picks whichever relaxation fits a space.
+
 Everything here is numpy and PyGlove; supernets map the decisions onto their modules.
 """
 
