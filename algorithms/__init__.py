@@ -20,6 +20,7 @@ from typing import Any
 
 from symnas.algorithms.bananas import BANANAS
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.local_search import LocalSearch
 from symnas.algorithms.nsga2 import NSGA2
 from symnas.algorithms.objectives import Objectives
@@ -66,6 +67,7 @@ __all__ = [
     "BANANAS",
     "DARTS",
     "DARTSPT",
+    "Deduped",
     "FewShotSearcher",
     "FewShotTrainer",
     "NSGA2",
