@@ -351,7 +351,7 @@ class SupernetTrainer:
     def _run_epoch(self, epoch: int, bar: Any) -> None:
         cfg = self.config
         self.begin_epoch(epoch)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         self.supernet.train()
         valid = self._valid_stream(epoch) if self.arch_optimizer is not None else None
         batches = self.data.loader("train", cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
@@ -375,6 +375,7 @@ class SupernetTrainer:
             "loss": total / max(count, 1),
             "lr": self.schedule.get_last_lr()[0],
             "wall_s": round(time.perf_counter() - start, 4),
+            "cpu_s": round(time.process_time() - cpu_start, 4),
         }
         if valid is not None:
             record["arch_loss"] = arch_total / max(count, 1)
