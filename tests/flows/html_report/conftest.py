@@ -81,7 +81,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """The run folders by kind."""
     from symnas.algorithms.oneshot.fewshot import FewShotTrainer
     from symnas.programs.data import synthetic
-    from symnas.programs.supernet_train import TrainConfig
+    from symnas.programs.training.supernet_train import TrainConfig
 
     root = tmp_path_factory.mktemp("html_runs")
     out = {name: root / name for name in ("search", "nested", "darts", "fewshot", "empty")}
