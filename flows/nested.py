@@ -40,6 +40,7 @@ from symnas.flows.report import load_result
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import prepare_out_dir
 from symnas.flows.search import search
+from symnas.flows.seeding import uses_torch
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
@@ -60,6 +61,11 @@ class PairObjective:
 
     def __call__(self, arch: Any) -> float | Mapping[str, float]:
         return self.objective(self.hw, arch)
+
+    @property
+    def uses_torch(self) -> bool:
+        """Whether the wrapped objective declares that it uses torch (``flows.seeding``)."""
+        return uses_torch(self.objective)
 
 
 @contextlib.contextmanager
@@ -278,6 +284,11 @@ class JointObjective:
 
     def __call__(self, spec: Any) -> float | Mapping[str, float]:
         return self.objective(spec["hw"], spec["arch"])
+
+    @property
+    def uses_torch(self) -> bool:
+        """Whether the wrapped objective declares that it uses torch (``flows.seeding``)."""
+        return uses_torch(self.objective)
 
 
 def joint_search(

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.objectives import Objectives
@@ -266,7 +265,7 @@ class _Loop:
         self.result = SearchResult([], self.objectives, out_dir)
         self.log = TrialLog(out_dir / "trials.jsonl") if out_dir is not None else None
         self.show = verbose and sys.stderr.isatty()
-        self.bar = tqdm(total=budget, disable=not self.show, desc="search", unit="trial")
+        self.bar = _progress_bar(budget) if self.show else None
         self.last_summary = time.monotonic()
         self.checkpoint_due = 0.0  # monotonic time before which no periodic checkpoint is written
         self.failures: list[Trial] = []
@@ -281,7 +280,8 @@ class _Loop:
         """Starts from a loaded checkpoint: its trials count as fed back and its pending
         proposals as proposed (``run_asynchronous`` evaluates those the log lacks)."""
         self.result.trials.extend(covered)
-        self.bar.update(len(covered))
+        if self.bar is not None:
+            self.bar.update(len(covered))
         self.next_id = checkpoint.next_id
         self.proposed = dict(checkpoint.pending)
 
@@ -351,8 +351,8 @@ class _Loop:
         """Feeds trials back in the given order, reports progress, counts failures."""
         self.algorithm.feedback_batch(genomes, [t.metrics for t in trials])
         self.result.trials.extend(trials)
-        self.bar.update(len(trials))
-        if self.show:
+        if self.bar is not None:
+            self.bar.update(len(trials))
             best = self.result.best
             if best is not None:
                 self.bar.set_postfix(best=_short(best.metrics))
@@ -530,8 +530,16 @@ def _replayed(trial: Trial, genome: np.ndarray, codec: Codec, out_dir: Path | No
     return trial
 
 
+def _progress_bar(total: int) -> Any:
+    """A tqdm progress bar (tqdm is imported only when a bar is shown)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="search", unit="trial")
+
+
 def _finish(log: TrialLog | None, out_dir: Path | None, result: SearchResult, bar: Any) -> None:
-    bar.close()
+    if bar is not None:
+        bar.close()
     if log is not None:
         log.close()
     if out_dir is not None:
