@@ -227,7 +227,7 @@ def nested(
     out: str | os.PathLike | None = None,
     seed: int = 0,
     resume: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     options: Mapping[str, Any] | None = None,
     executor: Executor | str | None = None,
@@ -236,7 +236,8 @@ def nested(
 
     ``objective(hw, arch)`` returns the metrics of one pair; the inner algorithm picks the best
     architecture for a configuration, whose metrics become the outer trial's metrics.
-    ``workers`` runs that many inner searches in parallel processes; ``executor`` (as in
+    ``workers`` runs that many inner searches at once (as in ``flows.search``; None: one in
+    this process locally, the cluster's CPUs on Ray); ``executor`` (as in
     ``flows.search``: ``"ray"`` makes each inner search a Ray task) chooses where. ``options`` (the
     objective's settings) are recorded in both levels' ``config.json``, so resuming with other
     settings is refused. An inner search that stops after consecutive failures fails its outer
@@ -248,7 +249,7 @@ def nested(
             f"nested: 'inner_budget' must be a positive integer; got {inner_budget!r}."
         )
     chosen = default_executor() if executor is None else executor
-    in_process = workers == 1 and (
+    in_process = workers in (None, 1) and (
         chosen == "local" or (isinstance(chosen, LocalExecutor) and chosen.workers == 1)
     )
     if not in_process and out is None:

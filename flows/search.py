@@ -76,7 +76,7 @@ def _check_arguments(
         raise TypeError(f"search: 'objective' must be callable; got {type(objective).__name__}.")
     for name, value, allow_none in (
         ("budget", budget, False),
-        ("workers", workers, False),
+        ("workers", workers, True),
         ("max_consecutive_failures", max_consecutive_failures, True),
         ("threads", threads, True),
     ):
@@ -97,7 +97,7 @@ def search(
     out: str | os.PathLike | None = None,
     seed: int = 0,
     resume: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     options: Mapping[str, Any] | None = None,
@@ -114,8 +114,10 @@ def search(
       out: folder for ``trials.jsonl`` and ``summary.json``; None keeps everything in memory.
       seed: seed of the algorithm when it has none of its own.
       resume: continue the search logged in ``out``.
-      workers: number of trials evaluated in parallel processes (with executor ``"ray"``: the
-        number of trials in flight; 1 then means as many as the cluster has CPUs).
+      workers: how many trials run at once, on every executor: ``"local"`` evaluates them in
+        that many processes (1: in this process), ``"ray"`` keeps that many in flight. None,
+        the default, means all the executor has: one trial in this process locally, as many
+        trials as the Ray cluster has CPUs (per trial's CPUs) with ``"ray"``.
       verbose: show a progress bar on a terminal, else log one line per trial (``logging``).
       max_consecutive_failures: stop with ``SearchFailed`` (the first failure's traceback) after
         this many failed trials in a row; None never stops.
