@@ -323,10 +323,10 @@ class TPE(SearchAlgorithm):
         return {
             "genomes": pack_genomes(self._genomes, slots),
             "scores": pack_array(self._scores if self._scores else np.zeros((0, 2))),
-            "seen": pack_keys(self._seen, slots),
+            "seen": pack_keys(self._seen, self._codec),
         }
 
     def _load_state(self, state: dict) -> None:
         self._genomes = list(unpack_array(state["genomes"]))
         self._scores = [(v, r) for v, r in unpack_array(state["scores"]).tolist()]
-        self._seen = unpack_keys(state["seen"])
+        self._seen = unpack_keys(state["seen"], self._codec)

@@ -206,6 +206,10 @@ def _run(
         if checkpoint is None or not _fits(checkpoint, records, algorithm, budget, config):
             checkpoint = None
             algorithm.bind(codec, seed)  # back to a fresh state for the full replay
+    # The trials hold what the search needs of the records; a long log's parsed records are not
+    # kept through the search.
+    covered = [int(r["id"]) for r in records[: checkpoint.records]] if checkpoint else []
+    del records
     # One-shot searchers train their supernet here (checkpointed under out/, resumable).
     algorithm.prepare(out_dir, resume=resume, verbose=verbose)
     loop = _Loop(
@@ -221,7 +225,7 @@ def _run(
         fingerprint=fingerprint,
     )
     if checkpoint is not None:
-        loop.restore([logged.pop(int(r["id"])) for r in records[: checkpoint.records]], checkpoint)
+        loop.restore([logged.pop(trial_id) for trial_id in covered], checkpoint)
     try:
         if asynchronous:
             loop.run_asynchronous()

@@ -432,6 +432,12 @@ class Codec:
             if group.distinct and group.sorted and len(cols) == self._num_candidates[cols[0]]:
                 self._mutable[cols] = False  # the one sorted selection of every candidate
         self._filler = np.where(self._is_float, np.nan, INACTIVE_CHOICE)
+        # Keys of spaces of choices alone hold one byte per decision (exact: every choice is
+        # -1 for inactive or a candidate index below 128); floats and custom values need float64.
+        small = all(
+            not s.is_float and not s.is_custom and s.num_candidates <= 127 for s in self.slots
+        )
+        self.key_type = np.dtype(np.int8 if small else np.float64)
         # Every slot belongs to the top-level unit (a top-level decision with its sub-tree, or
         # a whole pg.manyof) that crossover exchanges as a whole.
         self._unit_of = np.zeros(n, dtype=np.int64)
@@ -731,8 +737,9 @@ class Codec:
         return self.from_numbers(dna.to_numbers())
 
     def key(self, genome: np.ndarray) -> bytes:
-        """A hashable identity of the architecture a genome encodes."""
-        return np.asarray(genome, dtype=np.float64).tobytes()
+        """A hashable identity of the architecture a genome encodes: its values' bytes in
+        ``key_type`` (one byte a decision in a space of choices, else float64)."""
+        return np.asarray(genome, dtype=np.float64).astype(self.key_type).tobytes()
 
 
 def compile(space: Any) -> Codec:  # noqa: A001 - the public name the API documents
