@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from symnas.programs.hardware import LayerTable, cost_table
-from symnas.programs.hardware_memory import systolic_traffic
+from symnas.programs.cost.hardware import LayerTable, cost_table
+from symnas.programs.cost.hardware_memory import systolic_traffic
 
 # (m, k, n, rows, cols, dataflow, ifmap KB, filter KB, ofmap KB, bandwidth) ->
 # (compute cycles, stall cycles, ifmap DRAM reads, filter DRAM reads, ofmap DRAM writes).

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from symnas.programs import latency_model
-from symnas.programs.latency_model import ALPHAS, FEATURE_NAMES, CalibratedLatencyModel
+from symnas.programs.cost import latency_model
+from symnas.programs.cost.latency_model import ALPHAS, FEATURE_NAMES, CalibratedLatencyModel
 
 
 def _problem(n_cells: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

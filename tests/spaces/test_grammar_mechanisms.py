@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symnas.spaces.grammar import Grammar
+from symnas.spaces.context_free import Grammar
 
 RULES = """
 S -> "a" S | "b" T T | "c"
