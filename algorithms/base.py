@@ -230,8 +230,11 @@ class SearchAlgorithm(pg.DNAGenerator):
 def pack_array(values: Any) -> dict[str, Any]:
     """A float64 array as JSON: its shape and the base64 bytes of the narrowest of
     ``PACKED_TYPES`` that holds every value exactly (the genomes of categorical spaces are small
-    integers, one byte each); exact for NaN, infinities and negative zero."""
-    array = np.ascontiguousarray(values, dtype=np.float64)
+    integers, one byte each); exact for NaN, infinities and negative zero. An integer array
+    (such as int8 codec keys) is sized without a float64 copy."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        array = np.ascontiguousarray(array, dtype=np.float64)
     dtype = _exact_type(array)
     data = base64.b64encode(array.astype(dtype).tobytes()).decode()
     return {"shape": list(array.shape), dtype: data}
@@ -240,9 +243,13 @@ def pack_array(values: Any) -> dict[str, Any]:
 def _exact_type(array: np.ndarray) -> str:
     """The narrowest of ``PACKED_TYPES`` whose values equal ``array``'s (float64 for
     non-integers, NaN, infinities and negative zero)."""
-    if array.size == 0 or not np.all(np.isfinite(array)):
+    if array.size == 0:
         return "float64"
-    if np.any(array != np.round(array)) or np.any(np.signbit(array) & (array == 0)):
+    if array.dtype.kind == "f" and (
+        not np.all(np.isfinite(array))
+        or np.any(array != np.round(array))
+        or np.any(np.signbit(array) & (array == 0))
+    ):
         return "float64"
     low, high = array.min(), array.max()
     for name in PACKED_TYPES[:-1]:
