@@ -4,12 +4,15 @@ in use (imported already, or declared by the objective with ``uses_torch = True`
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import torch
 
+from symnas.flows import seeding
 from symnas.flows.seeding import seeded_trial, trial_seed
 
 SCRIPT = textwrap.dedent(
@@ -85,3 +88,52 @@ def test_seeded_trial_seeds_torch_once_it_is_imported():
     torch.rand(5)  # move the generator on
     with seeded_trial(11):
         assert torch.equal(torch.rand(3), first)
+
+
+class _FakeTorch:
+    """Records how a stand-in torch module is seeded (the real one cannot be unloaded)."""
+
+    def __init__(self, cuda: bool) -> None:
+        self.seeds: list[tuple[str, int]] = []
+        fake = self
+
+        class _Generator:
+            def manual_seed(self, seed):
+                fake.seeds.append(("cpu", seed))
+
+        class _Cuda:
+            def is_available(self):
+                return cuda
+
+            def manual_seed_all(self, seed):
+                fake.seeds.append(("cuda", seed))
+
+        self.random = type("random", (), {"default_generator": _Generator()})()
+        self.cuda = _Cuda()
+
+
+def test_seed_everything_seeds_torch_only_when_imported_or_needed(monkeypatch):
+    fake = _FakeTorch(cuda=True)
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(seeding.importlib, "import_module", lambda name: {"torch": fake}[name])
+    seeding.seed_everything(7, torch_needed=False)
+    assert fake.seeds == []  # not imported, not needed: left alone
+    seeding.seed_everything(7, torch_needed=True)
+    assert fake.seeds == [("cpu", 7), ("cuda", 7)]
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    seeding.seed_everything(8, torch_needed=False)  # imported already: seeded
+    assert fake.seeds[2:] == [("cpu", 8), ("cuda", 8)]
+
+
+def test_seed_everything_seeds_random_and_numpy():
+    seeding.seed_everything(5)
+    drawn = (random.random(), float(np.random.random()))
+    assert drawn == (random.Random(5).random(), float(np.random.RandomState(5).random()))
+
+
+def test_an_objective_declares_torch_with_an_attribute():
+    class Declared:
+        uses_torch = True
+
+    assert seeding.uses_torch(Declared()) is True
+    assert seeding.uses_torch(lambda spec: 0.0) is False
