@@ -1,7 +1,8 @@
 """Ready-made flows: search a few specs of one family, each trained briefly on its data.
 
 Each flow trains every proposed spec from scratch for a few epochs and reports its test
-accuracy, parameters and MACs; they are small enough to finish in minutes on two CPU cores.
+accuracy, parameters and MACs; the networks are small (8x8 digits, FSDD log-mel frames) and
+train a few epochs each.
 Weight initialisation and training use the trial's seed (``flows.seeding``), so a repeated or
 resumed run gives the same metrics; the tiny models train single-threaded (``threads=1``), which
 is fastest for them and insensitive to other load on the machine.
@@ -20,6 +21,7 @@ from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
 from symnas.flows.search import search
 from symnas.flows.seeding import current_trial_seed
+from symnas.flows.validate import int_option
 from symnas.spaces.examples import (
     nb201_digits_space,
     pooling_digits_space,
@@ -82,6 +84,11 @@ def _algorithm(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
     return algorithm
 
 
+def check_epochs(flow: str, epochs: Any) -> None:
+    """Refuses a number of training epochs with which every trial would fail."""
+    int_option(flow, "epochs", epochs, why="every trial trains its network that many epochs")
+
+
 def _run(
     space: Any, objective: functools.partial, default_budget: int, **options: Any
 ) -> SearchResult:
@@ -101,6 +108,7 @@ def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> 
     Args:
       epochs: training epochs of each proposed cell network.
     """
+    check_epochs("nb201-digits", epochs)
     space = nb201_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 8, budget=budget, **options)
@@ -113,6 +121,7 @@ def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> Se
     Args:
       epochs: training epochs of each proposed ViT.
     """
+    check_epochs("vit-digits", epochs)
     space = vit_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=2e-3)
     return _run(space, objective, 6, budget=budget, **options)
@@ -125,6 +134,7 @@ def pooling_digits(budget: int | None = None, epochs: int = 3, **options: Any) -
     Args:
       epochs: training epochs of each proposed network.
     """
+    check_epochs("pooling-digits", epochs)
     space = pooling_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 6, budget=budget, **options)
@@ -141,6 +151,7 @@ def tdnn_fsdd(
       root: folder of the FSDD recordings (default ``$SYMNAS_DATA/fsdd`` or
         ``../shared/data/fsdd``).
     """
+    check_epochs("tdnn-fsdd", epochs)
     root = str(root or data_root("fsdd"))
     space = tdnn_fsdd_space()
     objective = functools.partial(train_objective, data_name="fsdd", epochs=epochs, root=root)

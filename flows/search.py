@@ -42,11 +42,12 @@ from symnas.flows.checkpoint import (
     save_checkpoint,
 )
 from symnas.flows.executors import Executor, make_executor
+from symnas.flows.progress import show_progress
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
 from symnas.flows.trial_eval import Objective, Outcome
-from symnas.flows.trial_log import TrialLog, paused_gc, read_trials
+from symnas.flows.trial_log import TrialLog, drop_torn_line, paused_gc, read_trials
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
@@ -135,6 +136,8 @@ def search(
     """
     algorithm = resolve(algorithm)
     _check_arguments(objective, budget, seed, workers, max_consecutive_failures, threads)
+    if verbose:
+        show_progress()  # lines off a terminal even when the program configured no logging
     runner = make_executor(executor, workers)
     out_dir = prepare_out_dir(out) if out is not None else None
     codec = space if isinstance(space, Codec) else compile_space(space)
@@ -186,7 +189,8 @@ def _run(
         if resume:
             saved, problem = read_checkpoint(out_dir, fingerprint)
         trusted = saved["log"]["bytes"] if saved is not None else 0
-        records = read_trials(out_dir / "trials.jsonl", repair=True, trusted_bytes=trusted)
+        # Read without repair: nothing in the folder changes before the resume is accepted.
+        records = read_trials(out_dir / "trials.jsonl", trusted_bytes=trusted)
         if records and not resume:
             raise ValueError(
                 f"{out_dir} already holds {len(records)} trials; pass resume=True to continue "
@@ -195,7 +199,8 @@ def _run(
         if records:
             check_resumable(out_dir, config)
             _check_scheduling(out_dir, config["scheduling"])
-        else:
+        drop_torn_line(out_dir / "trials.jsonl")  # before appending: the checks have passed
+        if not records:
             (out_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # a stale one, without its log
         with paused_gc():
             logged = {t.id: t for t in Trial.from_records(records)}
@@ -363,9 +368,15 @@ class _Loop:
             if best is not None:
                 self.bar.set_postfix(best=_short(best.metrics))
         elif self.verbose:
-            for t in trials:
+            done = len(self.result.trials) - len(trials)
+            for count, t in enumerate(trials, done + 1):
                 logger.info(
-                    "trial %d/%d %s: %s", t.id + 1, self.budget, t.status, _short(t.metrics)
+                    "trial %d %s (%d/%d done): %s",
+                    t.id,
+                    t.status,
+                    count,
+                    self.budget,
+                    _short(t.metrics) if t.ok else _reason(t.error),
                 )
         if self.out_dir is not None and time.monotonic() - self.last_summary > SUMMARY_INTERVAL_S:
             write_json_atomic(self.out_dir / "summary.json", self.result.summary())
@@ -550,6 +561,12 @@ def _finish(log: TrialLog | None, out_dir: Path | None, result: SearchResult, ba
         log.close()
     if out_dir is not None:
         write_json_atomic(out_dir / "summary.json", result.summary())
+
+
+def _reason(error: str | None) -> str:
+    """The last line of a failed trial's traceback (the exception and its message)."""
+    lines = (error or "").strip().splitlines()
+    return lines[-1] if lines else "no reason logged"
 
 
 def _short(metrics: Mapping[str, float] | None) -> str:

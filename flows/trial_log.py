@@ -122,8 +122,7 @@ def read_trials(
     complete_end = raw.rfind(b"\n") + 1
     if complete_end < len(raw):
         if repair:
-            with open(path, "r+b") as f:
-                f.truncate(complete_end)
+            drop_torn_line(path)
         raw = raw[:complete_end]
     with paused_gc():
         records = _trusted_records(raw, trusted_bytes)
@@ -134,6 +133,18 @@ def read_trials(
             head_lines = 0
         records.extend(_checked_records(path, raw, head_lines))
     return records
+
+
+def drop_torn_line(path: str | os.PathLike) -> None:
+    """Truncates a trial log after its last complete line (a write cut short by a kill)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    raw = path.read_bytes()
+    complete_end = raw.rfind(b"\n") + 1
+    if complete_end < len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(complete_end)
 
 
 def _trusted_records(raw: bytes, size: int) -> list[dict[str, Any]]:

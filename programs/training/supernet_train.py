@@ -27,6 +27,7 @@ a corrupt one is an error, never a silent restart.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -52,6 +53,8 @@ from symnas.programs.training.train import cosine_schedule, evaluate, make_optim
 CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.jsonl"
 FORMAT = 1
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -172,7 +175,8 @@ class SupernetTrainer:
       out: folder for ``checkpoint.pt`` and ``train_log.jsonl``; None keeps nothing.
       resume: continue from ``out/checkpoint.pt``.
       device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
-      progress: a progress bar; None shows one on a terminal only.
+      progress: show progress: a bar on a terminal, elsewhere one ``logging`` line per epoch
+        (logger ``symnas.programs.training.supernet_train``); None: a bar on a terminal only.
       fingerprint: extra JSON fields that must match on resume (space, data...).
     """
 
@@ -216,7 +220,9 @@ class SupernetTrainer:
         self.eval_spec = eval_spec
         self.out = Path(out) if out is not None else None
         self.resume = resume
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        on_terminal = sys.stderr.isatty()
+        self.progress = on_terminal if progress is None else bool(progress)
+        self.bar_shown = self.progress and on_terminal  # else a log line per epoch
         self.fingerprint = {
             "supernet": type(supernet).__name__,
             "parameters": sum(p.numel() for p in supernet.parameters()),
@@ -318,7 +324,7 @@ class SupernetTrainer:
             torch.manual_seed(self.config.seed)  # dropout, drop path; a resume restores it
         epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         bar = tqdm(
-            total=self.total_steps, initial=self.step, disable=not self.progress, desc="supernet"
+            total=self.total_steps, initial=self.step, disable=not self.bar_shown, desc="supernet"
         )
         try:
             while self.epoch < epochs:
@@ -379,8 +385,18 @@ class SupernetTrainer:
             metrics = evaluate(self.supernet, self.data, "test", forward=lambda m, x: m(x, spec))
             record["accuracy"] = metrics["accuracy"]
         self.history.append(record)
-        if self.progress:
+        if self.bar_shown:
             bar.set_postfix(loss=f"{record['loss']:.4f}")
+        elif self.progress:
+            logger.info(
+                "supernet epoch %d/%d: step %d/%d, loss %.4f, %.1f s",
+                epoch + 1,
+                math.ceil(self.total_steps / self.steps_per_epoch),
+                self.step,
+                self.total_steps,
+                record["loss"],
+                record["wall_s"],
+            )
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
@@ -425,7 +441,8 @@ class SupernetTrainer:
             saved = json.loads(state["fingerprint"])
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is reported as corrupt
             raise ValueError(
-                f"{path}: corrupt supernet checkpoint ({type(e).__name__}: {e}); delete it to "
+                f"{path}: corrupt supernet checkpoint ({type(e).__name__}: {_load_problem(e)}); "
+                "delete it to "
                 "train from scratch."
             ) from None
         check_fingerprint(path, saved, self.fingerprint)
@@ -456,3 +473,14 @@ def check_fingerprint(path: Path, saved: Mapping[str, Any], current: Mapping[str
             f"Cannot resume from {path}: it was trained with another configuration ({where}: "
             f"checkpoint {short_repr(was)}, now {short_repr(now)})."
         )
+
+
+def _load_problem(error: Exception) -> str:
+    """What ``torch.load`` found wrong with a checkpoint, without torch's advice to load it
+    with ``weights_only=False`` (unsafe for a file that was refused)."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:  # the file holds objects other than tensors and plain data
+        return text[text.index(marker) :].splitlines()[0]
+    lines = [line for line in text.splitlines() if "weights_only" not in line]
+    return lines[0].strip() if lines else "unreadable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -240,18 +241,24 @@ def test_hw_nested_flow_writes_front_table_and_plot(tmp_path):
     assert len(accuracy) == 36  # every pooling configuration scored with inherited weights
 
 
-def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path):
+def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path, caplog):
     from symnas.flows.hw_flow import hw_nested
 
     out = tmp_path / "hw"
-    hw_nested(
-        algorithm="random",
-        inner_algorithm="random",
-        budget=2,
-        inner_budget=3,
-        supernet_epochs=1,
-        out=str(out),
-        verbose=False,
-    )
+    with caplog.at_level(logging.INFO, logger="symnas"):
+        hw_nested(
+            algorithm="random",
+            inner_algorithm="random",
+            budget=2,
+            inner_budget=3,
+            supernet_epochs=1,
+            out=str(out),
+            verbose=True,
+        )
     assert (out / "pareto.png").stat().st_size > 1000
     assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
+    # Its long phases show progress (through the module loggers under symnas).
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("symnas.")]
+    assert "hw-nested: training the pooling supernet, 1 epochs ..." in messages
+    assert any(m.startswith("hw-nested: scoring 36 architectures on it: done in") for m in messages)
+    assert any(m.startswith("trial 1 ok (2/2 done)") for m in messages)

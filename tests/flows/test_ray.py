@@ -162,7 +162,7 @@ def test_a_driver_killed_with_sigkill_resumes_from_its_log(cluster, tmp_path):
             stderr=err,
         )
     log = out / "trials.jsonl"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a hang guard, not a timing expectation
     while time.monotonic() < deadline and driver.poll() is None:
         if log.exists() and log.read_text().count("\n") >= 3:
             break
