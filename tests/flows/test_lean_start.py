@@ -120,6 +120,9 @@ def test_seed_everything_seeds_torch_only_when_imported_or_needed(monkeypatch):
     assert fake.seeds == []  # not imported, not needed: left alone
     seeding.seed_everything(7, torch_needed=True)
     assert fake.seeds == [("cpu", 7), ("cuda", 7)]
+    seeding.seed_everything(6)  # called alone, it seeds torch (importing it)
+    assert fake.seeds[2:] == [("cpu", 6), ("cuda", 6)]
+    del fake.seeds[2:]
     monkeypatch.setitem(sys.modules, "torch", fake)
     seeding.seed_everything(8, torch_needed=False)  # imported already: seeded
     assert fake.seeds[2:] == [("cpu", 8), ("cuda", 8)]

@@ -23,7 +23,9 @@ def test_prepare_out_dir_makes_nested_folders_and_names_the_argument(tmp_path):
     a_file.write_text("x")
     with pytest.raises(ValueError, match=r"^'folder': .*file is a file, not a folder; choose"):
         prepare_out_dir(a_file, argument="folder")
-    with pytest.raises(ValueError, match=r"^'out': cannot write in folder .*file/sub \(.+\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^'out': cannot write in folder .*file/sub \(Not a directory\)\.$"
+    ):
         prepare_out_dir(a_file / "sub")
 
 
