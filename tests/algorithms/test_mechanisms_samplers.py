@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 
 from symnas import programs, spaces
 from symnas.algorithms.samplers import PreferredSampler, SandwichSampler
-from symnas.algorithms.samplers.preferred import group_candidates
+from symnas.algorithms.samplers.preferred import group_candidates, shuffled
 from symnas.spaces.vit import vit_space
 
 DRAWS = 6000
@@ -96,3 +97,54 @@ def test_preferred_sandwich_frames_draws_of_the_other_candidates_by_group():
     expected = [0.0, 0.25, 0.25, 0.5, 0.0]
     observed = _frequencies(sampler, rng)
     assert np.allclose(observed, expected, atol=0.025), observed
+
+
+def test_sampler_settings_are_checked_and_recorded():
+    specs = _candidates((8, 1), (8, 2), (16, 1))
+    with pytest.raises(ValueError, match=r"^PreferredSampler needs at least one spec\.$"):
+        PreferredSampler([])
+    with pytest.raises(ValueError, match=r"^PreferredSampler: sandwich needs a candidate besides"):
+        PreferredSampler(specs[:2], sandwich=1)
+    with pytest.raises(ValueError, match=r"^PreferredSampler: sandwich must be an int >= 0; got"):
+        PreferredSampler(specs, sandwich=-1)
+    with pytest.raises(ValueError, match=r"^group_by keys must be among \['embed_dim', 'depth'\]"):
+        PreferredSampler(specs, group_by=("width",))
+    with pytest.raises(ValueError, match=r"^SandwichSampler: num_random must be an int >= 0; got"):
+        SandwichSampler(num_random=-1)
+    assert PreferredSampler(specs, group_by=()).groups == [[0, 1, 2]]
+    assert PreferredSampler(specs, group_by=("depth",)).groups == [[0, 2], [1]]
+    sampler = PreferredSampler(specs, sandwich=1, shuffle=True)
+    assert sampler.config() == {
+        "type": "PreferredSampler",
+        "specs": 3,
+        "group_by": ["embed_dim", "depth"],
+        "sandwich": 1,
+        "shuffle": True,
+    }
+    assert SandwichSampler(num_random=3).config() == {"type": "SandwichSampler", "num_random": 3}
+
+
+def test_preferred_sampler_binds_to_a_space_and_checks_its_specs():
+    supernet = _supernet()
+    specs = _candidates((8, 1), (16, 2))
+    sampler = PreferredSampler(specs).bind(_space(), supernet)
+    assert sampler.codec is not None and sampler.supernet is supernet
+    foreign = {**specs[0], "embed_dim": 12}
+    with pytest.raises(ValueError, match=r"'embed_dim' = 12 is not one of \[8, 16\]"):
+        PreferredSampler([foreign]).bind(_space(), supernet)
+
+
+def test_shuffle_permutes_the_active_layers_of_the_drawn_candidate():
+    spec = {**_candidates((16, 2))[0], "mlp_ratio": [1.0, 2.0], "num_heads": [2, 1]}
+    rng = np.random.default_rng(4)
+    drawn = [shuffled(spec, rng) for _ in range(40)]
+    orders = {(tuple(d["mlp_ratio"]), tuple(d["num_heads"])) for d in drawn}
+    assert {((1.0, 2.0), (2, 1)), ((2.0, 1.0), (1, 2)), ((1.0, 2.0), (1, 2))} <= orders
+    assert all(d["embed_dim"] == 16 and d["depth"] == 2 for d in drawn)
+    short = {**spec, "depth": 1}
+    assert all(shuffled(short, rng)["mlp_ratio"] == [1.0, 2.0] for _ in range(10))
+    sampler = PreferredSampler([spec], shuffle=True).bind(None)
+    assert {tuple(sampler.sample(rng)[0]["mlp_ratio"]) for _ in range(30)} == {
+        (1.0, 2.0),
+        (2.0, 1.0),
+    }
