@@ -342,8 +342,9 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=_positive_int,
-        default=1,
-        help="parallel trial processes (--executor ray: trials in flight, default the cluster's CPUs)",
+        default=None,
+        help="trials at once: local processes (default 1, in this process) or, with --executor "
+        "ray, trials in flight (default the cluster's CPUs)",
     )
     run.add_argument(
         "--executor",
