@@ -116,6 +116,11 @@ def edge_modules(supernet: Any) -> list[list[nn.Module]]:
     return [list(cell.edges) for cell in cells]
 
 
+def conv_parameters(op: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the convolutions inside an op (not its BatchNorm's)."""
+    return [p for m in op.modules() if isinstance(m, nn.Conv2d) for p in m.parameters()]
+
+
 def parametric_ops(edge: nn.Module, ops: tuple[str, ...]) -> list[str]:
     """The ops of a mixed edge that hold convolutions (the ops PA&DA measures gradients of)."""
-    return [name for name in ops if any(isinstance(m, nn.Conv2d) for m in edge.ops[name].modules())]
+    return [name for name in ops if conv_parameters(edge.ops[name])]

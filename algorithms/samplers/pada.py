@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from symnas.algorithms.samplers.base import PathSampler, Spec, register_sampler
-from symnas.algorithms.samplers.op_types import OpTypeSampler, parametric_ops
+from symnas.algorithms.samplers.op_types import OpTypeSampler, conv_parameters, parametric_ops
 from symnas.algorithms.samplers.uniform import UniformSampler
 
 
@@ -103,17 +103,11 @@ class PathImportance(OpTypeSampler):
 
     def bind(self, space: Any, supernet: Any = None) -> PathImportance:
         super().bind(space, supernet)
+        # [op][cell][edge]: the convolution parameters of that op on that edge
         self.convolutions = {
-            name: [
-                [
-                    [p for m in edge.ops[name].modules() if isinstance(m, torch.nn.Conv2d)
-                     for p in m.parameters()]
-                    for edge in cell
-                ]
-                for cell in self.edges
-            ]
+            name: [[conv_parameters(edge.ops[name]) for edge in cell] for cell in self.edges]
             for name in parametric_ops(self.edges[0][0], self.ops)
-        }  # fmt: skip
+        }
         return self
 
     def update(self, specs: Sequence[Spec], losses: Sequence[float]) -> None:
