@@ -5,7 +5,7 @@ Prediction with Neural Graph Features" (ICML 2024), adapted to grammar spaces by
 "Transferrable Surrogates in Expressive Neural Architecture Search Spaces" (AutoML-Conf 2025).
 An architecture is an op-labelled DAG from an input node to an output node (NB201 cells: one node
 per non-``none`` edge op between the cell's sum nodes; grammar networks: the DAG of
-``programs.grammar.graph``). Its features:
+``programs.families.grammar_graph.graph``). Its features:
 
 - ``count_<op>``: number of nodes of each op (``none``/``zero`` included);
 - ``min_path_<subset>`` / ``max_path_<subset>``: the fewest / most op nodes on an input-to-output
@@ -114,7 +114,7 @@ def op_graph(spec: Any, **task: Any) -> nx.DiGraph:
     if kind == NB201Cell.__type_name__:
         return nb201_graph(spec)
     if kind in (HierarchicalNB201.__type_name__, EinspaceNetwork.__type_name__):
-        from symnas.programs.grammar import graph
+        from symnas.programs.families.grammar_graph import graph
 
         return graph(spec, **task)
     raise ValueError(f"GRAF: no graph for spec type {kind!r}; known: {sorted(VOCABULARIES)}.")

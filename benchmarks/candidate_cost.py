@@ -4,7 +4,7 @@ Random NAS-Bench-201 networks (C=16, N=5, CIFAR-10 32x32, batch 1, one torch thr
 ``hardware.cost`` on a 12 x 14 weight-stationary array. Two parts, on the same candidates:
 
 1. Built models (``--cells``): per candidate, one eval-mode forward pass without gradients (the
-   yardstick), ``programs.count`` and ``programs.hardware.cost``; ``cold`` empties the trace's
+   yardstick), ``programs.count`` and ``programs.cost.hardware.cost``; ``cold`` empties the trace's
    layer cache before every candidate, ``warm`` keeps it across candidates.
 2. From the spec (``--rate-cells`` new random specs, never priced before in the run): the whole
    path from a decoded spec to its cost, as candidates per second and against the forward pass:
@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from symnas import programs, spaces
-from symnas.programs import trace
-from symnas.programs.spec_cost import SpecCoster
+from symnas.programs.cost import hardware, trace
+from symnas.programs.cost.spec_cost import SpecCoster
 
 HW = {"rows": 12, "cols": 14, "dataflow": "ws"}
 SHAPE = (3, 32, 32)
@@ -92,7 +92,7 @@ def built_models(codec: Any, cells: int, seed: int, repeats: int) -> dict[str, t
                 trace.clear_cache()
             fwd.append(forward_ms(model, repeats))
             cnt.append(timed_ms(lambda m=model: programs.count(m, SHAPE)))
-            hw.append(timed_ms(lambda m=model: programs.hardware.cost(m, SHAPE, HW)))
+            hw.append(timed_ms(lambda m=model: hardware.cost(m, SHAPE, HW)))
         rows[regime] = (np.median(fwd), np.median(cnt), np.median(hw))
     return rows
 
@@ -105,10 +105,10 @@ def from_specs(codec: Any, count: int, warmup: int, seed: int) -> dict[str, floa
     cold_specs = measured[4 * count :]
     trace.clear_cache()
     for spec in warm:  # today's path with a warm layer cache
-        programs.hardware.cost(programs.build(spec), SHAPE, HW)
+        hardware.cost(programs.build(spec), SHAPE, HW)
     out = {
         "build + hardware.cost (warm layer cache)": per_candidate_ms(
-            lambda s: programs.hardware.cost(programs.build(s), SHAPE, HW), batches[0][:BUILT]
+            lambda s: hardware.cost(programs.build(s), SHAPE, HW), batches[0][:BUILT]
         )
     }
 

@@ -1,8 +1,8 @@
-"""Compute cycles of ``programs.hardware`` against SCALE-Sim, per layer, and the speed of both.
+"""Compute cycles of ``programs.cost.hardware`` against SCALE-Sim, per layer, and the speed of both.
 
 Layers come from models of every family (``programs.build`` on random specs of NB201, ViT,
 ResNet20-pooling and EfficientTDNN spaces, plus a plain CNN and an MLP), traced by
-``programs.hardware.layers``. Each GEMM is simulated by SCALE-Sim (Samajdar et al., ISPASS 2020;
+``programs.cost.hardware.layers``. Each GEMM is simulated by SCALE-Sim (Samajdar et al., ISPASS 2020;
 ``pip install scalesim``) in GEMM mode with large SRAMs on several array sizes and all three
 dataflows; a grouped layer is compared on one group's GEMM (its cost is ``count`` times that,
 as SCALE-Sim runs depthwise layers channel by channel). Prints the Spearman correlation and the median relative
@@ -71,6 +71,7 @@ def family_tables(seed: int) -> dict[str, object]:
     from torch import nn
 
     from symnas import programs, spaces
+    from symnas.programs.cost import hardware
 
     rng = np.random.default_rng(seed)
     families = {
@@ -84,7 +85,7 @@ def family_tables(seed: int) -> dict[str, object]:
         codec = spaces.compile(space)
         for i, genome in enumerate(codec.random(2, rng)):
             model = programs.build(codec.decode(genome))
-            tables[f"{name}-{i}"] = programs.hardware.layers(model, shape)
+            tables[f"{name}-{i}"] = hardware.layers(model, shape)
     cnn = nn.Sequential(
         nn.Conv2d(3, 16, 3, padding=1),
         nn.Conv2d(16, 32, 3, stride=2, padding=1),
@@ -92,14 +93,14 @@ def family_tables(seed: int) -> dict[str, object]:
         nn.Conv2d(32, 64, 1),
     )
     mlp = nn.Sequential(nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64), nn.Linear(64, 10))
-    tables["cnn"] = programs.hardware.layers(cnn, (3, 16, 16))
-    tables["mlp"] = programs.hardware.layers(mlp, (16, 64))
+    tables["cnn"] = hardware.layers(cnn, (3, 16, 16))
+    tables["mlp"] = hardware.layers(mlp, (16, 64))
     return tables
 
 
 def make_jobs(tables: dict, max_lines: int, per_family: int, seed: int) -> list[dict]:
     """(GEMM, array, dataflow) jobs, one group per layer, capped in SCALE-Sim work per job."""
-    from symnas.programs.hardware import LayerTable, cost_table
+    from symnas.programs.cost.hardware import LayerTable, cost_table
 
     rng = np.random.default_rng(seed)
     configs = [{"rows": r, "cols": c, "dataflow": d} for r, c in ARRAYS for d in DATAFLOWS]
@@ -139,7 +140,7 @@ def _gemm_json(shapes: list[tuple[int, int, int]]) -> dict[str, list]:
 def ours(jobs: list[dict], repeats: int) -> tuple[np.ndarray, float, float]:
     """Analytical compute cycles of the jobs and the median wall and CPU times of one full-grid
     evaluation."""
-    from symnas.programs.hardware import LayerTable, cost_table, hardware_arrays
+    from symnas.programs.cost.hardware import LayerTable, cost_table, hardware_arrays
 
     shapes = sorted({(j["m"], j["k"], j["n"]) for j in jobs})
     configs = sorted({(j["rows"], j["cols"], j["dataflow"]) for j in jobs})
@@ -166,8 +167,9 @@ def ours(jobs: list[dict], repeats: int) -> tuple[np.ndarray, float, float]:
 def pairs_per_second(repeats: int) -> tuple[int, int, float]:
     """Layers of one NB201 network x 1,000 random accelerators: time of one ``cost_table``."""
     from symnas import programs, spaces
+    from symnas.programs.cost import hardware
 
-    table = programs.hardware.layers(
+    table = hardware.layers(
         programs.build(
             spaces.nb201_arch(
                 "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+"
@@ -178,11 +180,11 @@ def pairs_per_second(repeats: int) -> tuple[int, int, float]:
     )
     codec = spaces.compile(spaces.systolic_accelerator())
     specs = [codec.decode(g) for g in codec.random(1000, np.random.default_rng(0))]
-    hw = programs.hardware.hardware_arrays(specs)
+    hw = hardware.hardware_arrays(specs)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        programs.hardware.cost_table(table, hw)
+        hardware.cost_table(table, hw)
         times.append(time.perf_counter() - start)
     return len(table), len(specs), float(np.median(times))
 

@@ -70,9 +70,9 @@ from symnas import programs, spaces
 from symnas.algorithms.oneshot.darts import AUGMENT_OPTIONS, DARTSTrainer, darts_config
 from symnas.algorithms.oneshot.perturbation import DARTSPT, TUNE_SCHEDULES
 from symnas.flows.nb201_table import read_table
-from symnas.programs.augment import crop_flip
 from symnas.programs.data import Dataset, cifar10_subset, resized, validation_split
-from symnas.programs.supernet_train import TRAIN_LOG, ArchitectureParameters
+from symnas.programs.data.augment import crop_flip
+from symnas.programs.training.supernet_train import TRAIN_LOG, ArchitectureParameters
 from symnas.spaces.cells import NB201_EDGES, NB201_OPS, nb201_arch_str
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

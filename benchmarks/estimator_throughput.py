@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from symnas import programs, spaces
-from symnas.programs.estimator import SupernetEstimator
+from symnas.programs.training.estimator import SupernetEstimator
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_subset"
 

@@ -1,4 +1,4 @@
-"""Stall cycles and DRAM traffic of ``programs.hardware`` against SCALE-Sim's memory simulation.
+"""Stall cycles and DRAM traffic of ``programs.cost.hardware`` against SCALE-Sim's memory simulation.
 
 The GEMMs of small models of every family (as in ``costmodel_vs_scalesim.py``) run through
 SCALE-Sim 3 (Samajdar et al., ISPASS 2020) with small double-buffered SRAMs and a user DRAM
@@ -81,7 +81,7 @@ def make_jobs(per_family: int, max_lines: int, seed: int) -> list[dict]:
     """(GEMM, array, dataflow, SRAMs, bandwidth) jobs drawn at random, a few per model."""
     from costmodel_vs_scalesim import family_tables
 
-    from symnas.programs.hardware import LayerTable, cost_table
+    from symnas.programs.cost.hardware import LayerTable, cost_table
 
     rng = np.random.default_rng(seed)
     jobs = []
@@ -143,8 +143,8 @@ def _gemm_json(shapes: list[tuple[int, int, int]]) -> dict[str, list]:
 
 def ours(jobs: list[dict]) -> dict[str, np.ndarray]:
     """Stall cycles and DRAM words of the analytical model, one job at a time."""
-    from symnas.programs.hardware import LayerTable, cost_table
-    from symnas.programs.hardware_memory import systolic_traffic
+    from symnas.programs.cost.hardware import LayerTable, cost_table
+    from symnas.programs.cost.hardware_memory import systolic_traffic
 
     stalls, traffic, compute, operands = [], [], [], []
     for job in jobs:

@@ -5,11 +5,11 @@ network on an FPGA, a Raspberry Pi 4, a Pixel 3, a Xeon Gold 6226 and a Titan X 
 (``../shared/data/nb201/nb201_latency_ms.csv``), or any CSV with an ``index`` column (the NB201
 index) and one latency column per device (``--latency-csv``, ``--devices``). On a random subset
 of cells (fixed seed), for each device and each calibration size ``k``, ``--draws`` times: draw
-``k`` calibration cells, fit ``programs.latency_model.CalibratedLatencyModel`` on them and take
+``k`` calibration cells, fit ``programs.cost.latency_model.CalibratedLatencyModel`` on them and take
 the Spearman correlation with the measured latency on the other cells (held-out only) of:
 
 - ``calibrated``: the calibrated kernel-level model;
-- ``model``: the uncalibrated analytical model (``programs.hardware`` total cycles / clock);
+- ``model``: the uncalibrated analytical model (``programs.cost.hardware`` total cycles / clock);
 - ``macs`` and ``params``: ``programs.count``, the usual proxy baselines.
 
 A device named in ``latency_model.DEVICES`` uses its configuration there; any other column (or
@@ -34,7 +34,7 @@ import torch
 from scipy.stats import spearmanr
 
 from symnas import programs, spaces
-from symnas.programs import hardware, hardware_layers, latency_model, trace
+from symnas.programs.cost import hardware, hardware_layers, latency_model, trace
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nb201"
 CACHE = Path(__file__).resolve().parents[1] / "runs" / "nb201_latency_features.json"

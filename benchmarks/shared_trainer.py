@@ -24,8 +24,8 @@ from symnas import programs, spaces
 from symnas.algorithms.oneshot.prenas import prenas_config
 from symnas.algorithms.samplers import PreferredSampler, UniformSampler
 from symnas.flows.prenas_flow import mini_autoformer
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
-from symnas.programs.train import evaluate, train
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
+from symnas.programs.training.train import evaluate, train
 
 
 def reference(supernet, data, sampler, config: TrainConfig) -> float:

@@ -65,11 +65,11 @@ from symnas.algorithms.oneshot.fewshot import FewShotTrainer, default_split_epoc
 from symnas.algorithms.samplers import UniformSampler, create_sampler
 from symnas.core.files import write_json_atomic
 from symnas.flows.nb201_table import read_table
-from symnas.programs.augment import augment
 from symnas.programs.data import Dataset, cifar10_subset, resized
-from symnas.programs.estimator import SupernetEstimator
-from symnas.programs.fewshot import FewShotEstimator
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig, resolve_device
+from symnas.programs.data.augment import augment
+from symnas.programs.training.estimator import SupernetEstimator
+from symnas.programs.training.fewshot import FewShotEstimator
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig, resolve_device
 from symnas.spaces.cells import NB201_OPS, nb201_connected
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

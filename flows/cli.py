@@ -24,7 +24,7 @@ from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
 from symnas.flows.search import SearchFailed
-from symnas.spaces.grammar import CONSTRAINTS
+from symnas.spaces.context_free import CONSTRAINTS
 from symnas.spaces.registry import SPACES
 
 
@@ -44,8 +44,8 @@ def cmd_list(_: argparse.Namespace) -> int:
     samplers, zero-cost proxies with their flags, and flows with their options."""
     from symnas.algorithms.samplers import SAMPLERS
     from symnas.algorithms.zero_cost.registry import PROXY_REGISTRY
+    from symnas.programs.cost.parts import PARTS
     from symnas.programs.data import DATASETS
-    from symnas.programs.parts import PARTS
     from symnas.programs.registry import FAMILIES, capabilities
 
     print("spaces:")

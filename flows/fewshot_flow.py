@@ -104,8 +104,8 @@ def fewshot_nb201(
     from symnas import algorithms, spaces
     from symnas.algorithms.oneshot.fewshot import METHODS, FewShotTrainer
     from symnas.programs.data import load_dataset, validation_split
-    from symnas.programs.fewshot import FewShotEstimator
-    from symnas.programs.supernet_train import TrainConfig
+    from symnas.programs.training.fewshot import FewShotEstimator
+    from symnas.programs.training.supernet_train import TrainConfig
 
     budget = 30 if budget is None else budget
     for name, value in (("budget", budget), ("cells", cells)):

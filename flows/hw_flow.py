@@ -1,9 +1,10 @@
 """The ``hw-nested`` flow: ResNet20 pooling architectures x systolic accelerators on digits.
 
-Accuracy comes from one weight-sharing pooling supernet trained once on digits with uniform
-path sampling (every architecture then reads its accuracy with inherited weights, cached);
+Accuracy comes from one weight-sharing pooling supernet trained once on digits with a path
+sampler chosen by name (default uniform; every architecture then reads its accuracy with
+inherited weights, cached);
 latency, energy and utilisation come from the analytical systolic-array model
-(``programs.hardware``), with each architecture's layer table extracted once. The inner search
+(``programs.cost.hardware``), with each architecture's layer table extracted once. The inner search
 optimises a MnasNet-style reward ``accuracy * (latency / target) ** w`` (Tan et al., CVPR 2019:
 ``w = -0.07``); the outer search is NSGA-II over accuracy, latency and area, with the area cap as a
 constraint.
@@ -11,6 +12,7 @@ constraint.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,40 @@ def _arch_key(arch: Any) -> str:
     return json.dumps(arch, sort_keys=True)
 
 
+def every_spec(space: Any) -> list[Any]:
+    """Every architecture of a small ``space``, decoded, in a fixed order."""
+    from symnas import spaces
+
+    codec = spaces.compile(space)
+    return [codec.decode(g) for g in codec.distinct(int(codec.size), np.random.default_rng(0))]
+
+
+def path_sampler(name: str, space: Any, specs: list[Any]) -> Any:
+    """The registered path sampler ``name`` (``symnas list``) for training the supernet of
+    ``space``, with its default options; a sampler that takes ``specs`` draws from ``specs``.
+
+    An unknown name, or a sampler that needs a capability the space's supernet lacks, is an
+    error here, before anything is trained.
+    """
+    from symnas import programs
+    from symnas.algorithms.samplers import SAMPLERS, create_sampler
+    from symnas.programs.supernet_base import require
+
+    entry = SAMPLERS.get(name)
+    if entry.meta["requires"] is not None:
+        require(
+            programs.registry.supernet_class(space), entry.meta["requires"], f"sampler {name!r}"
+        )
+    takes_specs = "specs" in inspect.signature(entry.obj).parameters
+    try:
+        return create_sampler(name, **({"specs": specs} if takes_specs else {}))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(
+            f"sampler {name!r} cannot draw this space's architectures with its default options "
+            f"({type(e).__name__}: {e})."
+        ) from None
+
+
 def supernet_accuracy_table(
     space: Any,
     data: Any,
@@ -46,25 +82,25 @@ def supernet_accuracy_table(
     out: Path | None = None,
     resume: bool = False,
     device: str = "auto",
+    sampler: str = "uniform",
 ) -> dict[str, float]:
-    """Trains one pooling supernet with the shared trainer (uniform single-path sampling over
-    the space's architectures, Adam, cosine) and returns the inherited test accuracy of every
-    architecture of ``space``, keyed by the architecture's JSON. With ``out`` the training is
-    checkpointed there and ``resume`` continues it."""
-    from symnas import programs, spaces
-    from symnas.algorithms.samplers import UniformSampler
-    from symnas.programs.estimator import SupernetEstimator
-    from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
+    """Trains one pooling supernet with the shared trainer (the path sampler ``sampler`` by
+    name, over the space's architectures: uniform single-path sampling by default; Adam, cosine)
+    and returns the inherited test accuracy of every architecture of ``space``, keyed by the
+    architecture's JSON. With ``out`` the training is checkpointed there and ``resume``
+    continues it."""
+    from symnas import programs
+    from symnas.programs.training.estimator import SupernetEstimator
+    from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 
-    codec = spaces.compile(space)
-    every = [codec.decode(g) for g in codec.distinct(int(codec.size), np.random.default_rng(0))]
+    every = every_spec(space)
     torch.manual_seed(seed)
     supernet = programs.supernet(space)
     SupernetTrainer(
         supernet,
         data,
         TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
-        sampler=UniformSampler(specs=every),
+        sampler=path_sampler(sampler, space, every),
         out=out,
         resume=resume,
         device=device,
@@ -93,7 +129,7 @@ class CoDesignObjective:
 
     def layer_table(self, arch: Any):
         """The layer table of an architecture (once per process, assembled from cached parts)."""
-        from symnas.programs.spec_cost import SpecCoster
+        from symnas.programs.cost.spec_cost import SpecCoster
 
         key = _arch_key(arch)
         if key not in self._tables:
@@ -103,7 +139,7 @@ class CoDesignObjective:
         return self._tables[key]
 
     def __call__(self, hw: Any, arch: Any) -> dict[str, float]:
-        from symnas.programs import hardware
+        from symnas.programs.cost import hardware
         from symnas.spaces.hardware import area_mm2
 
         costs = hardware.cost_table(self.layer_table(arch), [hw])
@@ -179,6 +215,7 @@ def hw_nested(
     target_latency_ms: float = 0.05,
     supernet_epochs: int = 8,
     device: str = "auto",
+    sampler: str = "uniform",
 ) -> NestedResult:
     """Runs the nested co-design search and writes ``pareto.png`` and ``report.txt`` in ``out``.
 
@@ -193,6 +230,8 @@ def hw_nested(
       target_latency_ms: latency target of the MnasNet-style inner reward.
       supernet_epochs: training epochs of the pooling supernet that gives every accuracy.
       device: where the supernet trains and is evaluated ("auto": CUDA when available).
+      sampler: path sampler of the supernet's training, by name (see symnas list; default
+        uniform over the 36 architectures).
     """
     from symnas import programs, spaces
 
@@ -206,6 +245,8 @@ def hw_nested(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"hw-nested: '{name}' must be a positive integer; got {value!r}.")
     outer_algorithm, inner_algorithm = _outer(algorithm, max_area_mm2), _inner(inner_algorithm)
+    arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    path_sampler(sampler, arch_space, every_spec(arch_space))  # fails before any work
     out_dir = prepare_out_dir(out) if out is not None else None
     if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):
         raise ValueError(
@@ -213,9 +254,10 @@ def hw_nested(
             "output folder."
         )
     data = programs.data.digits()
-    arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
     hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
-    accuracy = _accuracy_table(arch_space, data, supernet_epochs, seed, out_dir, resume, device)
+    accuracy = _accuracy_table(
+        arch_space, data, supernet_epochs, seed, out_dir, resume, device, sampler
+    )
     objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
     result = nested(
         hw_space,
@@ -234,6 +276,7 @@ def hw_nested(
             "max_area_mm2": max_area_mm2,
             "target_latency_ms": target_latency_ms,
             "supernet_epochs": supernet_epochs,
+            "sampler": sampler,
         },
     )
     if out_dir is not None:
@@ -242,7 +285,14 @@ def hw_nested(
 
 
 def _accuracy_table(
-    space, data, epochs: int, seed: int, out_dir: Path | None, resume: bool, device: str
+    space,
+    data,
+    epochs: int,
+    seed: int,
+    out_dir: Path | None,
+    resume: bool,
+    device: str,
+    sampler: str,
 ) -> dict:
     path = out_dir / "supernet_accuracy.json" if out_dir is not None else None
     if path is not None and path.exists():
@@ -252,7 +302,14 @@ def _accuracy_table(
             raise ValueError(f"{path}: corrupt accuracy table ({e.msg}).") from None
     folder = out_dir / "supernet" if out_dir is not None else None
     table_ = supernet_accuracy_table(
-        space, data, epochs=epochs, seed=seed, out=folder, resume=resume, device=device
+        space,
+        data,
+        epochs=epochs,
+        seed=seed,
+        out=folder,
+        resume=resume,
+        device=device,
+        sampler=sampler,
     )
     if path is not None:
         write_json_atomic(path, table_)

@@ -64,7 +64,7 @@ class InheritedAccuracy:
 
     def evaluate_batch(self, specs: list[dict[str, Any]]) -> list[dict[str, float]]:
         """Scores every spec on both splits, one estimator pass each."""
-        from symnas.programs.estimator import SupernetEstimator
+        from symnas.programs.training.estimator import SupernetEstimator
 
         supernet, device = self.searcher.supernet, self.searcher.device
         val = SupernetEstimator(supernet, self.validation, device=device).evaluate_batch(specs)
@@ -222,7 +222,7 @@ def _report(
     from symnas.algorithms.oneshot.base import encode_spec
     from symnas.algorithms.oneshot.prenas import train_uniform
     from symnas.programs.data import validation_split
-    from symnas.programs.estimator import SupernetEstimator
+    from symnas.programs.training.estimator import SupernetEstimator
 
     train_data, validation = validation_split(
         dataset, prenas.validation_fraction, prenas.train_seed

@@ -6,7 +6,8 @@ Every architecture family registers itself in :data:`FAMILIES` (the project's on
 ``Class.__type_name__``, the ``"_type"`` field of a decoded spec), a ``build`` function that makes
 a standalone ``nn.Module`` from a spec, a ``supernet`` factory that makes a weight-sharing module
 for a whole space, and that supernet's class, whose capabilities (``supernet_base``) can be
-listed without building one.
+listed without building one. The family modules live in ``programs/families/``, which
+:data:`FAMILIES` imports on its first lookup.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from torch import nn
 from symnas.core.registry import Entry, Registry
 from symnas.programs.supernet_base import CAPABILITIES, capabilities_of
 
-FAMILIES = Registry("family", plural="families")
+# Every module of ``programs/families/`` is imported on the first lookup miss and before a
+# listing; the family modules among them register themselves.
+FAMILIES = Registry("family", loaders=["symnas.programs.families.*"], plural="families")
 
 
 def _supernet_class(supernet: Callable[..., nn.Module]) -> type | None:
@@ -44,9 +47,10 @@ def register(
 ) -> None:
     """Registers one family: its space class, standalone builder and supernet factory.
 
-    ``name`` defaults to the module that defines ``build`` (``programs/nb201.py`` -> ``"nb201"``),
-    ``description`` to the first line of that module's docstring, and ``supernet_class`` to the
-    supernet factory when it is a class, else to the class its return annotation names.
+    ``name`` defaults to the module that defines ``build`` (``programs/families/nb201.py`` ->
+    ``"nb201"``), ``description`` to the first line of that module's docstring, and
+    ``supernet_class`` to the supernet factory when it is a class, else to the class its return
+    annotation names.
     """
     type_name = getattr(space_cls, "__type_name__", None)
     if type_name is None:

@@ -1,5 +1,6 @@
 """symnas.spaces: search spaces as PyGlove hyper-values, and their compiled codecs."""
 
+from symnas.core import moved
 from symnas.spaces import examples, hardware
 from symnas.spaces.cells import (
     DARTS_OPS,
@@ -17,7 +18,7 @@ from symnas.spaces.cells import (
     nb201_edges,
 )
 from symnas.spaces.codec import Codec, compile  # noqa: A004 - spaces.compile is the public API
-from symnas.spaces.grammar import GrammarHyper, grammar
+from symnas.spaces.context_free import GrammarHyper, grammar
 from symnas.spaces.grammars import (
     EinspaceNetwork,
     HierarchicalNB201,
@@ -44,6 +45,13 @@ from symnas.spaces.vit_resnas import (
     vit_resnas_space,
     vit_resnas_tiny,
 )
+
+#: Modules renamed in this package: {old name: new name}. The old names work until the next
+#: release (``core.moved``); ``grammar`` named the module of context-free grammar spaces, which
+#: sat beside ``grammars`` (the built-in grammar spaces) and shared its name with the function
+#: ``spaces.grammar``.
+MOVED_MODULES = {f"{__name__}.grammar": f"{__name__}.context_free"}
+moved.keep_old_paths(__name__, MOVED_MODULES)
 
 __all__ = [
     "examples",

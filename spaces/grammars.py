@@ -39,7 +39,7 @@ from typing import Any
 import pyglove as pg
 
 from symnas.spaces.cells import NB201_OPS
-from symnas.spaces.grammar import GrammarHyper, grammar, register_constraint
+from symnas.spaces.context_free import GrammarHyper, grammar, register_constraint
 from symnas.spaces.registry import register_space
 
 HNB201_GRAMMAR = """

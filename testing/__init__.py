@@ -13,12 +13,17 @@ extension with one import::
 - :func:`check_sampler`: a path sampler (state round trip, its capability requirement);
 - :func:`check_proxy`: a zero-cost proxy (finite and repeatable on every family's example);
 - :func:`check_family`: a program family (the supernet contract and its capabilities);
-- :func:`check_flow`: a flow (common options, declared options, result type).
+- :func:`check_flow`: a flow (common options, declared options, result type);
+- :func:`check_space`: a space factory (the same space at each call, its size stated, its codec
+  equal to PyGlove's materialisation);
+- :func:`check_dataset`: a dataset (repeatable loads, valid splits and labels, batches that cover
+  each split, a clear error for a file loader named without its folder).
 
 The project's tests run these checks over every registry entry, so a new entry is checked with
 no list to edit.
 """
 
+from symnas.testing.datasets import check_dataset
 from symnas.testing.families import FAMILY_CHECKS, check_family, families_with_supernet
 from symnas.testing.flows import check_flow
 from symnas.testing.generators import (
@@ -30,16 +35,20 @@ from symnas.testing.generators import (
 )
 from symnas.testing.proxies import check_proxy
 from symnas.testing.samplers import check_sampler, registered_sampler
+from symnas.testing.spaces import SPACE_CHECKS, check_space
 
 __all__ = [
     "CHECK_SPACE",
     "FAMILY_CHECKS",
     "GENERATOR_CHECKS",
+    "SPACE_CHECKS",
+    "check_dataset",
     "check_family",
     "check_flow",
     "check_generator",
     "check_proxy",
     "check_sampler",
+    "check_space",
     "families_with_supernet",
     "multi_trial_names",
     "registered_generator",

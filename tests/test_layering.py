@@ -6,7 +6,9 @@ imports only from its own floor and the floors below it (so the ground floor imp
 symnas), counting the imports inside functions: a lazy import is still a dependency. The ground
 floor imports only the standard library and spaces add numpy and pyglove, so no torch is
 imported below programs; the kit imports numpy, pyglove and torch and no test framework, so it
-works without the test extra. The sub-packages import each other without a circle.
+works without the test extra. The sub-packages import each other without a circle. Inside
+``programs``, each kind's sub-package imports only the kinds below it (``PROGRAMS_KINDS``), and the
+package's top (``registry``, ``supernet_base``) imports none of them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ THIRD_PARTY = {
     "core": set(),
     "spaces": {"numpy", "pyglove"},
     "testing": {"numpy", "pyglove", "torch"},
+}
+
+# The sub-packages of ``programs`` by kind, and the kinds each may import (every kind may import
+# the package's top: ``registry``, ``supernet_base``; the top imports no kind).
+PROGRAMS_KINDS = {
+    "data": set(),
+    "families": set(),
+    "training": {"data", "families"},
+    "cost": {"families"},
 }
 
 
@@ -118,3 +129,31 @@ def test_sub_packages_import_each_other_without_a_circle():
         raise AssertionError(
             f"sub-packages import in a circle: {' -> '.join(error.args[1])}"
         ) from None
+
+
+def _programs_kind(module: str) -> str | None:
+    """The ``programs`` sub-package of a module (``"families"``...), ``""`` for the package's
+    top, None outside ``programs``."""
+    parts = module.split(".")
+    if parts[:2] != ["symnas", "programs"]:
+        return None
+    return parts[2] if len(parts) > 2 and parts[2] in PROGRAMS_KINDS else ""
+
+
+def test_programs_kinds_import_only_the_kinds_below_them():
+    assert {path.parent.name for path in (ROOT / "programs").glob("*/__init__.py")} == set(
+        PROGRAMS_KINDS
+    ), "every sub-package of programs/ is a kind of PROGRAMS_KINDS"
+    wrong = []
+    for module, path in MODULES.items():
+        kind = _programs_kind(module)
+        if kind is None:
+            continue
+        allowed = PROGRAMS_KINDS.get(kind, set()) | {kind}
+        for imported, line in _imports(path):
+            other = _programs_kind(imported)
+            if other and other not in allowed:
+                wrong.append(
+                    f"{_where(module, line)} (programs/{kind or 'top'}) imports {imported}"
+                )
+    assert not wrong, "imports of a programs kind it may not use:\n" + "\n".join(wrong)

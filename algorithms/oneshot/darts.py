@@ -50,11 +50,15 @@ from symnas.algorithms.registry import register_algorithm
 from symnas.core.files import write_json_atomic
 from symnas.programs.data import Dataset, load_dataset, validation_split
 from symnas.programs.supernet_base import Supernet, require
-from symnas.programs.supernet_train import ArchitectureParameters, SupernetTrainer, TrainConfig
+from symnas.programs.training.supernet_train import (
+    ArchitectureParameters,
+    SupernetTrainer,
+    TrainConfig,
+)
 
 RESULT = "result.json"
 ORDERS = (1, 2)
-#: The searchers' ``augment`` choices: a ``programs.augment`` recipe, or ``"none"``.
+#: The searchers' ``augment`` choices: a ``programs.data.augment`` recipe, or ``"none"``.
 AUGMENT_OPTIONS = ("crop_flip", "none")
 #: The finite-difference step of the Hessian-vector product, divided by the vector's norm.
 HVP_RADIUS = 0.01

@@ -51,9 +51,9 @@ from symnas.algorithms.samplers.uniform import UniformSampler
 from symnas.core.compare import first_difference, short_repr
 from symnas.core.files import write_text_atomic
 from symnas.programs.data import Dataset, load_dataset, validation_split
-from symnas.programs.fewshot import FewShotEstimator, FewShotSupernet, restrict_space
 from symnas.programs.supernet_base import Supernet, require
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig, resolve_device
+from symnas.programs.training.fewshot import FewShotEstimator, FewShotSupernet, restrict_space
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig, resolve_device
 from symnas.spaces.codec import compile as compile_space
 
 METHODS = ("one_shot", "exhaustive", "gm")

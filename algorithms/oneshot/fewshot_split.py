@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from networkx.algorithms.community import kernighan_lin_bisection
 
 from symnas.programs.data import Dataset
-from symnas.programs.fewshot import spec_value
 from symnas.programs.supernet_base import Supernet
+from symnas.programs.training.fewshot import spec_value
 from symnas.spaces.codec import compile as compile_space
 
 GRADIENT_SCOPES = ("cells", "all")

@@ -54,8 +54,8 @@ import torch.nn.functional as F
 from symnas.algorithms.oneshot.darts import DARTS, DARTSTrainer, Weights, darts_config
 from symnas.algorithms.registry import register_algorithm
 from symnas.core.files import write_json_atomic
-from symnas.programs.augment import augment
-from symnas.programs.supernet_train import ArchitectureParameters
+from symnas.programs.data.augment import augment
+from symnas.programs.training.supernet_train import ArchitectureParameters
 from symnas.spaces.relaxation import Node, Relaxation, op_decisions
 
 CRITERIA = ("acc", "loss")

@@ -35,12 +35,12 @@ from symnas.algorithms.registry import register_algorithm
 from symnas.algorithms.samplers import PreferredSampler, UniformSampler
 from symnas.algorithms.samplers.preferred import GROUP_KEYS
 from symnas.core.files import write_json_atomic
-from symnas.programs.count import count
+from symnas.programs.cost.count import count
+from symnas.programs.cost.latency import cpu_latency
 from symnas.programs.data import Dataset, load_dataset, validation_split
-from symnas.programs.estimator import SupernetEstimator
-from symnas.programs.latency import cpu_latency
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
-from symnas.programs.vit import ViTSupernet
+from symnas.programs.families.vit import ViTSupernet
+from symnas.programs.training.estimator import SupernetEstimator
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 from symnas.spaces.vit import ViTSpace
 
 #: Budgets ``specialize`` accepts: parameters, MACs per sample, CPU latency (ms, batch 1).

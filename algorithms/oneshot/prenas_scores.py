@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from symnas.programs.vit import ViTSupernet
-from symnas.programs.vit_layers import count_relative_positions
+from symnas.programs.families.vit import ViTSupernet
+from symnas.programs.families.vit_layers import count_relative_positions
 
 #: Channel statistics of ImageNet, the data-free input of the reference for RGB inputs.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -229,7 +229,7 @@ def taylor_tables(supernet: ViTSupernet, grads: dict[str, torch.Tensor]) -> Slic
 
 
 def param_tables(supernet: ViTSupernet) -> SliceTables:
-    """Parameter-count tables: with them ``total`` equals ``programs.vit.param_count``.
+    """Parameter-count tables: with them ``total`` equals ``programs.families.vit.param_count``.
 
     The scored slices plus what the score leaves out: the class token and position embedding
     (per embed dim) and the relative position tables (per layer).

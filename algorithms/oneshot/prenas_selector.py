@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from symnas.algorithms.oneshot import prenas_scores as scores
-from symnas.programs.vit import ViTSupernet
+from symnas.programs.families.vit import ViTSupernet
 from symnas.spaces.vit import ViTSpace
 
 #: Candidate scores ``PreNASSelector`` computes itself; any name of

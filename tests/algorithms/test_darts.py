@@ -17,7 +17,7 @@ from symnas.algorithms.oneshot.perturbation import (
     ProjectionTrainer,
 )
 from symnas.programs.data import synthetic, validation_split
-from symnas.programs.supernet_train import ArchitectureParameters, TrainConfig
+from symnas.programs.training.supernet_train import ArchitectureParameters, TrainConfig
 from symnas.spaces.relaxation import op_decisions
 
 

@@ -21,16 +21,16 @@ from symnas.algorithms.oneshot.fewshot_split import (
     op_choices,
     with_choice,
 )
-from symnas.programs import supernet_train
 from symnas.programs.data import synthetic
-from symnas.programs.fewshot import (
+from symnas.programs.training import supernet_train
+from symnas.programs.training.fewshot import (
     FewShotEstimator,
     FewShotSupernet,
     contains,
     restrict_space,
     spec_value,
 )
-from symnas.programs.supernet_train import TrainConfig
+from symnas.programs.training.supernet_train import TrainConfig
 from symnas.spaces.cells import NB201_OPS
 from symnas.spaces.vit import vit_space
 

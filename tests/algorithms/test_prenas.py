@@ -23,7 +23,7 @@ from symnas.algorithms.oneshot.prenas_selector import (
 from symnas.algorithms.samplers import PreferredSampler, UniformSampler
 from symnas.algorithms.samplers.preferred import group_candidates
 from symnas.programs.data import validation_split
-from symnas.programs.vit import param_count
+from symnas.programs.families.vit import param_count
 from symnas.spaces.vit import vit_space
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from symnas.flows import cli
+from symnas.flows.registry import get_flow
 
 
 def test_list_names_what_every_registry_holds(capsys):
@@ -271,3 +272,25 @@ def test_report_never_writes_the_log_and_works_without_summary(tmp_path, capsys)
     (out / "config.json").unlink()
     assert cli.main(["report", str(out)]) == 0
     assert "18 trials" in capsys.readouterr().out
+
+
+def test_hw_nested_takes_its_supernet_sampler_by_name_and_refuses_a_bad_one_first(tmp_path, capsys):
+    from symnas import spaces
+    from symnas.algorithms.samplers import UniformSampler
+    from symnas.flows import hw_flow
+
+    out = tmp_path / "hw"
+    assert cli.main(["run", "hw-nested", "--out", str(out), "--set", "sampler=unifrom"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown path sampler 'unifrom'" in err and "'uniform'" in err
+    assert cli.main(["run", "hw-nested", "--out", str(out), "--set", "sampler=sandwich"]) == 2
+    assert "needs a supernet with the 'sized' capability" in capsys.readouterr().err
+    assert cli.main(["run", "hw-nested", "--out", str(out), "--set", "sampler=preferred"]) == 2
+    assert "sampler 'preferred' cannot draw this space's architectures" in capsys.readouterr().err
+    assert not out.exists()  # refused before the output folder was made
+
+    space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+    every = hw_flow.every_spec(space)
+    sampler = hw_flow.path_sampler("uniform", space, every)
+    assert isinstance(sampler, UniformSampler) and sampler.specs == every and len(every) == 36
+    assert get_flow("hw-nested").options["sampler"].default == "uniform"

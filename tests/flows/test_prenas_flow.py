@@ -50,7 +50,9 @@ def test_flow_writes_the_report_and_resumes_without_retraining(tmp_path, monkeyp
     def no_training(*args, **kwargs):
         raise AssertionError("resume must reuse the finished checkpoint")
 
-    monkeypatch.setattr("symnas.programs.supernet_train.SupernetTrainer._run_epoch", no_training)
+    monkeypatch.setattr(
+        "symnas.programs.training.supernet_train.SupernetTrainer._run_epoch", no_training
+    )
     again = prenas_vit(epochs=2, out=tmp_path, resume=True, verbose=False, baseline=True)
     assert [t.metrics for t in again.trials] == [t.metrics for t in result.trials]
     assert json.loads((tmp_path / "report.json").read_text())["preferred"] == report["preferred"]

@@ -1,4 +1,4 @@
-"""Tests of the spec-level layer tables and costs (programs.spec_cost, parts, cell_parts)."""
+"""Tests of the spec-level layer tables and costs (programs.cost.spec_cost, parts, cell_parts)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from torch import nn
 
 from symnas import programs, spaces
 from symnas.core.registry import Registry
-from symnas.programs import spec_cost
-from symnas.programs.parts import Part, register_parts
-from symnas.programs.spec_cost import SpecCoster
-from symnas.programs.trace import trace
+from symnas.programs.cost import hardware, spec_cost
+from symnas.programs.cost.parts import Part, register_parts
+from symnas.programs.cost.spec_cost import SpecCoster
+from symnas.programs.cost.trace import trace
+from symnas.programs.families import nb201
 
 HW = {"rows": 8, "cols": 8, "dataflow": "ws"}
 HWS = [HW, {"rows": 4, "cols": 16, "dataflow": "os"}, {"rows": 8, "cols": 4, "dataflow": "rs"}]
@@ -27,12 +28,12 @@ def _assert_same_as_built(coster: SpecCoster, spec, shape, **task) -> None:
     model = programs.build(spec, **task)
     assert coster.rows(spec, **task) == trace(model, shape)
     assert coster.count(spec, **task) == programs.count(model, shape)
-    built, assembled = programs.hardware.layers(model, shape), coster.layers(spec, **task)
+    built, assembled = hardware.layers(model, shape), coster.layers(spec, **task)
     assert assembled.names == built.names and assembled.kinds == built.kinds
     for field in ("m", "k", "n", "count", "in_words", "w_words", "out_words", "kh", "kw", "oh"):
         assert np.array_equal(getattr(assembled, field), getattr(built, field)), field
     for hw in HWS:
-        assert coster.cost(spec, hw, **task) == programs.hardware.cost(model, shape, hw)
+        assert coster.cost(spec, hw, **task) == hardware.cost(model, shape, hw)
 
 
 def test_nb201_specs_cost_exactly_what_their_built_networks_cost():
@@ -71,11 +72,11 @@ def test_a_new_nb201_candidate_of_seen_edge_ops_is_assembled_without_tracing(mon
         raise AssertionError("a part was traced")
 
     monkeypatch.setattr(spec_cost, "trace_call", no_trace)
-    monkeypatch.setattr(programs.nb201.NB201Network, "__init__", no_trace)
+    monkeypatch.setattr(nb201.NB201Network, "__init__", no_trace)
     assembled = coster.cost(new, HW)
     assert len(coster) > entries  # the new cells and network were kept
     monkeypatch.undo()
-    assert assembled == programs.hardware.cost(programs.build(new), shape, HW)
+    assert assembled == hardware.cost(programs.build(new), shape, HW)
 
 
 def test_batched_totals_equal_one_candidate_at_a_time():
@@ -85,7 +86,7 @@ def test_batched_totals_equal_one_candidate_at_a_time():
     for hw in HWS:
         batched = coster.costs(specs, hw)
         for spec, totals in zip(specs, batched, strict=True):
-            single = programs.hardware.cost(programs.build(spec), shape, hw)
+            single = hardware.cost(programs.build(spec), shape, hw)
             assert totals == {k: v for k, v in single.items() if k != "layers"}
             assert coster.cost(spec, hw, per_layer=False) == totals
     assert coster.costs([], HW) == []
@@ -111,7 +112,7 @@ def _net_part(body_width: int, key_width: int = 4) -> Part:
 
 
 def test_custom_hooks_substitute_slots_and_reject_keys_that_miss_output_shapes(monkeypatch):
-    monkeypatch.setattr("symnas.programs.parts.PARTS", Registry("parts hook"))
+    monkeypatch.setattr("symnas.programs.cost.parts.PARTS", Registry("parts hook"))
     register_parts(spaces.NB201Cell, lambda spec, **task: _net_part(spec["width"]))
     coster = SpecCoster((4,))
     for width in (2, 8, 5):
@@ -125,7 +126,7 @@ def test_custom_hooks_substitute_slots_and_reject_keys_that_miss_output_shapes(m
             return torch.cat([x, x], dim=-1)
 
     bad = Part(("net", 4), lambda: _Net(Widen()), (("body", Part("widen", Widen)),))
-    monkeypatch.setattr("symnas.programs.parts.PARTS", Registry("parts hook"))
+    monkeypatch.setattr("symnas.programs.cost.parts.PARTS", Registry("parts hook"))
     register_parts(spaces.NB201Cell, lambda spec, **task: bad)
     with pytest.raises(ValueError, match="must fix the output shapes"):
         coster.rows({"_type": spaces.NB201Cell.__type_name__})
@@ -150,7 +151,7 @@ def test_small_caches_evict_and_still_give_the_same_costs(monkeypatch):
     coster = SpecCoster(shape)
     specs = _specs(spaces.nb201_cell(C=4, N=1, num_classes=10), 3, seed=5)
     for spec in specs + specs[:1]:
-        single = programs.hardware.cost(programs.build(spec), shape, HW)
+        single = hardware.cost(programs.build(spec), shape, HW)
         assert coster.cost(spec, HW, per_layer=False) == {
             k: v for k, v in single.items() if k != "layers"
         }

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from symnas import programs, spaces
-from symnas.programs.nb201 import NB201Supernet
-from symnas.programs.pooling import PoolingSupernet
+from symnas.programs.families.nb201 import NB201Supernet
+from symnas.programs.families.pooling import PoolingSupernet
 from symnas.programs.supernet_base import has_capability, require
 
 

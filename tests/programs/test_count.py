@@ -1,4 +1,4 @@
-"""Tests of the parameter and MAC counter in symnas.programs.count, checked against fvcore."""
+"""Tests of the parameter and MAC counter in symnas.programs.cost.count, checked against fvcore."""
 
 import pytest
 import torch

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from symnas import programs, spaces
-from symnas.programs.cell_ops import FactorizedReduce, darts_op
-from symnas.programs.darts import DARTSNetwork, DARTSSupernet, edge_index
+from symnas.programs.families.cell_ops import FactorizedReduce, darts_op
+from symnas.programs.families.darts import DARTSNetwork, DARTSSupernet, edge_index
 
 # DARTS (second order) CIFAR-10 genotype, as published with the DARTS code.
 DARTS_V2_NORMAL = [

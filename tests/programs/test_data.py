@@ -9,6 +9,7 @@ import torch
 
 from symnas import programs
 from symnas.programs import data
+from symnas.testing import check_dataset
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -202,3 +203,9 @@ def test_cifar10_subset_real_is_normalised_nchw():
     assert torch.all(d.x_train.mean(dim=(0, 2, 3)).abs() < 0.2)
     with pytest.raises(FileNotFoundError, match="cifar10_jpg_train_100pc.npz"):
         data.cifar10_subset(DATA / "nowhere")
+
+
+@pytest.mark.parametrize("name", data.DATASETS.names())
+def test_every_registered_dataset_passes_the_kit(name):
+    folder = _need(name) if data.DATASETS.get(name).meta["folder"] else None
+    check_dataset(name, folder)

@@ -11,8 +11,8 @@ from symnas import flows, programs, spaces
 from symnas.algorithms import RegularizedEvolution
 from symnas.algorithms.samplers import UniformSampler
 from symnas.programs.data import synthetic
-from symnas.programs.estimator import SupernetEstimator, recalibrate_bn
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
+from symnas.programs.training.estimator import SupernetEstimator, recalibrate_bn
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from symnas import programs, spaces
-from symnas.programs import grammar as grammar_programs
+from symnas.programs.families import grammar_graph
 from symnas.spaces.grammars import HierarchicalNB201, nb201_derivation
 
 CELLS = [
@@ -57,7 +57,7 @@ def test_random_hierarchical_derivations_build_run_and_form_a_dag():
     codec = spaces.compile(spaces.hnb201(C=4, num_classes=10, in_chans=1))
     for genome in codec.random(3, np.random.default_rng(0)):
         spec = codec.decode(genome)
-        graph = grammar_programs.graph(spec, image_size=8)
+        graph = grammar_graph.graph(spec, image_size=8)
         assert nx.is_directed_acyclic_graph(graph)
         assert nx.has_path(graph, graph.graph["input"], graph.graph["output"])
         assert graph.nodes["output"]["shape"] == (16, 2)
@@ -96,7 +96,7 @@ def test_einspace_derivations_build_and_classify_digits_sized_inputs():
     ops = set()
     for genome in genomes:
         spec = codec.decode(genome)
-        graph = grammar_programs.graph(spec)
+        graph = grammar_graph.graph(spec)
         ops |= {graph.nodes[n]["op"] for n in graph}
         model = programs.build(spec)
         assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symnas import programs, spaces
-from symnas.programs.hardware import LayerTable, cost, cost_table, layers
+from symnas import spaces
+from symnas.programs.cost.hardware import LayerTable, cost, cost_table, layers
 
 
 def gemm(m: int, k: int, n: int, count: int = 1) -> LayerTable:
@@ -163,10 +163,6 @@ def test_cost_table_is_vectorised_over_decoded_specs():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3))
     one = cost(model, (3, 12, 12), specs[5])
     assert one["latency_ms"] == pytest.approx(res["total_latency_ms"][5])
-
-
-def test_programs_exports_the_hardware_module():
-    assert programs.hardware.cost is cost
 
 
 def test_bad_input_is_rejected_with_the_field_name():

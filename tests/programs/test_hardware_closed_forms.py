@@ -3,14 +3,14 @@
 The layer is ``nn.Linear(48, 40)`` on a batch of 32: a GEMM with M = 32, K = 48, N = 40, so
 the input holds 1,536 words, the weights 1,920 and the output 1,280 (61,440 MACs). The array is
 16 x 16 at 500 MHz with 16 bytes per cycle of DRAM bandwidth, one shared port. Per dataflow
-(module docstring of ``programs.hardware``), with ``Sr``/``Sc`` spread over rows/columns and
+(module docstring of ``programs.cost.hardware``), with ``Sr``/``Sc`` spread over rows/columns and
 ``T`` streamed:
 
 - os: Sr = M (rf = 2 folds), Sc = N (cf = 3), T = K = 48: 6 * (0 + 16 + 16 + 48 - 2) = 468.
 - ws: Sr = K (rf = 3), Sc = N (cf = 3), T = M = 32: 9 * (16 + 16 + 16 + 32 - 2) = 702.
 - is: Sr = K (rf = 3), Sc = M (cf = 2), T = N = 40: 6 * (16 + 16 + 16 + 40 - 2) = 516.
 
-DRAM traffic follows SCALE-Sim's prefetching double buffers (``programs.hardware_memory``).
+DRAM traffic follows SCALE-Sim's prefetching double buffers (``programs.cost.hardware_memory``).
 Prefetch streams (tiles padded to the array width of 16): os ifmap K * 16 * rf = 1,536 slots,
 os/ws filter K * 16 * cf = 2,304, ws ifmap M * 16 * rf = 1,536, is ifmap K * 16 * cf = 1,536,
 is filter N * 16 * rf = 1,920. With 16 words per cycle a stream that fits its window is read
@@ -51,7 +51,7 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from symnas import programs
+from symnas.programs.cost import hardware
 from symnas.spaces.hardware import area_mm2
 
 M, K, N = 32, 48, 40
@@ -113,7 +113,7 @@ def _hw(dataflow: str, sram_kb: tuple[int, int, int], word: int) -> dict:
 def test_linear_layer_costs_worked_by_hand(case, expected):
     dataflow, sram_kb, word = case
     compute, dram_words, sram_words = expected
-    out = programs.hardware.cost(
+    out = hardware.cost(
         nn.Linear(K, N, bias=False), (K,), _hw(dataflow, sram_kb, word), batch_size=M
     )
     [layer] = out["layers"]
@@ -138,13 +138,13 @@ def test_linear_layer_costs_worked_by_hand(case, expected):
 def test_memory_bound_and_compute_bound_examples():
     # Small SRAMs make the weight-stationary layer wait for DRAM (about 22,347 words / 16 =
     # 1,397 cycles against 702 of compute); large ones leave it compute bound.
-    small = programs.hardware.cost(
+    small = hardware.cost(
         nn.Linear(K, N, bias=False), (K,), _hw("ws", (SMALL,) * 3, 1), batch_size=M
     )
     words = WS_IFMAP + WS_FILTER + OUT * 3
     assert small["compute_cycles"] == 702
     assert small["cycles"] == pytest.approx(words / 16) and small["cycles"] > 1390
-    large = programs.hardware.cost(
+    large = hardware.cost(
         nn.Linear(K, N, bias=False), (K,), _hw("ws", (LARGE,) * 3, 1), batch_size=M
     )
     assert large["cycles"] == 702 and large["mem_cycles"] == pytest.approx(5120 / 16)
@@ -158,13 +158,13 @@ def test_row_stationary_spills_partial_sums_twice():
     # so 2 extra reduction folds spill partial sums out and back: 1,280 * (1 + 2 * 2). Every
     # operand exceeds half of its 1 KB SRAM: DRAM = 1536 * 40 + 1920 + 1280 * 5 = 69,760.
     hw = dict(_hw("rs", (SMALL,) * 3, 1), rows=4, cols=4)
-    out = programs.hardware.cost(nn.Linear(K, N, bias=False), (K,), hw, batch_size=M)
+    out = hardware.cost(nn.Linear(K, N, bias=False), (K,), hw, batch_size=M)
     assert out["compute_cycles"] == 3846
     assert out["dram_bytes"] == IN * 40 + W + OUT * 5
     assert out["cycles"] == pytest.approx(max(3846, (IN * 40 + W + OUT * 5) / 16))
     # 64 KB SRAMs hold every operand: each crosses the interface once, 4,736 words.
     roomy = dict(hw, ifmap_sram_kb=LARGE, filter_sram_kb=LARGE, ofmap_sram_kb=LARGE)
-    out = programs.hardware.cost(nn.Linear(K, N, bias=False), (K,), roomy, batch_size=M)
+    out = hardware.cost(nn.Linear(K, N, bias=False), (K,), roomy, batch_size=M)
     assert out["dram_bytes"] == IN + W + OUT
 
 
@@ -188,7 +188,7 @@ def test_one_prefetch_miss_mid_layer_is_charged_twice_with_one_port_per_sram():
         "word_bytes": 1,
         "dram_ports": 3,
     }
-    out = programs.hardware.cost(nn.Linear(4, 1, bias=False), (4,), spec, batch_size=512)
+    out = hardware.cost(nn.Linear(4, 1, bias=False), (4,), spec, batch_size=512)
     assert out["compute_cycles"] == 534
     assert out["dram_bytes"] == 2048 + 32 + 512
     assert out["cycles"] == pytest.approx(534 + 2 * 246)
@@ -211,7 +211,7 @@ def test_output_drain_stalls_the_array_with_one_port_per_sram():
         "bandwidth": 4,
         "dram_ports": 3,
     }
-    out = programs.hardware.cost(nn.Linear(1, 64, bias=False), (1,), spec, batch_size=256)
+    out = hardware.cost(nn.Linear(1, 64, bias=False), (1,), spec, batch_size=256)
     assert out["compute_cycles"] == 1984
     assert out["dram_bytes"] == 256 + 64 + 16384
     assert out["cycles"] == pytest.approx(1984 + 1984)
@@ -226,7 +226,7 @@ def test_convolution_traffic_reads_the_feature_map_not_its_unfolded_copy():
     # weights' stream pads 8 filters to 2 column folds of 4: 27 * 4 * 2 = 216 words, read as
     # 14 lines = 224; the output (288 words) fits. SRAM: unfolded input 36 * 27 read per column
     # fold (x2), weights once, output per reduction fold: 972 * 2 + 216 + 288 * 7 = 4,176.
-    out = programs.hardware.cost(
+    out = hardware.cost(
         nn.Conv2d(3, 8, 3, padding=1, bias=False),
         (3, 6, 6),
         {"rows": 4, "cols": 4, "dataflow": "ws"},
@@ -243,5 +243,5 @@ def test_area_worked_by_hand():
     assert area_mm2({"rows": 4, "cols": 64, "dataflow": "is"}) == pytest.approx(
         256 * 0.0012 + 192 * 0.004
     )
-    out = programs.hardware.cost(nn.Linear(K, N), (K,), _hw("os", (16, 32, 256), 2))
+    out = hardware.cost(nn.Linear(K, N), (K,), _hw("os", (16, 32, 256), 2))
     assert out["area_mm2"] == pytest.approx(1.2288 + 1.216)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from symnas.programs.hardware import LayerTable, cost_table
+from symnas.programs.cost.hardware import LayerTable, cost_table
 
 # (m, k, n, rows, cols, dataflow, ifmap KB, filter KB, ofmap KB, bandwidth) ->
 # (stall cycles, ifmap DRAM reads, filter DRAM reads, ofmap DRAM writes), from SCALE-Sim.

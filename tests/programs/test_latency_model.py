@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from symnas import programs, spaces
-from symnas.programs import latency_model
-from symnas.programs.latency_model import (
+from symnas.programs.cost import hardware, latency_model
+from symnas.programs.cost.latency_model import (
     FEATURE_NAMES,
     CalibratedLatencyModel,
     calibration_split,
@@ -117,7 +117,7 @@ def test_kernel_features_group_rows_by_kind_and_liveness():
     # Three none edges per cell; the one into node 2 is dead too (only a none edge reads node 2).
     assert feature(dead_row, "zero.kernels") == 6 and feature(dead_row, "dead_zero.kernels") == 3
     assert feature(live_row, "activation.kernels") > 0 and feature(dead_row, "per_inference") == 1
-    total = programs.hardware.cost(dead_net, (3, 8, 8), latency_model.DEVICES["generic"])
+    total = hardware.cost(dead_net, (3, 8, 8), latency_model.DEVICES["generic"])
     analytical = latency_model.analytical_latency_ms(dead_row[None], "generic")
     np.testing.assert_allclose(analytical, [total["latency_ms"]], rtol=1e-9)
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from symnas import programs, spaces
-from symnas.programs.cell_ops import nb201_op
-from symnas.programs.nb201 import NB201Network, NB201Supernet
+from symnas.programs.families.cell_ops import nb201_op
+from symnas.programs.families.nb201 import NB201Network, NB201Supernet
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NB201_CSV = DATA / "nb201" / "nb201_cifar10.csv"

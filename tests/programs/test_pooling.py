@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from symnas import programs, spaces
-from symnas.programs.pooling import PoolingResNet, PoolingSupernet
+from symnas.programs.families.pooling import PoolingResNet, PoolingSupernet
 
 
 def _specs(space, n, seed):

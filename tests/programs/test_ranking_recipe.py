@@ -11,10 +11,10 @@ from symnas import programs, spaces
 from symnas.algorithms.oneshot.fewshot import FewShotTrainer
 from symnas.algorithms.samplers import uniform
 from symnas.algorithms.samplers.uniform import UniformSampler
-from symnas.programs.augment import augment, crop_flip
 from symnas.programs.data import resized, synthetic
-from symnas.programs.estimator import SupernetEstimator
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
+from symnas.programs.data.augment import augment, crop_flip
+from symnas.programs.training.estimator import SupernetEstimator
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 from symnas.spaces.cells import NB201Cell, nb201_connected
 
 MACRO = {"C": 4, "N": 2, "num_classes": 3, "in_chans": 3}

@@ -12,7 +12,7 @@ from scipy.stats import chisquare
 from symnas import programs, spaces
 from symnas.algorithms.samplers import create_sampler
 from symnas.programs.data import synthetic, weighted_indices
-from symnas.programs.supernet_train import SupernetTrainer, TrainConfig
+from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 
 SPACE_ARGS = {"C": 2, "N": 1, "num_classes": 3, "in_chans": 1}
 

@@ -24,7 +24,7 @@ from symnas.algorithms.samplers import (
     register_sampler,
 )
 from symnas.programs.data import synthetic, validation_split
-from symnas.programs.supernet_train import (
+from symnas.programs.training.supernet_train import (
     CHECKPOINT,
     TRAIN_LOG,
     ArchitectureParameters,
@@ -191,7 +191,7 @@ _KILLED_RUN = textwrap.dedent(
     spec = importlib.util.spec_from_file_location("trainer_test", {module!r})
     t = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(t)
-    from symnas.programs import supernet_train
+    from symnas.programs.training import supernet_train
 
     original = supernet_train.SupernetTrainer._run_epoch
 

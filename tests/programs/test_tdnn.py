@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from symnas import programs, spaces
-from symnas.programs.tdnn import TDNN, TDNNSupernet, recalibrate_bn
+from symnas.programs.families.tdnn import TDNN, TDNNSupernet
+from symnas.programs.training.estimator import recalibrate_bn
 
 
 def _space(**overrides):

@@ -1,4 +1,4 @@
-"""Tests of the shape-level trace behind programs.count and programs.hardware.layers."""
+"""Tests of the shape-level trace behind programs.count and programs.cost.hardware.layers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from symnas import programs, spaces
-from symnas.programs import trace as trace_module
-from symnas.programs.trace import GEMM_KINDS, trace
+from symnas.programs.cost import hardware
+from symnas.programs.cost import trace as trace_module
+from symnas.programs.cost.trace import GEMM_KINDS, trace
 
 
 def _aten_gemm_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
@@ -33,7 +34,7 @@ def test_gemm_rows_match_the_aten_counter_on_every_family(tiny_family):
     for genome in codec.random(2, np.random.default_rng(3)):
         torch.manual_seed(0)
         model = programs.build(codec.decode(genome))
-        table = programs.hardware.layers(model, input_shape, vector_ops=False)
+        table = hardware.layers(model, input_shape, vector_ops=False)
         assert set(table.kinds) <= set(GEMM_KINDS)
         assert int(table.macs.sum()) == _aten_gemm_macs(model, input_shape), family
 

@@ -1,4 +1,4 @@
-"""Tests of the training loop and evaluation in symnas.programs.train."""
+"""Tests of the training loop and evaluation in symnas.programs.training.train."""
 
 import math
 
@@ -8,7 +8,7 @@ from torch import nn
 
 from symnas import programs
 from symnas.programs import data
-from symnas.programs.train import cosine_schedule, make_optimizer
+from symnas.programs.training.train import cosine_schedule, make_optimizer
 
 
 def _mlp(seed: int = 0, inputs: int = 8, classes: int = 4) -> nn.Module:

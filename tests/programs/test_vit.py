@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from symnas import programs
-from symnas.programs.vit import VisionTransformer, ViTSupernet, param_count
+from symnas.programs.families.vit import VisionTransformer, ViTSupernet, param_count
 from symnas.spaces.vit import vit_space, vit_tiny
 
 TASK = {"image_size": 8, "patch_size": 2, "in_chans": 1, "num_classes": 10}

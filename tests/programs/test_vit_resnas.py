@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from symnas import programs
-from symnas.programs.vit_resnas import SpatialReduction, ViTResNAS, ViTResNASSupernet
+from symnas.programs.families.vit_resnas import SpatialReduction, ViTResNAS, ViTResNASSupernet
 from symnas.spaces.vit_resnas import vit_resnas_space
 
 TASK = {"image_size": 16, "patch_size": 2, "in_chans": 1, "num_classes": 10}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from symnas import algorithms, spaces
 from symnas.spaces.cells import NB201_OPS
-from symnas.spaces.grammar import CONSTRAINTS, Grammar, GrammarHyper
+from symnas.spaces.context_free import CONSTRAINTS, Grammar, GrammarHyper
 from symnas.spaces.grammars import (
     EXPRESSION_GRAMMAR,
     HNB201_DEPTH,

@@ -1,4 +1,5 @@
-"""The registered space factories: exported, compiled, and sized as their descriptions state."""
+"""The registered space factories: exported, conforming (``symnas.testing.check_space``), and sized
+as their descriptions state."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from symnas import spaces
 from symnas.spaces.registry import SPACES
 from symnas.spaces.vit import num_architectures as vit_architectures
 from symnas.spaces.vit_resnas import num_architectures as resnas_architectures
+from symnas.testing import check_space
 
 # Spaces whose inactive decisions make DNAs outnumber distinct networks, with their counters.
 COUNTERS = {"vit_tiny": vit_architectures, "vit_small": vit_architectures}
@@ -38,19 +40,14 @@ def test_every_factory_the_package_exports_is_registered():
 
 
 @pytest.mark.parametrize("name", SPACES.names())
-def test_registered_space_compiles_and_states_its_size(name):
+def test_registered_space_passes_the_kit_and_has_the_size_it_states(name):
+    check_space(name)
     entry = SPACES.get(name)
     space = entry.obj()
-    codec = spaces.compile(space)
-    assert codec.size >= 1
-    states_size = any(
-        w in entry.description for w in ("architectures", "configurations", "derivations")
-    )
-    assert states_size, f"{name}: the description {entry.description!r} states no size"
     stated = entry.meta.get("architectures")
     if stated is None:
         return
     if name in COUNTERS:
         assert COUNTERS[name](space) == stated
     else:
-        assert codec.size == stated
+        assert spaces.compile(space).size == stated

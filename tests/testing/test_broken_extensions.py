@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyglove as pg
 import pytest
 
 from symnas.algorithms import RandomSearch
 from symnas.algorithms.samplers.base import PathSampler
+from symnas.core.registry import Entry
+from symnas.programs.data import Dataset, synthetic
 from symnas.programs.supernet_base import has_capability
-from symnas.testing import check_generator, check_sampler, registered_sampler
+from symnas.testing import (
+    check_dataset,
+    check_generator,
+    check_sampler,
+    check_space,
+    registered_sampler,
+)
 from symnas.testing.generators import (
     check_batch_equals_one_at_a_time,
     check_exact_resume,
@@ -101,3 +111,31 @@ def test_a_sampler_that_binds_without_its_capability_fails():
     assert has_capability(supernet, "sized")
     with pytest.raises(AssertionError, match=r"SizedOnlyInName requires 'sized' but bound"):
         check_sampler(SizedOnlyInName, space, supernet)
+
+
+def test_a_space_factory_that_is_not_repeatable_or_states_no_size_fails():
+    widths = itertools.count(1)
+    drifting = Entry("drifting", lambda: pg.Dict(w=pg.oneof([next(widths), 99])), "2 architectures")
+    with pytest.raises(AssertionError, match="drifting: two calls of the factory give different"):
+        check_space(drifting)
+    unsized = Entry("unsized", lambda: pg.Dict(w=pg.oneof([1, 2])), "a small space")
+    with pytest.raises(AssertionError, match="unsized: the description 'a small space' states no"):
+        check_space(unsized)
+    check_space(Entry("fine", lambda: pg.Dict(w=pg.oneof([1, 2])), "2 architectures"))
+
+
+def _short_of_a_class() -> Dataset:
+    data = synthetic(40, (2,), 3, seed=0)
+    keep = data.y_train != 2
+    data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
+    return data
+
+
+def test_a_dataset_that_is_not_repeatable_or_misses_a_class_fails():
+    seeds = itertools.count()
+    changing = Entry("changing", lambda: synthetic(40, (2,), 2, seed=next(seeds)), "")
+    with pytest.raises(AssertionError, match=r"changing: two loads differ \(train\)"):
+        check_dataset(changing)
+    with pytest.raises(AssertionError, match=r"missing: classes \[2\] have no training sample"):
+        check_dataset(Entry("missing", _short_of_a_class, ""))
+    check_dataset(Entry("fine", lambda: synthetic(40, (2,), 2, seed=0), ""))

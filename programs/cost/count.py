@@ -15,7 +15,7 @@ The counts follow fvcore's ``FlopCountAnalysis`` (the convention of most NAS pap
   element; nearest upsampling: one.
 - everything else (activations, additions, softmax, max and average pooling, ``mean``) is free.
 
-The counts come from one pass of ``programs.trace``: matrix products, convolutions and attention
+The counts come from one pass of ``programs.cost.trace``: matrix products, convolutions and attention
 are priced from their operand shapes without being computed, norms, adaptive pooling and
 upsampling at their ``torch.nn.functional`` call (the level fvcore's traced graph sees), and the
 few composite functions that hide matrix products (``einsum``, ``nn.MultiheadAttention``'s
@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnas.programs.trace import trace
+from symnas.programs.cost.trace import trace
 
 
 def count(

@@ -58,8 +58,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from symnas.programs.hardware_layers import LayerTable, layers
-from symnas.programs.hardware_memory import systolic_traffic
+from symnas.programs.cost.hardware_layers import LayerTable, layers
+from symnas.programs.cost.hardware_memory import systolic_traffic
 from symnas.spaces.hardware import DATAFLOWS, area_mm2, fields
 
 MUL_PJ_PER_BYTE2 = 0.2
@@ -106,7 +106,7 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     """
     if not isinstance(table, LayerTable):
         raise TypeError(
-            f"table must be a LayerTable (programs.hardware.layers); got {type(table).__name__}."
+            f"table must be a LayerTable (programs.cost.hardware.layers); got {type(table).__name__}."
         )
     hw = hw_specs if isinstance(hw_specs, dict) else hardware_arrays(hw_specs)
     col = {key: value[:, None] for key, value in hw.items()}

@@ -20,7 +20,7 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
 
 Weights follow ``programs.train``'s recipe (named optimizer, per-step cosine decay to ``lr_min``,
 optional gradient clipping); ``augment="crop_flip"`` augments each training batch on its device
-(``programs.augment``), and the validation batches of the architecture step too (DARTS's search
+(``programs.data.augment``), and the validation batches of the architecture step too (DARTS's search
 reads both halves of the training set with the training transform). With ``out`` the trainer checkpoints after every epoch (``checkpoint.pt``:
 state dicts of the supernet, optimizers, schedule and architecture parameters, the sampler's JSON
 state, the random generators and the epoch, replaced atomically and loaded with
@@ -50,10 +50,10 @@ from tqdm.auto import tqdm
 
 from symnas.core.compare import first_difference, short_repr
 from symnas.core.files import write_atomic, write_text_atomic
-from symnas.programs.augment import AUGMENTATIONS, augment
 from symnas.programs.data import Dataset, shuffled_indices, weighted_indices
+from symnas.programs.data.augment import AUGMENTATIONS, augment
 from symnas.programs.supernet_base import Supernet, require
-from symnas.programs.train import cosine_schedule, evaluate, make_optimizer
+from symnas.programs.training.train import cosine_schedule, evaluate, make_optimizer
 
 CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.jsonl"

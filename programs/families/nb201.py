@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.cell_ops import (
+from symnas.programs.families.cell_ops import (
     STANDALONE_NORM,
     CellNorm,
     MixedEdge,

@@ -26,14 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
-from symnas.programs.vit import Block, SuperBlock
-from symnas.programs.vit_layers import (
+from symnas.programs.families.vit import Block, SuperBlock
+from symnas.programs.families.vit_layers import (
     TASK_FIELDS,
     field_defaults,
     stochastic_depth_rates,
     trunc_normal_,
 )
+from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.spaces.vit import check_task, choices_of
 from symnas.spaces.vit_resnas import ViTResNASSpace, ViTResNASStage
 

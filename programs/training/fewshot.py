@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from symnas.programs.data import Dataset
-from symnas.programs.estimator import SupernetEstimator
 from symnas.programs.supernet_base import Supernet
+from symnas.programs.training.estimator import SupernetEstimator
 
 Restrictions = Mapping[str, Sequence[str]]
 

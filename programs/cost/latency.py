@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from symnas.programs.threads import torch_threads
+from symnas.programs.cost.threads import torch_threads
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -3,7 +3,7 @@
 A systolic-array accelerator runs every layer as matrix multiplications, the way SCALE-Sim
 (Samajdar et al., ISPASS 2020) describes a layer: ``M`` output rows, ``K`` reduction length,
 ``N`` output columns, repeated ``count`` times. The table is read from one pass of
-``programs.trace`` (so ``nn.Linear``, ``nn.Conv1d/2d/3d``, ``q @ k.transpose(...)``,
+``programs.cost.trace`` (so ``nn.Linear``, ``nn.Conv1d/2d/3d``, ``q @ k.transpose(...)``,
 ``F.scaled_dot_product_attention`` and ``nn.MultiheadAttention`` are all found, and layers
 already traced are replayed from its layer cache); each entry is named after the innermost
 module that ran it.
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from symnas.programs.trace import GEMM_KINDS, Row, trace
+from symnas.programs.cost.trace import GEMM_KINDS, Row, trace
 
 _FIELDS = ("m", "k", "n", "count", "in_words", "w_words", "out_words")
 _GEOMETRY = ("kh", "kw", "oh")

@@ -52,6 +52,10 @@ _TOKEN = re.compile(r'"[^"]*"|\'[^\']*\'|\[[^\]]*\]|\S+')
 Predicate = Callable[[list, "str | None"], bool]
 CONSTRAINTS = Registry("grammar constraint")
 
+# Symbolic values saved while this module was ``spaces.grammar`` name their classes
+# ``symnas.spaces.grammar.GrammarHyper``; ``pg.from_json`` reads them as this module's.
+pg.JSONConvertible.add_module_alias(__name__, "symnas.spaces.grammar")
+
 
 @dataclass(frozen=True)
 class Alternative:

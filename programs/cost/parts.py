@@ -1,6 +1,6 @@
 """A network described by its parts, so that its layer rows can be assembled from cached pieces.
 
-A ``Part`` is a module (``make()`` builds it) whose layer rows (``programs.trace``) follow from
+A ``Part`` is a module (``make()`` builds it) whose layer rows (``programs.cost.trace``) follow from
 its ``key`` and from the parts in its ``slots``: the rows it runs outside its slots, and the
 arguments it passes to each slot, depend only on ``key`` and on its own arguments; the rows of
 the submodule at a slot path are those of the slot's part (as are its parameters: none is shared
@@ -25,7 +25,7 @@ PartsHook = Callable[..., "Part"]
 
 # Parts hooks by the ``_type`` of the specs they describe (a space class's ``__type_name__``),
 # registered by the modules named ``*_parts`` of this package, imported on a lookup miss.
-PARTS = Registry("parts hook", loaders=["symnas.programs.*_parts"])
+PARTS = Registry("parts hook", loaders=["symnas.programs.cost.*_parts"])
 
 
 class Part:

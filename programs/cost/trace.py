@@ -14,7 +14,7 @@ records every operator a cost model prices, and returns one row per operator:
   recorder, which sees the products they lower to.
 
 Each row carries the MACs by fvcore's conventions (``programs.count``), a GEMM shape for the
-systolic-array model (``programs.hardware_layers``) and its operand sizes in words.
+systolic-array model (``programs.cost.hardware_layers``) and its operand sizes in words.
 
 Layer cache: every submodule whose behaviour is fixed by its type, its plain attributes, the
 shapes of its parameters and buffers, and its children (recursively) gets a structural key; a
@@ -26,7 +26,7 @@ values of a tensor. ``clear_cache()`` empties the cache; ``cache=False`` bypasse
 
 ``trace_call(module, args, watch=paths)`` traces one call with given argument shapes and logs
 where the rows of each watched submodule begin and end, and its argument and output shapes
-(``Span``); ``programs.spec_cost`` assembles candidates' rows from such traces of their parts.
+(``Span``); ``programs.cost.spec_cost`` assembles candidates' rows from such traces of their parts.
 """
 
 from __future__ import annotations

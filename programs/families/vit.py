@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
-from symnas.programs.vit_layers import (
+from symnas.programs.families.vit_layers import (
     TASK_FIELDS,
     LayerNormSuper,
     LinearSuper,
@@ -38,6 +37,7 @@ from symnas.programs.vit_layers import (
     stochastic_depth_rates,
     trunc_normal_,
 )
+from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.spaces.vit import ViTSpace, check_task, choices_of
 
 _FIELDS = [str(key) for key in ViTSpace.__schema__.fields]

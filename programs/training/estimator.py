@@ -28,7 +28,7 @@ from torch import nn
 
 from symnas.programs.data import SPLITS, Dataset
 from symnas.programs.supernet_base import Supernet
-from symnas.programs.supernet_train import resolve_device
+from symnas.programs.training.supernet_train import resolve_device
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Part trees (``programs.parts``) of the NAS-Bench-201 and DARTS cell networks.
+"""Part trees (``programs.cost.parts``) of the NAS-Bench-201 and DARTS cell networks.
 
 NAS-Bench-201 (Dong & Yang, ICLR 2020): the network is one part keyed by its macro (stem,
 reduction blocks and head do not depend on the cell); its 3N cells are slots, each a part keyed
@@ -17,9 +17,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from symnas.programs import darts, nb201
-from symnas.programs.cell_ops import darts_op, macro_args, nb201_op
-from symnas.programs.parts import Part, register_parts
+from symnas.programs.cost.parts import Part, register_parts
+from symnas.programs.families import darts, nb201
+from symnas.programs.families.cell_ops import darts_op, macro_args, nb201_op
 from symnas.spaces.cells import DARTSGenotype, NB201Cell, darts_nodes, nb201_edges
 
 

@@ -26,7 +26,7 @@ and calling the stand-alone module definition with them, so ``extract`` (the sam
 weights, copied) gives equal outputs. BN statistics: the sub-network uses (and in training
 updates) the matching slices of the supernet's running statistics, and ``extract`` copies them.
 EfficientTDNN re-estimates BN statistics per sub-network before evaluation; use
-:func:`symnas.programs.estimator.recalibrate_bn` for that.
+:func:`symnas.programs.training.estimator.recalibrate_bn` for that.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.estimator import recalibrate_bn  # noqa: F401 - part of this module's API
 from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.spaces.tdnn import TDNNSpace
 

@@ -10,7 +10,7 @@ What is taken from them: the additive kernel decomposition (nn-Meter) and calibr
 handful of measured cells of the target device, shrunk towards a prior (HELP). What is not:
 nn-Meter's per-kernel random forests trained on thousands of profiled kernels and its fusion-rule
 detection, and HELP's meta-learned neural predictor and hardware embedding. Here each kernel is
-priced by the analytical cost model (``programs.hardware``: SCALE-Sim compute cycles, memory
+priced by the analytical cost model (``programs.cost.hardware``: SCALE-Sim compute cycles, memory
 stall cycles, DRAM bytes) on a configuration that resembles the device, and the kernels are
 grouped by kind (``KERNEL_KINDS``). A candidate's features are, per kind, the summed compute
 cycles, stall cycles, DRAM bytes and the number of kernels launched, plus one per inference. The
@@ -37,10 +37,10 @@ import torch
 from scipy.optimize import nnls
 from torch import nn
 
-from symnas.programs import hardware
-from symnas.programs.cell_ops import Zero
+from symnas.programs.cost import hardware
+from symnas.programs.cost.trace import GEMM_KINDS
+from symnas.programs.families.cell_ops import Zero
 from symnas.programs.registry import build
-from symnas.programs.trace import GEMM_KINDS
 from symnas.spaces.hardware import fields
 
 KERNEL_KINDS = ("gemm", "activation", "eltwise", "zero", "pool", "norm", "concat", "other")
@@ -161,7 +161,7 @@ def kernel_features(
 ) -> np.ndarray:
     """Features (``FEATURE_NAMES``) of one module on every device: an array ``(devices, F)``.
 
-    One trace of ``module`` (``programs.hardware.layers``) priced on every configuration at once.
+    One trace of ``module`` (``programs.cost.hardware.layers``) priced on every configuration at once.
     """
     configs = [device_config(d) for d in devices]
     table = hardware.layers(module, input_shape, batch_size)

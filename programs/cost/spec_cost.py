@@ -1,8 +1,8 @@
 """Layer table and hardware cost of a decoded spec, assembled from cached parts.
 
 ``SpecCoster(input_shape)`` prices candidates of any family from their specs. A spec becomes a
-part tree (``programs.parts``; the cell families' hooks are in ``cell_parts``, any other family
-is one part, its whole network). Each part is traced (``programs.trace.trace_call``) once per
+part tree (``programs.cost.parts``; the cell families' hooks are in ``cell_parts``, any other family
+is one part, its whole network). Each part is traced (``programs.cost.trace.trace_call``) once per
 argument shape:
 
 - a part without slots is built and traced as a whole (its layers replayed from the trace's
@@ -32,10 +32,11 @@ import numpy as np
 import pyglove as pg
 from torch import nn
 
-from symnas.programs import hardware, registry
-from symnas.programs.hardware_layers import LayerTable, numbered_names
-from symnas.programs.parts import Part, hook_for
-from symnas.programs.trace import Row, Span, TensorSpec, check_input, trace_call
+from symnas.programs import registry
+from symnas.programs.cost import hardware
+from symnas.programs.cost.hardware_layers import LayerTable, numbered_names
+from symnas.programs.cost.parts import Part, hook_for
+from symnas.programs.cost.trace import Row, Span, TensorSpec, check_input, trace_call
 
 CACHE_SIZE = 100_000  # assembled parts kept (least recently used dropped first)
 
@@ -166,7 +167,7 @@ class SpecCoster:
         self._costs.clear()
 
     def rows(self, spec: Any, **task: Any) -> list[Row]:
-        """The rows of ``programs.trace.trace(programs.build(spec, **task), input_shape)``."""
+        """The rows of ``programs.cost.trace.trace(programs.build(spec, **task), input_shape)``."""
         block = self._top(spec, task)
         return [
             Row(name or block.cls, kind, *numbers)
