@@ -13,6 +13,7 @@ from symnas import programs, spaces
 from symnas.algorithms.samplers import create_sampler
 from symnas.programs.data import synthetic, weighted_indices
 from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
+from symnas.spaces.examples import examples
 
 SPACE_ARGS = {"C": 2, "N": 1, "num_classes": 3, "in_chans": 1}
 
@@ -121,3 +122,18 @@ def test_a_resumed_training_equals_an_uninterrupted_one(tmp_path, name):
         straight.supernet.state_dict().values(), resumed.supernet.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("family", ["tdnn", "pooling"])
+def test_multi_path_trains_other_families(family):
+    entry = examples()[family]
+    space = entry.obj()
+    torch.manual_seed(0)
+    supernet = programs.supernet(space)
+    data = synthetic(16, entry.meta["input_shape"], space.num_classes, seed=0)
+    config = TrainConfig(epochs=1, optimizer="sgd", lr=0.01, batch_size=8, max_steps=1)
+    trainer = SupernetTrainer(
+        supernet, data, config, sampler=create_sampler("multi_path", num_paths=2), space=space,
+        device="cpu", progress=False,
+    )  # fmt: skip
+    assert np.isfinite(trainer.fit()["loss"])
