@@ -3,8 +3,8 @@
 Four kinds, each in its place:
 
 - multi-trial generators (this package: ``RandomSearch``, ``RegularizedEvolution``, ``NSGA2``,
-  ``TPE``, ``LocalSearch``, ``BANANAS``),
-  imported eagerly; they need numpy and pyglove only, so a black-box search never imports torch;
+  ``TPE``, ``LocalSearch``, ``BANANAS``, and the budgeted ``SuccessiveHalving``, ``Hyperband``,
+  ``ASHA``, ``BOHB``, with the pruners of ``algorithms.pruners``), imported eagerly; they need numpy and pyglove only, so a black-box search never imports torch;
 - path samplers (``algorithms.samplers``): which sub-networks a supernet training step runs;
 - one-shot searchers (``algorithms.oneshot``): train a supernet, then propose derived specs;
 - zero-cost proxies (``algorithms.zero_cost``): score untrained networks.
@@ -18,8 +18,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from symnas.algorithms.asha import ASHA
 from symnas.algorithms.bananas import BANANAS
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.bohb import BOHB
+from symnas.algorithms.brackets import Hyperband, SuccessiveHalving
+from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.local_search import LocalSearch
 from symnas.algorithms.nsga2 import NSGA2
 from symnas.algorithms.objectives import Objectives
@@ -41,6 +45,7 @@ _LAZY = {
     "PreNASSelector": "symnas.algorithms.oneshot.prenas_selector",
     "PreNAS": "symnas.algorithms.oneshot.prenas",
     "OneShotSearcher": "symnas.algorithms.oneshot.base",
+    "TangleNAS": "symnas.algorithms.oneshot.tanglenas",
     "graf": "symnas.algorithms.graf",
     "Surrogate": "symnas.algorithms.surrogate",
     "SurrogateFilter": "symnas.algorithms.surrogate",
@@ -62,11 +67,15 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ASHA",
     "BANANAS",
+    "BOHB",
     "DARTS",
     "DARTSPT",
+    "Deduped",
     "FewShotSearcher",
     "FewShotTrainer",
+    "Hyperband",
     "NSGA2",
     "LocalSearch",
     "Objectives",
@@ -76,8 +85,10 @@ __all__ = [
     "RandomSearch",
     "RegularizedEvolution",
     "SearchAlgorithm",
+    "SuccessiveHalving",
     "Surrogate",
     "SurrogateFilter",
+    "TangleNAS",
     "TPE",
     "create",
     "graf",

@@ -34,7 +34,11 @@ from symnas.algorithms.registry import register_algorithm
 )
 @pg.members(
     [
-        ("population_size", pg.typing.Int(min_value=2), "Parents per generation."),
+        (
+            "population_size",
+            pg.typing.Int(min_value=2, default=100),
+            "Parents per generation (100 in the paper's experiments).",
+        ),
         (
             "objectives",
             pg.typing.Dict([(pg.typing.StrKey(), pg.typing.Enum("max", list(MODES)))]).noneable(),

@@ -102,3 +102,41 @@ def pareto_front(rewards: np.ndarray, violations: np.ndarray | None = None) -> n
                 continue
         front.append(i)
     return np.sort(feasible[front])
+
+
+def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
+    """The volume dominated by ``points`` (maximisation in every column) and bounded below by
+    ``reference``: exact, by slicing along the last objective (the HSO scheme of While, Hingston,
+    Barone & Huband, IEEE TEC 2006), recursively down to one dimension. Points not strictly
+    better than ``reference`` in every column add nothing."""
+    points = np.asarray(points, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if points.ndim != 2 or reference.shape != (points.shape[1],):
+        raise ValueError(
+            f"hypervolume: points must be (n, m) and reference (m,); got {points.shape} and "
+            f"{reference.shape}."
+        )
+    points = points[np.all(points > reference, axis=1)]
+    return _sliced_volume(points, reference)
+
+
+def _sliced_volume(points: np.ndarray, reference: np.ndarray) -> float:
+    if len(points) == 0:
+        return 0.0
+    if points.shape[1] == 1:
+        return float(points[:, 0].max() - reference[0])
+    if points.shape[1] == 2:  # a sweep: O(n log n)
+        ordered = points[np.argsort(-points[:, 0], kind="stable")]
+        area, height = 0.0, reference[1]
+        for x, y in ordered:
+            if y > height:
+                area += (x - reference[0]) * (y - height)
+                height = y
+        return float(area)
+    levels = np.unique(points[:, -1])[::-1]  # descending
+    volume = 0.0
+    for k, level in enumerate(levels):
+        below = levels[k + 1] if k + 1 < len(levels) else reference[-1]
+        above = points[points[:, -1] >= level, :-1]
+        volume += _sliced_volume(above, reference[:-1]) * (level - below)
+    return float(volume)

@@ -146,6 +146,34 @@ class _Parzen:
                 out[:, column] = np.clip(mu + sigma * ndtri(u), low, high)
         return out
 
+    def widened(self, factor: float) -> _Parzen:
+        """A copy whose observation kernels are ``factor`` times as wide (BOHB's bandwidth
+        factor, for drawing candidates): float bandwidths scaled; a choice kernel, read as
+        "the observed candidate with probability 1 - b, else uniform", gets ``b`` scaled (at
+        most 1). The prior kernel is kept."""
+        copy = object.__new__(_Parzen)
+        copy.log_weights, copy.n_kernels = self.log_weights, self.n_kernels
+        copy.parts = []
+        for part in self.parts:
+            if part[0] == "float":
+                _, mus, sigmas, low, high = part
+                wide = sigmas.copy()
+                wide[:-1] *= factor
+                copy.parts.append(("float", mus, wide, low, high))
+                continue
+            table = part[1].copy()
+            k = table.shape[1]
+            if k > 1 and len(table) > 1:
+                rows = table[:-1]
+                observed = rows.argmax(axis=1)
+                b = (1.0 - rows.max(axis=1)) * k / (k - 1)
+                b = np.minimum(factor * b, 1.0)[:, None]
+                onehot = np.zeros_like(rows)
+                onehot[np.arange(len(rows)), observed] = 1.0
+                table[:-1] = (1.0 - b) * onehot + b / k
+            copy.parts.append(("choice", table))
+        return copy
+
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density of rows ``x`` (one column per slot of the group)."""
         total = np.repeat(self.log_weights[:, None], x.shape[0], axis=1)
@@ -228,6 +256,10 @@ class TPE(SearchAlgorithm):
         is_float = np.array([s.is_float for s in codec.slots], dtype=bool)
         self._filler = np.where(is_float, np.nan, INACTIVE_CHOICE)
 
+    def share_rng(self, rng: np.random.Generator) -> None:
+        """Draws from ``rng`` from now on (a model used inside another algorithm, BOHB)."""
+        self._rng = rng
+
     # ------------------------------------------------------------------ proposals
     def _propose_genomes(self, n: int) -> np.ndarray:
         out = np.empty((n, self._codec.num_slots))
@@ -256,6 +288,13 @@ class TPE(SearchAlgorithm):
         order = sorted(range(n), key=lambda i: self._scores[i])
         below = np.zeros(n, dtype=bool)
         below[order[: gamma(n)]] = True
+        return self.fit_split(genomes, below, ~below)
+
+    def fit_split(
+        self, genomes: np.ndarray, below: np.ndarray, above: np.ndarray
+    ) -> list[tuple[_Parzen, _Parzen]]:
+        """The densities of every group fitted on the rows ``below`` (``l``) and ``above``
+        (``g``) of ``genomes`` (BOHB chooses its own split)."""
         active = self._codec.active_mask(genomes)
         model = []
         for group in self._groups:
@@ -264,13 +303,24 @@ class TPE(SearchAlgorithm):
             model.append(
                 (
                     _Parzen(self._codec, group, obs[rows & below], self._prior),
-                    _Parzen(self._codec, group, obs[rows & ~below], self._prior),
+                    _Parzen(self._codec, group, obs[rows & above], self._prior),
                 )
             )
         return model
 
-    def _candidates_and_scores(self, model) -> tuple[np.ndarray, np.ndarray]:
-        """Whole configurations drawn from ``l`` group by group, with ``log l - log g``."""
+    def best_candidate(self, model, widen: float, seen: set[bytes]) -> np.ndarray | None:
+        """Of ``n_ei_candidates`` configurations drawn from ``l`` with its kernels ``widen``
+        times as wide, the one that maximises ``log l - log g`` among those whose key is not in
+        ``seen`` (None when all are)."""
+        candidates, scores = self._candidates_and_scores(model, widen)
+        for j in np.argsort(-scores, kind="stable"):
+            if self._codec.key(candidates[j]) not in seen:
+                return candidates[j]
+        return None
+
+    def _candidates_and_scores(self, model, widen: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Whole configurations drawn from ``l`` group by group (its kernels ``widen`` times as
+        wide), with ``log l - log g``."""
         size = self._candidates
         out = np.tile(self._filler, (size, 1))
         scores = np.zeros(size)
@@ -282,7 +332,8 @@ class TPE(SearchAlgorithm):
             )
             if not rows.any():
                 continue
-            draws = below.sample(self._rng, int(rows.sum()))
+            source = below if widen == 1.0 else below.widened(widen)
+            draws = source.sample(self._rng, int(rows.sum()))
             for positions in group.manyof:
                 self._repair_manyof(draws, positions, group)
             out[np.ix_(rows, group.slots)] = draws

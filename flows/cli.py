@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import importlib.util
+import inspect
 import logging
 import runpy
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +24,17 @@ from symnas.algorithms.registry import ALGORITHMS
 from symnas.algorithms.registry import create as create_algorithm
 from symnas.core.registry import Entry
 from symnas.flows.executors import using
+from symnas.flows.progress import FORMAT as PROGRESS_FORMAT
+from symnas.flows.progress import StderrHandler
 from symnas.flows.registry import DEFAULT_FLOW, flows, get_flow
 from symnas.flows.report import describe_best, report
 from symnas.flows.result import SearchResult
+from symnas.flows.run_marker import require_run
 from symnas.flows.search import SearchFailed
 from symnas.spaces.context_free import CONSTRAINTS
 from symnas.spaces.registry import SPACES
+
+WATCH_INTERVAL_S = 5.0
 
 
 def _line(name: str, text: str) -> str:
@@ -42,6 +51,7 @@ def cmd_list(_: argparse.Namespace) -> int:
     """Prints what every registry holds: spaces and their grammar constraints, program families
     with their supernet capabilities and parts hooks, data sets, algorithms with their kind, path
     samplers, zero-cost proxies with their flags, and flows with their options."""
+    from symnas.algorithms.pruners import PRUNERS
     from symnas.algorithms.samplers import SAMPLERS
     from symnas.algorithms.zero_cost.registry import PROXY_REGISTRY
     from symnas.programs.cost.parts import PARTS
@@ -71,6 +81,9 @@ def cmd_list(_: argparse.Namespace) -> int:
         also = [alias for alias, target in aliases.items() if target == name]
         also_text = f" (also: {', '.join(also)})" if also else ""
         print(_line(name, f"[{entry.meta['kind']}] {entry.description}{also_text}"))
+    print("pruners (flows.search(..., pruner=NAME), symnas run --pruner NAME):")
+    for name, entry in PRUNERS.entries().items():
+        print(_line(name, entry.description))
     print("path samplers:")
     for name, entry in SAMPLERS.entries().items():
         needs = f"[needs {entry.meta['requires']}] " if entry.meta["requires"] else ""
@@ -102,6 +115,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["algorithm"] = args.algorithm
     if args.budget is not None:
         options["budget"] = args.budget
+    if args.pruner is not None:
+        from symnas.algorithms.pruners import PRUNERS
+
+        PRUNERS.get(args.pruner)  # unknown names fail here with the valid list
+        options["pruner"] = args.pruner
     if args.device is not None:
         options["device"] = args.device
     return options
@@ -129,7 +147,30 @@ def _defines_flow(path: Path) -> bool:
     )
 
 
-def _run_script(path: Path, options: dict[str, Any]) -> Any:
+def load_script(path: Path, ray: bool = False) -> types.ModuleType:
+    """A flow script imported as a module listed in ``sys.modules``, so that its functions
+    pickle by reference into forked worker processes (which inherit the module); with ``ray``
+    they pickle by value into Ray workers, which cannot import the script."""
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    name = f"symnas_flow_script_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    if ray:
+        try:
+            from ray import cloudpickle
+        except ImportError:
+            return module  # the Ray executor reports the missing package
+        cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def _run_script(path: Path, options: dict[str, Any], ray: bool = False) -> Any:
     """Runs a script once: its ``flow(**options)`` if it defines one, else its body as
     ``__main__``."""
     if not path.is_file():
@@ -138,8 +179,7 @@ def _run_script(path: Path, options: dict[str, Any]) -> Any:
     if not _defines_flow(path):
         runpy.run_path(str(path), run_name="__main__")
         return None
-    module = runpy.run_path(str(path), run_name="__symnas_flow__")
-    return module["flow"](**options)
+    return load_script(path, ray).flow(**options)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -155,7 +195,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(describe_best(outer))
     if out and result is not None:
         print(f"results in {out} (symnas report {out})")
+    failed = _every_trial_failed(getattr(result, "trials", None) or [])
+    if failed is not None:
+        print(f"symnas: {failed}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _every_trial_failed(trials: list[Any]) -> str | None:
+    """A message naming the first failure when there are trials and none succeeded."""
+    if not trials or any(getattr(t, "ok", True) for t in trials):
+        return None
+    first = min(trials, key=lambda t: t.id)
+    reason = (getattr(first, "error", None) or "no reason logged").rstrip()
+    return f"every one of the {len(trials)} trials failed; the first, trial {first.id}:\n{reason}"
 
 
 def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -164,11 +217,18 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
     options = _options(args)
     settings = dict(args.set or [])
     if target.endswith(".py"):
+        if options["resume"] and options["out"] is not None:
+            require_run(options["out"])
         options.update({key: _guess(value) for key, value in settings.items()})
-        result = _run_script(Path(target), options)
+        result = _run_script(Path(target), options, ray=args.executor == "ray")
     else:
         entry = get_flow(target)
         options.update(entry.parse_options(settings))  # typed; unknown keys refused
+        if "pruner" in options and not _passes_on(entry.run, "pruner"):
+            raise ValueError(
+                f"--pruner: flow {target!r} does not take a pruner (the family flows such as "
+                "nb201-digits do)."
+            )
         if args.device is not None and "device" not in entry.options:
             raise ValueError(
                 f"--device: flow {target!r} trains no supernet; the flows that do take it: "
@@ -180,10 +240,43 @@ def _run_target(target: str, args: argparse.Namespace) -> tuple[Any, dict[str, A
     return result, options
 
 
+def _passes_on(function: Any, name: str) -> bool:
+    """Whether ``function`` takes the keyword ``name`` (itself or through ``**options``)."""
+    parameters = inspect.signature(function).parameters.values()
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    """Prints the table of best trials of a search folder (and writes pareto.png)."""
-    print(report(args.folder, top=args.top))
+    """Prints the table of best trials of a search folder (and writes pareto.png); with --html
+    writes report.html pages, with --watch again every few seconds until interrupted."""
+    if args.watch is not None and not args.html:
+        raise ValueError("--watch rewrites the HTML report: give --html too.")
+    if args.watch is None:
+        print(report(args.folder, top=args.top, html=args.html))
+        return 0
+    from symnas.flows.html_report import watch
+
+    def announce(pages: list[Path]) -> None:
+        if not announced:
+            print(f"writing {pages[0]} every {args.watch:g} s (Ctrl-C stops)", flush=True)
+            announced.append(True)
+
+    announced: list[bool] = []
+    try:
+        watch(args.folder, args.watch, on_write=announce)
+    except KeyboardInterrupt:
+        print("symnas: stopped watching.", file=sys.stderr)
     return 0
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0; got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0; got {text}")
+    return value
 
 
 def _key_value(text: str) -> tuple[str, Any]:
@@ -241,6 +334,9 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("flow", nargs="?", help=f"flow name or script.py (default {DEFAULT_FLOW})")
     run.add_argument("--algorithm", help="algorithm name (see symnas list)")
     run.add_argument("--budget", type=_positive_int, help="number of trials (>= 1)")
+    run.add_argument(
+        "--pruner", help="stop trials early from their per-epoch reports (see symnas list)"
+    )
     run.add_argument("--out", help="output folder (default runs/FLOW)")
     run.add_argument("--resume", action="store_true", help="continue the search in --out")
     run.add_argument("--seed", type=_seed, default=0)
@@ -274,28 +370,32 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="table of the best trials of a search folder")
     rep.add_argument("folder")
     rep.add_argument("--top", type=_positive_int, default=10)
+    rep.add_argument(
+        "--html",
+        action="store_true",
+        help="also write report.html, a self-contained page with figures "
+        "(pip install 'symnas[report]')",
+    )
+    rep.add_argument(
+        "--watch",
+        nargs="?",
+        const=WATCH_INTERVAL_S,
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help=f"with --html: rewrite the pages every SECONDS (default {WATCH_INTERVAL_S:g}) "
+        "until interrupted",
+    )
     rep.set_defaults(fn=cmd_report)
     return p
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _: Any) -> None:
-        pass
-
-
 def _log_to_stderr() -> None:
-    """Progress lines of symnas (one per trial off a terminal) go to stderr with a time."""
+    """Progress lines of symnas (one per trial or epoch off a terminal) go to stderr with a
+    time."""
     logger = logging.getLogger("symnas")
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    if not any(isinstance(h, StderrHandler) for h in logger.handlers):
+        handler = StderrHandler()
+        handler.setFormatter(logging.Formatter(PROGRESS_FORMAT))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 
@@ -322,6 +422,17 @@ def _flow_argument(argv: list[str]) -> str | None:
     return None
 
 
+#: Python arguments named in library messages, as the flags a command-line user types.
+FLAG_NAMES = {"resume=True": "--resume"}
+
+
+def as_flags(message: str) -> str:
+    """``message`` with the Python arguments it names written as command-line flags."""
+    for argument, flag in FLAG_NAMES.items():
+        message = message.replace(argument, flag)
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``symnas`` command."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -333,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"symnas: search stopped: {e}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, TypeError, ImportError) as e:
-        print(f"symnas: error: {e}", file=sys.stderr)
+        print(f"symnas: error: {as_flags(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""

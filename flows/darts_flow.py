@@ -13,9 +13,10 @@ cell the report gives its arch string, its parameter-free op count (``none``, ``
 The search runs through ``flows.search`` with ``algorithms.DARTSPT`` (``fix_alpha=True`` gives the
 fix-alpha variant), so it is logged and resumable mid-training and mid-selection. Outputs in
 ``out``: ``oneshot/`` (checkpoints, alpha history, ``selection/selection.json``,
-``result.json``), ``trials.jsonl``, ``report.json`` and ``report.md``. The defaults run in a
-few minutes on two CPU cores; ``--set epochs=50 C=16 N=5 image_size=32`` approaches the paper's
-setting.
+``result.json``), ``trials.jsonl``, ``report.json`` and ``report.md``. The defaults (10 search
+epochs, then the perturbation selection's fine-tuning) used 462 s of CPU time, 25 minutes of wall
+time on two busy CPU cores (load 7 to 9; ``benchmarks/RESULTS.md``, "Flow run times");
+``--set epochs=50 C=16 N=5 image_size=32`` approaches the paper's setting.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from typing import Any
 
 from symnas.core.files import write_json_atomic
 from symnas.flows.family_flows import data_root
-from symnas.flows.nb201_table import read_table
+from symnas.flows.nb201_table import SHARED_TABLE, nb201_table_path, read_table
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
+from symnas.flows.validate import device_option, int_option, one_of
 
 PARAMETER_FREE_OPS = ("none", "skip_connect", "avg_pool_3x3")
-TABLE = ("nb201", "nb201_cifar10.csv")
 
 
 @dataclass
@@ -125,10 +126,14 @@ def darts_pt_nb201(
     from symnas.programs.data import load_dataset, resized
 
     budget = 1 if budget is None else budget
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ValueError(f"darts-pt-nb201: budget must be a positive int; got {budget!r}.")
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(f"darts-pt-nb201: image_size must be a positive int; got {image_size!r}.")
+    flow = "darts-pt-nb201"
+    int_option(flow, "budget", budget)
+    for name, value in (("epochs", epochs), ("C", C), ("N", N), ("image_size", image_size)):
+        int_option(flow, name, value)
+    one_of(flow, "order", order, (1, 2))
+    int_option(flow, "interval", interval)
+    int_option(flow, "eval_batches", eval_batches, allow_none=True)
+    device_option(flow, device)
     source = data if data is not None else f"cifar10_subset:{data_root('cifar10_subset')}"
     if not source.startswith("cifar10_subset"):
         raise ValueError(
@@ -136,10 +141,9 @@ def darts_pt_nb201(
             f"got {data!r}."
         )
     dataset = resized(load_dataset(source), image_size)
-    table_path = Path(table) if table is not None else data_root(TABLE[0]) / TABLE[1]
-    if table is not None and not table_path.is_file():
-        raise ValueError(f"darts-pt-nb201: table {table} is not a file.")
-    truth = read_table(table_path) if table_path.is_file() else None
+    table_path = nb201_table_path(flow, table)
+    shared = data_root(SHARED_TABLE[0]) / SHARED_TABLE[1]
+    truth = read_table(table_path) if table_path is not None else None
     space = spaces.nb201_cell(
         C=C, N=N, num_classes=dataset.num_classes, in_chans=dataset.input_shape[0]
     )
@@ -179,7 +183,7 @@ def darts_pt_nb201(
         seed=seed,
         resume=resume,
         verbose=verbose,
-        options={"C": C, "N": N, "image_size": image_size, "table": str(table_path)},
+        options={"C": C, "N": N, "image_size": image_size, "table": str(table_path or shared)},
     )
     report = {
         "data": dataset.name,

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from symnas.flows.trial_eval import Outcome, evaluate_batch, evaluate_spec
+from symnas.flows.trial_handle import TrialContext, evaluate_trial
 
 PARENT_POLL_S = 0.5
 PR_SET_PDEATHSIG = 1
@@ -55,13 +56,18 @@ class Executor(ABC):
         """How many trials run at once (known after :meth:`start`)."""
 
     @abstractmethod
-    def submit(self, trial_id: int, spec: Any, seed: int) -> None:
-        """Queues the evaluation of one trial."""
+    def submit(
+        self, trial_id: int, spec: Any, seed: int, context: TrialContext | None = None
+    ) -> None:
+        """Queues the evaluation of one trial; with a ``context`` (budget, reports, pruner:
+        ``flows.trial_handle``) it runs through ``evaluate_trial``. The search passes a
+        context only when the objective takes a budget or a trial handle."""
 
     @abstractmethod
     def wait(self) -> list[tuple[int, Outcome]]:
         """Blocks until at least one submitted trial has finished; returns ``(id, outcome)``
-        pairs, ``outcome = (metrics or None, error text or None, wall seconds)``."""
+        pairs, ``outcome = (metrics or None, error text or None, wall seconds)``, followed by
+        the trial's progress (reports, pruned) for a trial submitted with a context."""
 
     @abstractmethod
     def close(self, cancel: bool = False) -> None:
@@ -100,7 +106,7 @@ class LocalExecutor(Executor):
         self.objective: Any = None
         self.threads: int | None = None
         self.pool: cf.ProcessPoolExecutor | None = None
-        self._queued: list[tuple[int, Any, int]] = []
+        self._queued: list[tuple[int, Any, int, TrialContext | None]] = []
         self._futures: dict[cf.Future, int] = {}
 
     @property
@@ -130,11 +136,13 @@ class LocalExecutor(Executor):
             initargs=(os.getpid(),),
         )
 
-    def submit(self, trial_id: int, spec: Any, seed: int) -> None:
+    def submit(
+        self, trial_id: int, spec: Any, seed: int, context: TrialContext | None = None
+    ) -> None:
         if self.pool is None:
-            self._queued.append((trial_id, spec, seed))
+            self._queued.append((trial_id, spec, seed, context))
             return
-        future = self.pool.submit(evaluate_spec, self.objective, spec, seed, self.threads)
+        future = self.pool.submit(_evaluate, self.objective, spec, seed, self.threads, context)
         self._futures[future] = trial_id
 
     def wait(self) -> list[tuple[int, Outcome]]:
@@ -145,13 +153,18 @@ class LocalExecutor(Executor):
             return [(self._futures.pop(f), f.result()) for f in done]
         if not self._queued:
             raise RuntimeError("LocalExecutor.wait: no trial was submitted.")
-        if len(self._queued) > 1 and hasattr(self.objective, "evaluate_batch"):
-            ids, specs, seeds = zip(*self._queued, strict=True)
+        contexts = [q[3] for q in self._queued]
+        if (
+            len(self._queued) > 1
+            and hasattr(self.objective, "evaluate_batch")
+            and all(c is None for c in contexts)
+        ):
+            ids, specs, seeds, _ = zip(*self._queued, strict=True)
             self._queued.clear()
             outcomes = evaluate_batch(self.objective, list(specs), list(seeds), self.threads)
             return list(zip(ids, outcomes, strict=True))
-        trial_id, spec, seed = self._queued.pop(0)
-        return [(trial_id, evaluate_spec(self.objective, spec, seed, self.threads))]
+        trial_id, spec, seed, context = self._queued.pop(0)
+        return [(trial_id, _evaluate(self.objective, spec, seed, self.threads, context))]
 
     def close(self, cancel: bool = False) -> None:
         self._queued.clear()
@@ -161,9 +174,20 @@ class LocalExecutor(Executor):
             self.pool = None
 
 
-def _ray_trial(objective: Any, spec: Any, seed: int, threads: int | None) -> Outcome:
+def _evaluate(
+    objective: Any, spec: Any, seed: int, threads: int | None, context: TrialContext | None
+) -> Outcome:
+    """One trial, through ``evaluate_trial`` when it has a context."""
+    if context is None:
+        return evaluate_spec(objective, spec, seed, threads)
+    return evaluate_trial(objective, spec, seed, threads, context)
+
+
+def _ray_trial(
+    objective: Any, spec: Any, seed: int, threads: int | None, context: TrialContext | None
+) -> Outcome:
     """One trial inside a Ray worker."""
-    return evaluate_spec(objective, spec, seed, threads)
+    return _evaluate(objective, spec, seed, threads, context)
 
 
 class RayExecutor(Executor):
@@ -222,7 +246,7 @@ class RayExecutor(Executor):
         self._remote: Any = None
         self._objective_ref: Any = None
         self._threads: int | None = None
-        self._running: dict[Any, tuple[int, Any, int, int]] = {}
+        self._running: dict[Any, tuple[int, Any, int, TrialContext | None, int]] = {}
 
     @property
     def concurrency(self) -> int:
@@ -251,14 +275,18 @@ class RayExecutor(Executor):
         cpus = max(1, int(self.resources_per_trial["num_cpus"]))
         self._threads = threads if threads is not None else cpus
 
-    def _launch(self, trial_id: int, spec: Any, seed: int, attempt: int) -> None:
-        ref = self._remote.remote(self._objective_ref, spec, seed, self._threads)
-        self._running[ref] = (trial_id, spec, seed, attempt)
+    def _launch(
+        self, trial_id: int, spec: Any, seed: int, context: TrialContext | None, attempt: int
+    ) -> None:
+        ref = self._remote.remote(self._objective_ref, spec, seed, self._threads, context)
+        self._running[ref] = (trial_id, spec, seed, context, attempt)
 
-    def submit(self, trial_id: int, spec: Any, seed: int) -> None:
+    def submit(
+        self, trial_id: int, spec: Any, seed: int, context: TrialContext | None = None
+    ) -> None:
         if self._remote is None:
             raise RuntimeError("RayExecutor.submit: start the executor first.")
-        self._launch(trial_id, spec, seed, 0)
+        self._launch(trial_id, spec, seed, context, 0)
 
     def wait(self) -> list[tuple[int, Outcome]]:
         ray = require_ray()
@@ -268,14 +296,14 @@ class RayExecutor(Executor):
             done, _ = ray.wait(list(self._running), num_returns=1)
             finished = []
             for ref in done:
-                trial_id, spec, seed, attempt = self._running.pop(ref)
+                trial_id, spec, seed, context, attempt = self._running.pop(ref)
                 try:
                     finished.append((trial_id, ray.get(ref)))
                 except ray.exceptions.RayError as e:
                     # evaluate_spec records the objective's own errors, so this is the worker
                     # or the node failing: retry, then record the reason.
                     if attempt < self.retries:
-                        self._launch(trial_id, spec, seed, attempt + 1)
+                        self._launch(trial_id, spec, seed, context, attempt + 1)
                         continue
                     error = (
                         f"The trial's Ray worker failed {attempt + 1} time(s); the last "

@@ -1,7 +1,11 @@
 """Ready-made flows: search a few specs of one family, each trained briefly on its data.
 
 Each flow trains every proposed spec from scratch for a few epochs and reports its test
-accuracy, parameters and MACs; they are small enough to finish in minutes on two CPU cores.
+accuracy, parameters and MACs; the networks are small (8x8 digits, FSDD log-mel frames) and
+train a few epochs each. The objective reports the test accuracy after every epoch (``trial.report``) and stops when the
+search's pruner says so (``symnas run nb201-digits --pruner median``); its fidelity is the
+number of epochs, from 1 to the flow's ``epochs``, so budgeted algorithms choose how long each
+trial trains (``--algorithm asha``).
 Weight initialisation and training use the trial's seed (``flows.seeding``), so a repeated or
 resumed run gives the same metrics; the tiny models train single-threaded (``threads=1``), which
 is fastest for them and insensitive to other load on the machine.
@@ -16,10 +20,13 @@ from typing import Any
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.registry import create
+from symnas.flows.fidelity import Fidelity
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
 from symnas.flows.search import search
 from symnas.flows.seeding import current_trial_seed
+from symnas.flows.trial_handle import TrialHandle
+from symnas.flows.validate import int_option
 from symnas.spaces.examples import (
     nb201_digits_space,
     pooling_digits_space,
@@ -48,10 +55,17 @@ def _dataset(name: str, root: str | None):
 
 
 def train_objective(
-    spec: dict, data_name: str, epochs: int, root: str | None = None, lr: float | None = None
+    spec: dict,
+    trial: TrialHandle | None = None,
+    *,
+    data_name: str,
+    epochs: int,
+    root: str | None = None,
+    lr: float | None = None,
 ) -> dict[str, float]:
-    """Builds ``spec`` and trains it for ``epochs`` under the trial's seed (0 outside a search);
-    returns accuracy, params and MACs."""
+    """Builds ``spec`` and trains it under the trial's seed (0 outside a search) for the
+    trial's budget (``epochs`` without a trial); reports the test accuracy after each epoch and
+    stops when the trial's pruner says so. Returns accuracy, params and MACs."""
     import torch
 
     from symnas import programs
@@ -62,7 +76,16 @@ def train_objective(
     torch.manual_seed(seed)
     model = programs.build(spec, num_classes=dataset.num_classes)
     size = programs.count(model, dataset.input_shape)
-    metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=seed)
+    on_epoch = None
+    if trial is not None:
+        epochs = int(trial.budget) if trial.budget is not None else epochs
+
+        def on_epoch(epoch: int, module: torch.nn.Module) -> bool:
+            scores = programs.evaluate(module, dataset, "test")
+            trial.report(epoch, {"accuracy": scores["accuracy"], "loss": scores["loss"]})
+            return not trial.should_stop()
+
+    metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=seed, on_epoch=on_epoch)
     return {
         "accuracy": metrics["accuracy"],
         "params": float(size["params"]),
@@ -82,6 +105,11 @@ def _algorithm(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
     return algorithm
 
 
+def check_epochs(flow: str, epochs: Any) -> None:
+    """Refuses a number of training epochs with which every trial would fail."""
+    int_option(flow, "epochs", epochs, why="every trial trains its network that many epochs")
+
+
 def _run(
     space: Any, objective: functools.partial, default_budget: int, **options: Any
 ) -> SearchResult:
@@ -91,7 +119,10 @@ def _run(
     algorithm = _algorithm(options.pop("algorithm", None))
     settings = {k: v for k, v in objective.keywords.items() if k != "root"}
     options.setdefault("threads", TRIAL_THREADS)
-    return search(space, objective, algorithm, budget=budget, options=settings, **options)
+    fidelity = Fidelity(1, objective.keywords["epochs"])
+    return search(
+        space, objective, algorithm, budget=budget, options=settings, fidelity=fidelity, **options
+    )
 
 
 @register_flow("nb201-digits", "NAS-Bench-201 cells (C=8, N=1) trained 4 epochs on 8x8 digits")
@@ -101,6 +132,7 @@ def nb201_digits(budget: int | None = None, epochs: int = 4, **options: Any) -> 
     Args:
       epochs: training epochs of each proposed cell network.
     """
+    check_epochs("nb201-digits", epochs)
     space = nb201_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 8, budget=budget, **options)
@@ -113,6 +145,7 @@ def vit_digits(budget: int | None = None, epochs: int = 6, **options: Any) -> Se
     Args:
       epochs: training epochs of each proposed ViT.
     """
+    check_epochs("vit-digits", epochs)
     space = vit_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=2e-3)
     return _run(space, objective, 6, budget=budget, **options)
@@ -125,6 +158,7 @@ def pooling_digits(budget: int | None = None, epochs: int = 3, **options: Any) -
     Args:
       epochs: training epochs of each proposed network.
     """
+    check_epochs("pooling-digits", epochs)
     space = pooling_digits_space()
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs)
     return _run(space, objective, 6, budget=budget, **options)
@@ -141,6 +175,7 @@ def tdnn_fsdd(
       root: folder of the FSDD recordings (default ``$SYMNAS_DATA/fsdd`` or
         ``../shared/data/fsdd``).
     """
+    check_epochs("tdnn-fsdd", epochs)
     root = str(root or data_root("fsdd"))
     space = tdnn_fsdd_space()
     objective = functools.partial(train_objective, data_name="fsdd", epochs=epochs, root=root)

@@ -6,8 +6,9 @@ supernet of an NB201 cell space (C=8, N=1) on half of the training images, with 
 lineage epochs for every method, and searches the space with the same algorithm (regularized
 evolution by default) using the method's ``FewShotEstimator`` (inherited accuracy on the other
 half) as the objective. Every method ranks the same seeded sample of cells; with ``table`` (the
-published NAS-Bench-201 CSV, ``index,arch_str,...,test_acc``) Kendall tau and Spearman against
-the table and the true accuracy of each search's best cell are reported as well.
+published NAS-Bench-201 CSV, ``index,arch_str,...,test_acc``; by default the shared table when it
+is present) Kendall tau and Spearman against the table and the true accuracy of each search's
+best cell are reported as well.
 
 Outputs in ``out``: ``<method>/supernet/`` (checkpoints and split plan), ``<method>/search/``
 (the trial log), ``report.json`` and ``report.md``. ``resume=True`` resumes every training and
@@ -17,6 +18,7 @@ search. The result's ``best`` and ``trials`` are those of the GM search.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,13 @@ from typing import Any
 import numpy as np
 
 from symnas.core.files import write_json_atomic
-from symnas.flows.nb201_table import read_table
+from symnas.flows.nb201_table import nb201_table_path, read_table
+from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
+from symnas.flows.validate import device_option, int_option
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,10 +101,12 @@ def fewshot_nb201(
 
     Args:
       data: 'digits', or 'cifar10_subset:DIR' for the CIFAR-10 subset.
-      epochs: training epochs of every lineage (root to sub-supernet).
+      epochs: training epochs of every lineage (root to sub-supernet; at least 2, as the
+        supernets split part-way).
       gradient_batches: mini-batches averaged per gradient-matching score.
       cells: size of the seeded sample of cells every estimator ranks.
-      table: path of the NAS-Bench-201 CSV for rank correlations (None: skip them).
+      table: path of the NAS-Bench-201 CSV for rank correlations (None: the shared table
+        when present).
       device: 'auto', 'cpu' or 'cuda'.
     """
     from symnas import algorithms, spaces
@@ -108,9 +116,18 @@ def fewshot_nb201(
     from symnas.programs.training.supernet_train import TrainConfig
 
     budget = 30 if budget is None else budget
-    for name, value in (("budget", budget), ("cells", cells)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise ValueError(f"fewshot-nb201: {name} must be an int >= 2; got {value!r}.")
+    flow = "fewshot-nb201"
+    int_option(flow, "budget", budget, minimum=2)
+    int_option(flow, "cells", cells, minimum=2, why="rank correlations need two cells")
+    int_option(
+        flow,
+        "epochs",
+        epochs,
+        minimum=2,
+        why="the few-shot methods split the supernet after a part of the epochs",
+    )
+    int_option(flow, "gradient_batches", gradient_batches)
+    device_option(flow, device)
     algorithm = algorithms.resolve(
         algorithm
         if algorithm is not None
@@ -118,18 +135,35 @@ def fewshot_nb201(
             population_size=10, tournament_size=3, metric="accuracy"
         )
     )
-    truth = read_table(table) if table is not None else None
+    table_path = nb201_table_path(flow, table)
+    truth = read_table(table_path) if table_path is not None else None
     out = None if out is None else Path(out)
     dataset = load_dataset(data)
     train, valid = validation_split(dataset, 0.5, seed)
     space = spaces.nb201_cell(
         C=8, N=1, num_classes=dataset.num_classes, in_chans=dataset.input_shape[0]
     )
+    # Every trainer is built (its settings checked) before the first one trains.
+    trainers = {
+        method: FewShotTrainer(
+            space,
+            train,
+            TrainConfig(epochs=epochs, batch_size=64, lr=0.025, weight_decay=1e-4, seed=seed),
+            method=method,
+            gradient_batches=gradient_batches,
+            out=None if out is None else out / method / "supernet",
+            resume=resume,
+            device=device,
+            progress=verbose,
+        )
+        for method in METHODS
+    }
     codec = spaces.compile(space)
     sample = [codec.decode(g) for g in codec.distinct(cells, np.random.default_rng(seed))]
     say = print if verbose else (lambda *_: None)
     report: dict[str, Any] = {
         "data": data,
+        "table": None if table_path is None else str(table_path),
         "epochs": epochs,
         "cells": len(sample),
         "budget": budget,
@@ -137,20 +171,10 @@ def fewshot_nb201(
         "methods": {},
     }
     searches = {}
-    for method in METHODS:
+    for method, trainer in trainers.items():
         folder = None if out is None else out / method
-        trainer = FewShotTrainer(
-            space,
-            train,
-            TrainConfig(epochs=epochs, batch_size=64, lr=0.025, weight_decay=1e-4, seed=seed),
-            method=method,
-            gradient_batches=gradient_batches,
-            out=None if folder is None else folder / "supernet",
-            resume=resume,
-            device=device,
-            progress=verbose,
-        )
-        supernet = trainer.fit()
+        with phase(logger, f"fewshot-nb201: training the {method} supernets", verbose):
+            supernet = trainer.fit()
         estimator = FewShotEstimator(supernet, valid, device=device)
         result = search(
             space,
@@ -164,7 +188,8 @@ def fewshot_nb201(
             verbose=verbose,
         )
         searches[method] = result
-        estimates = [m["accuracy"] for m in estimator.evaluate_batch(sample)]
+        with phase(logger, f"fewshot-nb201: scoring {len(sample)} cells ({method})", verbose):
+            estimates = [m["accuracy"] for m in estimator.evaluate_batch(sample)]
         best_arch = spaces.nb201_arch_str(result.best.spec)
         row: dict[str, Any] = {
             "sub_supernets": len(supernet.parts),
@@ -180,7 +205,8 @@ def fewshot_nb201(
             row.update(rank_agreement(estimates, [truth[spaces.nb201_arch_str(s)] for s in sample]))
             row["best_true_acc"] = truth[best_arch]
         report["methods"][method] = row
-        say(f"fewshot-nb201: {method} done, best {best_arch}")
+        if verbose:
+            logger.info("fewshot-nb201: %s done, best %s", method, best_arch)
     if out is not None:
         write_json_atomic(out / "report.json", json.loads(json.dumps(report)))
         (out / "report.md").write_text(markdown(report))

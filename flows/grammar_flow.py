@@ -14,9 +14,10 @@ from typing import Any
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.regularized_evolution import RegularizedEvolution
-from symnas.flows.family_flows import _algorithm, _dataset, _run, train_objective
+from symnas.flows.family_flows import _algorithm, _dataset, _run, check_epochs, train_objective
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
+from symnas.flows.validate import int_option
 
 #: Zero-cost proxies of the flow's surrogate (the cheap ones of the paper's seven).
 FLOW_ZC_PROXIES = ("grad_norm", "snip", "synflow", "jacov")
@@ -65,6 +66,8 @@ def grammar_digits(
       max_depth: depth bound of the derivations.
       surrogate: filter the candidates with a GRAF + zero-cost random forest.
     """
+    check_epochs("grammar-digits", epochs)
+    int_option("grammar-digits", "max_depth", max_depth)
     space = grammar_digits_space(max_depth)
     objective = functools.partial(train_objective, data_name="digits", epochs=epochs, lr=5e-3)
     algorithm = options.pop("algorithm", None)

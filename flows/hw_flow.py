@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,23 @@ import numpy as np
 import torch
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
 from symnas.core.files import write_json_atomic
 from symnas.flows.nested import NestedResult, nested
+from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
 from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult
 from symnas.flows.run_config import prepare_out_dir
 from symnas.flows.trial_log import read_trials
+from symnas.flows.validate import device_option, positive_number
 
 MNAS_W = -0.07
 OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
+
+logger = logging.getLogger(__name__)
 
 
 def _arch_key(arch: Any) -> str:
@@ -83,12 +89,13 @@ def supernet_accuracy_table(
     resume: bool = False,
     device: str = "auto",
     sampler: str = "uniform",
+    verbose: bool = False,
 ) -> dict[str, float]:
     """Trains one pooling supernet with the shared trainer (the path sampler ``sampler`` by
     name, over the space's architectures: uniform single-path sampling by default; Adam, cosine)
     and returns the inherited test accuracy of every architecture of ``space``, keyed by the
     architecture's JSON. With ``out`` the training is checkpointed there and ``resume``
-    continues it."""
+    continues it; ``verbose`` shows the progress of both phases (``flows.progress``)."""
     from symnas import programs
     from symnas.programs.training.estimator import SupernetEstimator
     from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
@@ -96,17 +103,19 @@ def supernet_accuracy_table(
     every = every_spec(space)
     torch.manual_seed(seed)
     supernet = programs.supernet(space)
-    SupernetTrainer(
-        supernet,
-        data,
-        TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
-        sampler=path_sampler(sampler, space, every),
-        out=out,
-        resume=resume,
-        device=device,
-        progress=None,
-    ).fit()
-    scores = SupernetEstimator(supernet, data, device=device).evaluate_batch(every)
+    with phase(logger, f"hw-nested: training the pooling supernet, {epochs} epochs", verbose):
+        SupernetTrainer(
+            supernet,
+            data,
+            TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
+            sampler=path_sampler(sampler, space, every),
+            out=out,
+            resume=resume,
+            device=device,
+            progress=verbose,
+        ).fit()
+    with phase(logger, f"hw-nested: scoring {len(every)} architectures on it", verbose):
+        scores = SupernetEstimator(supernet, data, device=device).evaluate_batch(every)
     return {_arch_key(spec): s["accuracy"] for spec, s in zip(every, scores, strict=True)}
 
 
@@ -170,16 +179,19 @@ def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAl
     return algorithm
 
 
-def _inner(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:
+def _inner(algorithm: SearchAlgorithm | str | None) -> Deduped:
+    """The architecture search's algorithm, deduped: no (hardware, architecture) pair is
+    evaluated twice (a repeated proposal is answered with the earlier trial's result)."""
     if algorithm is None:
-        return create(
+        algorithm = create(
             "regularized_evolution", population_size=8, tournament_size=3, metric="reward"
         )
-    if isinstance(algorithm, str):
+    elif isinstance(algorithm, str):
         if algorithm == "nsga2":
-            return create(algorithm, population_size=8, objectives={"reward": "max"})
-        return create(algorithm, metric="reward")
-    return algorithm
+            algorithm = create(algorithm, population_size=8, objectives={"reward": "max"})
+        else:
+            algorithm = create(algorithm, metric="reward")
+    return algorithm if isinstance(algorithm, Deduped) else Deduped(base=algorithm)
 
 
 def hypervolume_2d(points: np.ndarray, reference: tuple[float, float]) -> float:
@@ -224,7 +236,8 @@ def hw_nested(
 
     Args:
       inner_algorithm: the architecture search's algorithm (name or object; None: regularized
-        evolution, population 8, tournament 3, on ``reward``).
+        evolution, population 8, tournament 3, on ``reward``), wrapped in
+        ``algorithms.Deduped`` so that no architecture is evaluated twice per configuration.
       inner_budget: architectures evaluated per hardware configuration.
       max_area_mm2: area cap of a configuration (a constraint of the outer search).
       target_latency_ms: latency target of the MnasNet-style inner reward.
@@ -244,6 +257,9 @@ def hw_nested(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"hw-nested: '{name}' must be a positive integer; got {value!r}.")
+    positive_number("hw-nested", "max_area_mm2", max_area_mm2)
+    positive_number("hw-nested", "target_latency_ms", target_latency_ms)
+    device_option("hw-nested", device)
     outer_algorithm, inner_algorithm = _outer(algorithm, max_area_mm2), _inner(inner_algorithm)
     arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
     path_sampler(sampler, arch_space, every_spec(arch_space))  # fails before any work
@@ -256,7 +272,7 @@ def hw_nested(
     data = programs.data.digits()
     hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
     accuracy = _accuracy_table(
-        arch_space, data, supernet_epochs, seed, out_dir, resume, device, sampler
+        arch_space, data, supernet_epochs, seed, out_dir, resume, device, sampler, verbose
     )
     objective = CoDesignObjective(accuracy, data.input_shape, target_latency_ms, max_area_mm2)
     result = nested(
@@ -293,6 +309,7 @@ def _accuracy_table(
     resume: bool,
     device: str,
     sampler: str,
+    verbose: bool,
 ) -> dict:
     path = out_dir / "supernet_accuracy.json" if out_dir is not None else None
     if path is not None and path.exists():
@@ -310,6 +327,7 @@ def _accuracy_table(
         resume=resume,
         device=device,
         sampler=sampler,
+        verbose=verbose,
     )
     if path is not None:
         write_json_atomic(path, table_)

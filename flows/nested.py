@@ -183,16 +183,20 @@ class NestedResult:
         return self.outer.trials
 
     def pairs(self) -> list[Pair]:
-        """Every successfully evaluated pair of every inner search (one per configuration)."""
+        """Every successfully evaluated pair of every inner search (one per configuration),
+        each (hardware, architecture) pair once (its first evaluation)."""
         pairs: list[Pair] = []
         seen: set[str] = set()
+        seen_pairs: set[tuple[str, str]] = set()
         for trial in self.outer.trials:
             key = hardware_key(trial.spec)
             if not trial.ok or key in seen:
                 continue
             seen.add(key)
             for inner in self.inner.result(trial.spec).trials:
-                if inner.ok:
+                pair_key = (key, json.dumps(inner.spec, sort_keys=True))
+                if inner.ok and pair_key not in seen_pairs:
+                    seen_pairs.add(pair_key)
                     pairs.append(Pair(trial.spec, inner.spec, inner.metrics, trial.id, inner.id))
         return pairs
 

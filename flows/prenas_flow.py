@@ -20,6 +20,7 @@ supernet checkpoint), ``uniform/`` (the baseline's checkpoint), ``report.json`` 
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,12 @@ from typing import Any
 import torch
 
 from symnas.core.files import write_json_atomic
+from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
 from symnas.flows.result import SearchResult
+from symnas.flows.validate import device_option, int_option, one_of, positive_number
+
+logger = logging.getLogger(__name__)
 
 
 def mini_autoformer(num_classes: int = 10, in_chans: int = 1, image_size: int = 8) -> Any:
@@ -168,8 +173,13 @@ def prenas_vit(
     from symnas.flows.search import search
     from symnas.programs.data import load_dataset, validation_split
 
-    if data != "digits":
-        raise ValueError(f"prenas-vit: data must be 'digits'; got {data!r}.")
+    flow = "prenas-vit"
+    one_of(flow, "data", data, ("digits",))
+    int_option(flow, "budget", budget, allow_none=True)
+    for name, value in (("epochs", epochs), ("buckets", buckets), ("per_bucket", per_bucket)):
+        int_option(flow, name, value)
+    positive_number(flow, "lr", lr)
+    device_option(flow, device)
     if algorithm is None:
         algorithm = PreNAS(
             data="digits",
@@ -205,7 +215,7 @@ def prenas_vit(
         f"prenas-vit: {len(algorithm.preferred)} preferred of {algorithm.candidates} candidates, "
         f"{time.perf_counter() - start:.1f} s"
     )
-    report = _report(algorithm, result, space, dataset, baseline, resume)
+    report = _report(algorithm, result, space, dataset, baseline, resume, verbose)
     if result.out is not None:
         write_json_atomic(result.out / "report.json", report)
         (result.out / "report.md").write_text(markdown(report))
@@ -214,7 +224,13 @@ def prenas_vit(
 
 
 def _report(
-    prenas: Any, result: SearchResult, space: Any, dataset: Any, baseline: bool, resume: bool
+    prenas: Any,
+    result: SearchResult,
+    space: Any,
+    dataset: Any,
+    baseline: bool,
+    resume: bool,
+    verbose: bool = False,
 ):
     """The report: the preferred set with inherited accuracies, the uniform baseline, and the
     specialised architectures under three parameter budgets."""
@@ -240,17 +256,20 @@ def _report(
     if baseline:
         torch.manual_seed(prenas.train_seed)
         uniform = programs.supernet(space)
-        training["uniform"] = train_uniform(
-            uniform,
-            space,
-            train_data,
-            prenas.epochs,
-            out=None if result.out is None else result.out / "uniform",
-            resume=resume,
-            device=prenas.device,
-            lr=prenas.lr,
-            seed=prenas.train_seed,
-        )
+        text = f"prenas-vit: training the uniform baseline supernet, {prenas.epochs} epochs"
+        with phase(logger, text, verbose):
+            training["uniform"] = train_uniform(
+                uniform,
+                space,
+                train_data,
+                prenas.epochs,
+                out=None if result.out is None else result.out / "uniform",
+                resume=resume,
+                device=prenas.device,
+                lr=prenas.lr,
+                seed=prenas.train_seed,
+                progress=verbose,
+            )
         val = SupernetEstimator(uniform, validation, device=prenas.device).evaluate_batch(specs)
         test = SupernetEstimator(uniform, dataset, device=prenas.device).evaluate_batch(specs)
         for row, v, t in zip(rows, val, test, strict=True):

@@ -9,10 +9,14 @@ options (every keyword parameter other than the common ones above) with their ty
 help, read from the signature and the ``Args:`` section of the docstring, so that a command line
 can convert ``KEY=VALUE`` text and refuse unknown keys. A flow that takes ``**options`` passes
 them on to ``flows.search``, whose settings beyond the common ones are then options of the flow.
+The registered function (what ``register_flow`` returns) first claims the flow's ``out`` folder
+(``flows.run_marker``): it is checked and marked with the flow and its options before the flow
+runs, and the mark is removed again when the flow refuses its options.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import types
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from symnas.core.registry import Registry
+from symnas.flows.run_marker import claim, release
 from symnas.flows.search import search
 
 COMMON_OPTIONS = ("algorithm", "budget", "out", "resume", "seed", "workers", "verbose")
@@ -207,11 +212,43 @@ def register_flow(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         _check_common(name, fn)
-        entry = FlowEntry(name, fn, description, types.MappingProxyType(options_of(fn)))
-        FLOWS.register(name, description, fn, entry=entry)
-        return fn
+        options = options_of(fn)
+        run = _marking(name, fn, options)
+        entry = FlowEntry(name, run, description, types.MappingProxyType(options))
+        FLOWS.register(name, description, run, entry=entry)
+        return run
 
     return decorate
+
+
+def _marking(
+    name: str, fn: Callable[..., Any], options: Mapping[str, FlowOption]
+) -> Callable[..., Any]:
+    """``fn`` that first claims its output folder (``flows.run_marker.claim``): the folder is
+    checked and marked with the flow and its options (defaults filled in) before the flow does
+    anything."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = {k: o.default for k, o in options.items()}
+        arguments.update(bound.arguments)
+        for p in signature.parameters.values():
+            if p.kind is p.VAR_KEYWORD:
+                arguments.update(arguments.pop(p.name, {}))
+        out = arguments.get("out")
+        if out is None:
+            return fn(*args, **kwargs)
+        existed = claim(out, name, arguments, bool(arguments.get("resume")))
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, FileNotFoundError):
+            release(out, existed)  # refused options leave no trace
+            raise
+
+    return run
 
 
 def flows() -> dict[str, FlowEntry]:

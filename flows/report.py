@@ -14,6 +14,7 @@ from typing import Any
 import pyglove as pg
 
 from symnas.algorithms.objectives import Objectives
+from symnas.flows.last_reports import progress_table
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.trial_log import read_trials
 
@@ -25,10 +26,10 @@ def load_result(folder: str | Path) -> SearchResult:
     if not log.exists():
         raise FileNotFoundError(f"{folder} holds no search: expected {log}.")
     trials = [Trial.from_record(r) for r in read_trials(log)]
-    return SearchResult(trials, _objectives(folder, trials), folder)
+    return SearchResult(trials, read_objectives(folder, trials), folder)
 
 
-def _objectives(folder: Path, trials: list[Trial]) -> Objectives:
+def read_objectives(folder: Path, trials: list[Trial]) -> Objectives:
     """The search's objectives: from ``summary.json``, the algorithm of ``config.json``, or the
     first metric of the log (maximised)."""
     summary_path = folder / "summary.json"
@@ -123,18 +124,27 @@ def table(result: SearchResult, top: int = 10) -> str:
     rows = rows[:top]
     counts = result.summary()["counts"]
     lines = [
-        f"{counts['total']} trials ({counts['ok']} ok, {counts['failed']} failed)"
+        f"{counts['total']} trials ({counts['ok']} ok, {counts['failed']} failed"
+        + (f", {counts['pruned']} pruned)" if counts["pruned"] else ")")
         + (" — Pareto front:" if multi else f" — best {len(rows)}:")
     ]
     names = sorted({k for t in rows for k in t.metrics})
     fields = distinguishing_fields([t.spec for t in rows])
+    widths = [max(12, len(n)) for n in names]  # whole metric names as headers
     lines.append(
-        "  ".join(["id".rjust(5)] + [n[:12].rjust(12) for n in names] + ["spec fields that differ"])
+        "  ".join(
+            ["id".rjust(5)]
+            + [n.rjust(w) for n, w in zip(names, widths, strict=True)]
+            + ["spec fields that differ"]
+        )
     )
     for t in rows:
-        cells = [str(t.id).rjust(5)] + [f"{t.metrics.get(n, float('nan')):12.4g}" for n in names]
+        cells = [str(t.id).rjust(5)] + [
+            f"{t.metrics.get(n, float('nan')):{w}.4g}" for n, w in zip(names, widths, strict=True)
+        ]
         flat = flatten(t.spec)
-        text = " ".join(f"{p}={readable(flat.get(p))}" for p in fields)
+        # A field the spec does not have (specs of other shapes, as derivations) is left out.
+        text = " ".join(f"{p}={readable(flat[p])}" for p in fields if p in flat)
         lines.append("  ".join(cells + [text]))
     return "\n".join(lines)
 
@@ -198,10 +208,67 @@ def pareto_plot(result: SearchResult, path: str | Path, color_by: str | None = N
     return path
 
 
-def report(folder: str | Path, top: int = 10) -> str:
-    """The report text of a search folder; writes ``pareto.png`` there for two objectives."""
+def searches_in(folder: str | Path) -> list[Path]:
+    """The search folders (with a ``trials.jsonl``) of a flow's folder: itself when it holds
+    one, else those one or two levels down (``gm/search``...), in name order."""
+    folder = Path(folder)
+    if (folder / "trials.jsonl").exists():
+        return [folder]
+    logs = sorted(folder.glob("*/trials.jsonl")) + sorted(folder.glob("*/*/trials.jsonl"))
+    return [log.parent for log in logs]
+
+
+def report(folder: str | Path, top: int = 10, html: bool = False) -> str:
+    """The report text of a search folder; writes ``pareto.png`` there for two objectives. A
+    flow's folder that runs several searches (``fewshot-nb201``) gets the flow's own report
+    (``report.md``) and a table per search.
+
+    With ``html`` it also writes ``report.html`` there (and in every search below it: see
+    ``flows.html_report``, which needs the ``report`` extra) and names the pages; a log with a
+    corrupt line then gets its page and the error (the page skips the line).
+    """
+    folder = Path(folder)
+    pages = ""
+    if html:
+        from symnas.flows.html_report import write_pages
+
+        written = write_pages(folder)
+        pages = f"HTML report: {written[0]}" + (
+            f" (and {len(written) - 1} linked pages below it)" if len(written) > 1 else ""
+        )
+        if not searches_in(folder):  # a one-shot run's folder: its page only
+            return pages
+    try:
+        text = _text_report(folder, top)
+    except ValueError as e:  # a corrupt line: the page skipped it, the table cannot
+        if not pages:
+            raise
+        return f"{pages}\nNo text table: {e}"
+    return text + (f"\n{pages}" if pages else "")
+
+
+def _text_report(folder: Path, top: int) -> str:
+    """The tables of a folder: one search's, or the flow's report and each search's."""
+    found = searches_in(folder)
+    if found and found != [folder]:
+        parts = []
+        flow_report = folder / "report.md"
+        if flow_report.exists():
+            parts.append(flow_report.read_text().rstrip())
+        for search_folder in found:
+            name = search_folder.relative_to(folder).as_posix()
+            parts.append(f"## {name}\n{_search_report(search_folder, top)}")
+        return "\n\n".join(parts)
+    return _search_report(folder, top)
+
+
+def _search_report(folder: Path, top: int) -> str:
+    """The table (and plot) of one search folder."""
     result = load_result(folder)
     text = table(result, top)
+    progress = progress_table(folder, top)
+    if progress:
+        text += "\n" + progress
     names = result.objectives.names
     if names is not None and len(names) >= 2 and result.pareto_front():
         try:

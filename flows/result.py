@@ -27,7 +27,7 @@ class Trial:
     dna: list[int | float]
     spec: Any
     metrics: dict[str, float] | None
-    status: str  # "ok" | "failed"
+    status: str  # "ok" | "failed" | "pruned" (stopped early; metrics: its last report)
     error: str | None = None
     wall_s: float = 0.0
     seed: int | None = None
@@ -112,10 +112,23 @@ class SearchResult:
             return [], np.zeros((0, 1)), np.zeros(0)
         return list(ok), np.array(rewards, dtype=np.float64), np.array(violations, np.float64)
 
+    def _candidates(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
+        """The ok trials that may be best, with rewards and violations: those at the largest
+        budget logged when trials ran at several (a budgeted algorithm's low rungs are not
+        candidates), else every ok trial."""
+        ok, rewards, violations = self._scored()
+        budgets = [t.extra.get("budget") for t in ok]
+        if len(set(budgets)) < 2:
+            return ok, rewards, violations
+        top = max(b for b in budgets if b is not None)
+        keep = np.array([b == top for b in budgets])
+        return [t for t, k in zip(ok, keep, strict=True) if k], rewards[keep], violations[keep]
+
     @property
     def best(self) -> Trial | None:
-        """The best feasible trial by the first objective (None if every trial failed)."""
-        ok, rewards, violations = self._scored()
+        """The best feasible trial by the first objective (None if every trial failed), among
+        the trials at the largest budget when trials ran at several."""
+        ok, rewards, violations = self._candidates()
         if not ok:
             return None
         feasible = violations == 0
@@ -125,8 +138,9 @@ class SearchResult:
         return ok[int(np.argmax(first))]
 
     def pareto_front(self) -> list[Trial]:
-        """The non-dominated feasible trials, ordered by the first objective (best first)."""
-        ok, rewards, violations = self._scored()
+        """The non-dominated feasible trials, ordered by the first objective (best first);
+        among the trials at the largest budget when trials ran at several."""
+        ok, rewards, violations = self._candidates()
         if not ok:
             return []
         front = pareto_front(rewards, violations)
@@ -136,7 +150,12 @@ class SearchResult:
     @property
     def failed(self) -> list[Trial]:
         """The trials whose program raised or returned a non-finite metric."""
-        return [t for t in self.trials if not t.ok]
+        return [t for t in self.trials if t.status == "failed"]
+
+    @property
+    def pruned(self) -> list[Trial]:
+        """The trials a pruner stopped early (not candidates for ``best``)."""
+        return [t for t in self.trials if t.status == "pruned"]
 
     def summary(self) -> dict[str, Any]:
         """A JSON summary: counts, best trial and Pareto front."""
@@ -147,6 +166,7 @@ class SearchResult:
                 "total": len(self.trials),
                 "ok": sum(t.ok for t in self.trials),
                 "failed": len(self.failed),
+                "pruned": len(self.pruned),
             },
             "objectives": {
                 "names": list(objectives.names) if objectives.names else None,

@@ -12,7 +12,8 @@ state is checkpointed with the summary (``flows.checkpoint``), and a resumed sea
 state and replays only the trials logged after it. Each trial runs under a seed
 derived from (search seed, trial id), so its metrics are the same in a repeated, resumed or
 parallel run; a run of consecutive failed trials stops the search with the first failure's
-traceback.
+traceback. An objective may take a trial handle (reports, pruning) or a budget, for pruners and
+budgeted algorithms (``flows.trial_handle``, docs/architecture.md "Multi-fidelity search").
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.brackets import BudgetedAlgorithm
 from symnas.algorithms.objectives import Objectives
+from symnas.algorithms.pruners import PRUNED_FEEDBACK, Pruner, PrunerTrial, make_pruner
 from symnas.algorithms.registry import resolve
-from symnas.core.files import write_json_atomic
+from symnas.core.files import write_json_atomic, write_text_atomic
 from symnas.flows.checkpoint import (
     CHECKPOINT_FILE,
     Checkpoint,
@@ -43,11 +46,14 @@ from symnas.flows.checkpoint import (
     save_checkpoint,
 )
 from symnas.flows.executors import Executor, make_executor
+from symnas.flows.fidelity import Fidelity
+from symnas.flows.progress import show_progress
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
 from symnas.flows.trial_eval import Objective, Outcome
-from symnas.flows.trial_log import TrialLog, paused_gc, read_trials
+from symnas.flows.trial_handle import REPORTS_FILE, TrialContext, objective_form, pruner_trial
+from symnas.flows.trial_log import TrialLog, drop_torn_line, paused_gc, read_trials
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
@@ -104,13 +110,19 @@ def search(
     options: Mapping[str, Any] | None = None,
     threads: int | None = None,
     executor: Executor | str | None = None,
+    pruner: Pruner | str | None = None,
+    fidelity: Fidelity | None = None,
 ) -> SearchResult:
     """Searches ``space`` for candidates that optimise ``objective``.
 
     Args:
       space: a PyGlove hyper-value (or a codec from ``spaces.compile``).
-      objective: ``objective(spec) -> float | dict[str, float]`` on the decoded plain spec.
-      algorithm: a symnas algorithm (``algorithms.RegularizedEvolution(...)``...) or its name.
+      objective: ``objective(spec) -> float | dict[str, float]`` on the decoded plain spec;
+        ``objective(spec, budget)`` takes the trial's budget in ``fidelity``'s unit, and
+        ``objective(spec, trial)`` a ``flows.trial_handle.TrialHandle`` (``trial.budget``,
+        ``trial.report(step, metrics)``, ``trial.should_stop()``).
+      algorithm: a symnas algorithm (``algorithms.RegularizedEvolution(...)``...) or its name;
+        a budgeted one (``hyperband``, ``asha``...) chooses each trial's budget.
       budget: total number of trials (failed ones included).
       out: folder for ``trials.jsonl`` and ``summary.json``; None keeps everything in memory.
       seed: seed of the algorithm when it has none of its own.
@@ -128,16 +140,28 @@ def search(
         ``"ray"`` (Ray tasks, proposed as workers free up), an ``flows.executors.Executor``
         such as ``RayExecutor(address=..., max_concurrent=...)``, or None for the default
         (``"local"``, or what ``symnas run --executor`` chose).
+      pruner: stops trials early from their reports (``algorithms.pruners``: an object or a
+        registered name such as ``"median"``); needs ``objective(spec, trial)``. A pruned trial
+        is logged with status ``pruned``, its last report as its metrics, and fed back to the
+        algorithm with those metrics (``"feedback": "last_report"`` in its record).
+      fidelity: the budget range the objective takes (``Fidelity(1, 12)`` epochs); needed by
+        budgeted algorithms and ``objective(spec, budget)``; other algorithms give every trial
+        its top.
 
     Returns:
       A ``SearchResult`` with every trial, ``best`` and ``pareto_front()``.
     """
     algorithm = resolve(algorithm)
     _check_arguments(objective, budget, seed, workers, max_consecutive_failures, threads)
+    pruner = make_pruner(pruner)
+    form = _check_fidelity(objective, algorithm, pruner, fidelity)
+    if verbose:
+        show_progress()  # lines off a terminal even when the program configured no logging
     runner = make_executor(executor, workers)
     out_dir = prepare_out_dir(out) if out is not None else None
     codec = space if isinstance(space, Codec) else compile_space(space)
     algorithm.bind(codec, seed)
+    trials = _TrialSettings(form, pruner, fidelity, algorithm)
     runner.start(objective, threads)
     try:
         result = _run(
@@ -152,6 +176,7 @@ def search(
             verbose,
             max_consecutive_failures,
             dict(options or {}),
+            trials,
         )
     except BaseException:
         runner.close(cancel=True)
@@ -172,11 +197,14 @@ def _run(
     verbose: bool,
     max_consecutive_failures: int | None,
     options: dict[str, Any],
+    trials: _TrialSettings,
 ) -> SearchResult:
     """The search after its arguments are checked and the executor has started."""
-    asynchronous = runner.asynchronous and runner.concurrency > 1
+    prefers = getattr(algorithm, "asynchronous", False)
+    asynchronous = (runner.asynchronous or prefers) and runner.concurrency > 1
     config = run_config(algorithm, codec, seed, runner.concurrency, options)
     config["scheduling"] = "asynchronous" if asynchronous else "batch"
+    config.update(trials.config())
     fingerprint = config_fingerprint(config)
     logged: dict[int, Trial] = {}
     records: list[dict[str, Any]] = []
@@ -185,7 +213,8 @@ def _run(
         if resume:
             saved, problem = read_checkpoint(out_dir, fingerprint)
         trusted = saved["log"]["bytes"] if saved is not None else 0
-        records = read_trials(out_dir / "trials.jsonl", repair=True, trusted_bytes=trusted)
+        # Read without repair: nothing in the folder changes before the resume is accepted.
+        records = read_trials(out_dir / "trials.jsonl", trusted_bytes=trusted)
         if records and not resume:
             raise ValueError(
                 f"{out_dir} already holds {len(records)} trials; pass resume=True to continue "
@@ -194,11 +223,13 @@ def _run(
         if records:
             check_resumable(out_dir, config)
             _check_scheduling(out_dir, config["scheduling"])
-        else:
+        drop_torn_line(out_dir / "trials.jsonl")  # before appending: the checks have passed
+        if not records:
             (out_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # a stale one, without its log
         with paused_gc():
             logged = {t.id: t for t in Trial.from_records(records)}
         write_json_atomic(out_dir / "config.json", config)
+        _keep_reports(out_dir / REPORTS_FILE, set(logged))
     checkpoint = None
     if records and (saved is not None or problem is not None):
         checkpoint = restore_checkpoint(out_dir, saved, problem, algorithm)
@@ -218,6 +249,7 @@ def _run(
         verbose,
         max_consecutive_failures,
         fingerprint=fingerprint,
+        trials=trials,
     )
     if checkpoint is not None:
         loop.restore([logged.pop(int(r["id"])) for r in records[: checkpoint.records]], checkpoint)
@@ -252,8 +284,12 @@ class _Loop:
         verbose: bool,
         max_consecutive_failures: int | None,
         fingerprint: str | None = None,
+        trials: _TrialSettings | None = None,
     ) -> None:
         self.runner = runner
+        self.trials = trials or _TrialSettings("spec", None, None, algorithm)
+        self.reports_path = str(out_dir / REPORTS_FILE) if out_dir is not None else None
+        self.view: list[PrunerTrial] = []  # finished trials as pruners see them, fed order
         self.codec = codec
         self.algorithm = algorithm
         self.budget = budget
@@ -281,6 +317,8 @@ class _Loop:
         """Starts from a loaded checkpoint: its trials count as fed back and its pending
         proposals as proposed (``run_asynchronous`` evaluates those the log lacks)."""
         self.result.trials.extend(covered)
+        if self.trials.pruner is not None:  # the log's order is the feedback order
+            self.view.extend(self.trials.pruner_view(t) for t in covered)
         self.bar.update(len(covered))
         self.next_id = checkpoint.next_id
         self.proposed = dict(checkpoint.pending)
@@ -314,34 +352,48 @@ class _Loop:
             )
             self.checkpoint_due = start + CHECKPOINT_COST_FACTOR * (time.monotonic() - start)
 
-    def submit(self, trial_id: int, genome: np.ndarray) -> tuple[np.ndarray, Any, int]:
-        """Decodes a proposal and hands it to the executor."""
+    def submit(self, trial_id: int, genome: np.ndarray, budget: Any) -> tuple:
+        """Decodes a proposal and hands it to the executor (with the trial's context when
+        the objective takes a budget or a trial handle)."""
         spec = self.codec.decode(genome)
         trial_seed_ = trial_seed(self.seed, trial_id)
-        self.runner.submit(trial_id, spec, trial_seed_)
-        return genome, spec, trial_seed_
+        context = self.trials.context(trial_id, budget, self.reports_path, self.view)
+        if context is None:
+            self.runner.submit(trial_id, spec, trial_seed_)
+        else:
+            self.runner.submit(trial_id, spec, trial_seed_, context)
+        return genome, spec, trial_seed_, budget
 
-    def finished(
-        self, trial_id: int, proposal: tuple[np.ndarray, Any, int], outcome: Outcome, fed: int
-    ) -> Trial:
+    def finished(self, trial_id: int, proposal: tuple, outcome: Outcome, fed: int) -> Trial:
         """The trial of an evaluation, appended to the log with its place ``fed`` in the
-        feedback order."""
-        genome, spec, trial_seed_ = proposal
-        metrics, error, wall = outcome
+        feedback order, its budget and reports."""
+        genome, spec, trial_seed_, budget = proposal
+        metrics, error, wall = outcome[:3]
+        progress = outcome[3] if len(outcome) > 3 else {}
         if metrics is not None:
             error = _unusable(metrics, self.objectives)
             metrics = None if error else metrics
+        status = "failed" if metrics is None else "pruned" if progress.get("pruned") else "ok"
+        extra: dict[str, Any] = {"fed": fed}
+        if budget is not None:
+            extra["budget"] = budget
+        if progress.get("reports"):
+            extra["reports"] = progress["reports"]
+        if progress.get("pruner"):
+            extra["pruner"] = progress["pruner"]
+        if status == "pruned":
+            extra["feedback"] = PRUNED_FEEDBACK
         trial = Trial(
             id=trial_id,
             genome=genome,
             dna=self.codec.numbers(genome),
             spec=spec,
             metrics=metrics,
-            status="ok" if metrics is not None else "failed",
+            status=status,
             error=error,
             wall_s=wall,
             seed=trial_seed_,
-            extra={"fed": fed},
+            extra=extra,
         )
         if self.log is not None:
             self.log.append(trial.to_record())
@@ -351,15 +403,23 @@ class _Loop:
         """Feeds trials back in the given order, reports progress, counts failures."""
         self.algorithm.feedback_batch(genomes, [t.metrics for t in trials])
         self.result.trials.extend(trials)
+        if self.trials.pruner is not None:
+            self.view.extend(self.trials.pruner_view(t) for t in trials)
         self.bar.update(len(trials))
         if self.show:
             best = self.result.best
             if best is not None:
                 self.bar.set_postfix(best=_short(best.metrics))
         elif self.verbose:
-            for t in trials:
+            done = len(self.result.trials) - len(trials)
+            for count, t in enumerate(trials, done + 1):
                 logger.info(
-                    "trial %d/%d %s: %s", t.id + 1, self.budget, t.status, _short(t.metrics)
+                    "trial %d %s (%d/%d done): %s",
+                    t.id,
+                    t.status,
+                    count,
+                    self.budget,
+                    _short(t.metrics) if t.ok else _reason(t.error),
                 )
         if self.out_dir is not None and time.monotonic() - self.last_summary > SUMMARY_INTERVAL_S:
             write_json_atomic(self.out_dir / "summary.json", self.result.summary())
@@ -377,16 +437,17 @@ class _Loop:
                 genomes = self.algorithm.propose_batch(min(per_round, self.budget - first_id))
             except StopIteration:  # the algorithm has nothing more to propose
                 break
+            budgets = self.trials.budgets(self.algorithm, len(genomes))
             self.next_id = first_id + len(genomes)
             batch: list[Trial | None] = []
-            pending: dict[int, tuple[np.ndarray, Any, int]] = {}
-            for offset, genome in enumerate(genomes):
+            pending: dict[int, tuple] = {}
+            for offset, (genome, budget) in enumerate(zip(genomes, budgets, strict=True)):
                 trial_id = first_id + offset
                 if trial_id in self.logged:
-                    batch.append(self.replayed(trial_id, genome))
+                    batch.append(self.replayed(trial_id, genome, budget))
                 else:
                     batch.append(None)
-                    pending[trial_id] = self.submit(trial_id, genome)
+                    pending[trial_id] = self.submit(trial_id, genome, budget)
             while pending:
                 for trial_id, outcome in self.runner.wait():
                     proposal = pending.pop(trial_id)
@@ -400,12 +461,13 @@ class _Loop:
         trials are fed back in their logged order first."""
         replay = deque(sorted(self.logged, key=lambda i: (self.logged[i].extra.get("fed", i), i)))
         proposed = self.proposed  # proposed and not yet fed back
-        running: dict[int, tuple[np.ndarray, Any, int]] = {}
+        running: dict[int, tuple] = {}
         for trial_id, genome in proposed.items():  # pending at a restored checkpoint
+            budget = self.trials.budgets(None, 1)[0]  # budgeted algorithms do not checkpoint
             if trial_id in self.logged:
-                self.replayed(trial_id, genome)
+                self.replayed(trial_id, genome, budget)
             else:
-                running[trial_id] = self.submit(trial_id, genome)
+                running[trial_id] = self.submit(trial_id, genome, budget)
         exhausted = False
         while len(self.result.trials) < self.budget:
             while (
@@ -418,10 +480,11 @@ class _Loop:
                 except StopIteration:
                     exhausted = True
                     break
+                budget = self.trials.budgets(self.algorithm, 1)[0]
                 if self.next_id in self.logged:
-                    self.replayed(self.next_id, genome)
+                    self.replayed(self.next_id, genome, budget)
                 else:
-                    running[self.next_id] = self.submit(self.next_id, genome)
+                    running[self.next_id] = self.submit(self.next_id, genome, budget)
                 proposed[self.next_id] = genome
                 self.next_id += 1
             if self.next_id >= self.budget and len(proposed) < self.runner.concurrency:
@@ -445,9 +508,17 @@ class _Loop:
                 )
                 self.feed(proposed.pop(trial_id)[None, :], [trial])
 
-    def replayed(self, trial_id: int, genome: np.ndarray) -> Trial:
-        """The logged trial ``trial_id``, checked against the genome proposed again."""
-        return _replayed(self.logged[trial_id], genome, self.codec, self.out_dir)
+    def replayed(self, trial_id: int, genome: np.ndarray, budget: Any) -> Trial:
+        """The logged trial ``trial_id``, checked against the genome and budget proposed
+        again."""
+        trial = _replayed(self.logged[trial_id], genome, self.codec, self.out_dir)
+        if trial.extra.get("budget") != budget:
+            raise ValueError(
+                f"Cannot resume from {self.out_dir}: trial {trial_id} in the log ran at budget "
+                f"{trial.extra.get('budget')}, but the algorithm now proposes budget {budget}. "
+                "Resume with the same algorithm, fidelity and seed."
+            )
+        return trial
 
     def finish(self) -> None:
         """Closes the log and writes the summary; trials are listed by id."""
@@ -480,6 +551,126 @@ def _fits(
     )
 
 
+class _TrialSettings:
+    """How trials are called: the objective's form, the pruner, the declared fidelity and
+    whether the algorithm chooses budgets."""
+
+    def __init__(
+        self,
+        form: str,
+        pruner: Pruner | None,
+        fidelity: Fidelity | None,
+        algorithm: SearchAlgorithm,
+    ) -> None:
+        self.form = form
+        self.pruner = pruner
+        self.fidelity = fidelity
+        self.budgeted = isinstance(algorithm, BudgetedAlgorithm)
+        self.objectives = algorithm.objectives()
+
+    def config(self) -> dict[str, Any]:
+        """The settings ``config.json`` records (none for a plain search)."""
+        config: dict[str, Any] = {}
+        if self.pruner is not None:
+            config["pruner"] = self.pruner.config()
+        if self.fidelity is not None:
+            config["fidelity"] = self.fidelity.to_json()
+        return config
+
+    def budgets(self, algorithm: SearchAlgorithm | None, n: int) -> list[Any]:
+        """The budgets of the last ``n`` proposals: the budgeted algorithm's, else the
+        fidelity's top (None without a fidelity)."""
+        if self.budgeted and algorithm is not None:
+            raw = algorithm.last_budgets[-n:]
+        else:
+            raw = [None if self.fidelity is None else self.fidelity.high] * n
+        if self.fidelity is None:
+            return [None if b is None else int(b) if float(b).is_integer() else b for b in raw]
+        return [self.fidelity.value(b) for b in raw]
+
+    def context(
+        self, trial_id: int, budget: Any, reports_path: str | None, view: list[PrunerTrial]
+    ) -> TrialContext | None:
+        """What the trial is sent with (None for ``objective(spec)``)."""
+        if self.form == "spec":
+            return None
+        return TrialContext(
+            trial_id,
+            self.form,
+            budget,
+            reports_path,
+            self.pruner,
+            self.objectives,
+            list(view) if self.pruner is not None else [],
+        )
+
+    def pruner_view(self, trial: Trial) -> PrunerTrial:
+        """A fed back trial as the pruner sees it."""
+        reports = trial.extra.get("reports", [])
+        return pruner_trial(trial.status, reports, self.objectives, trial.extra.get("pruner", {}))
+
+
+def _check_fidelity(
+    objective: Any, algorithm: SearchAlgorithm, pruner: Pruner | None, fidelity: Any
+) -> str:
+    """Checks the pruner, fidelity and algorithm against the objective's form; returns it."""
+    form = objective_form(objective)
+    budgeted = isinstance(algorithm, BudgetedAlgorithm)
+    name = type(algorithm).__name__
+    if fidelity is not None and not isinstance(fidelity, Fidelity):
+        raise TypeError(
+            f"search: 'fidelity' must be a flows.Fidelity or None; got {type(fidelity).__name__}."
+        )
+    if pruner is not None:
+        if budgeted:
+            raise ValueError(
+                f"search: the pruner {type(pruner).__name__} cannot be combined with {name}, "
+                "which stops trials early itself; pass pruner=None or a non-budgeted algorithm."
+            )
+        if form != "trial":
+            raise ValueError(
+                "search: a pruner needs an objective that reports: objective(spec, trial), "
+                "calling trial.report(step, metrics) and trial.should_stop()."
+            )
+        if len(algorithm.objectives().modes) != 1:
+            raise ValueError(
+                f"search: pruning needs a single-objective algorithm; {name} has several."
+            )
+    if budgeted:
+        if form == "spec":
+            raise ValueError(
+                f"search: {name} chooses a budget per trial, so the objective must take it: "
+                "objective(spec, budget) or objective(spec, trial) (trial.budget)."
+            )
+        if fidelity is not None:
+            algorithm.use_fidelity(fidelity.low, fidelity.high, fidelity.integer)
+        algorithm.budget_range()
+    elif form == "budget" and fidelity is None:
+        raise ValueError(
+            "search: objective(spec, budget) needs the budget range: pass "
+            "fidelity=flows.Fidelity(low, high)."
+        )
+    return form
+
+
+def _keep_reports(path: Path, trial_ids: set[int]) -> None:
+    """Drops from the reports file the lines of trials the log lacks (they run again) and a
+    line cut short by a kill; rewritten atomically."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        if not line.endswith("\n"):
+            continue
+        try:
+            trial_id = json.loads(line)["trial"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}: corrupt report line {line.strip()[:80]!r}.") from None
+        if trial_id in trial_ids:
+            kept.append(line)
+    write_text_atomic(path, "".join(kept))
+
+
 def _check_scheduling(out_dir: Path, scheduling: str) -> None:
     """Refuses to resume an asynchronous search with batches or the other way round."""
     try:
@@ -507,7 +698,7 @@ def _count_failures(failures: list[Trial], new: list[Trial], limit: int | None) 
     """Tracks the current run of failed trials; raises ``SearchFailed`` when it reaches
     ``limit``. Only trials evaluated by this call count, so a resumed search retries."""
     for trial in new:
-        if trial.ok:
+        if trial.status != "failed":
             failures.clear()
         else:
             failures.append(trial)
@@ -536,6 +727,12 @@ def _finish(log: TrialLog | None, out_dir: Path | None, result: SearchResult, ba
         log.close()
     if out_dir is not None:
         write_json_atomic(out_dir / "summary.json", result.summary())
+
+
+def _reason(error: str | None) -> str:
+    """The last line of a failed trial's traceback (the exception and its message)."""
+    lines = (error or "").strip().splitlines()
+    return lines[-1] if lines else "no reason logged"
 
 
 def _short(metrics: Mapping[str, float] | None) -> str:

@@ -20,8 +20,9 @@ from symnas.flows.seeding import seeded_trial
 DEFAULT_METRIC = "objective"
 
 Objective = Callable[[Any], float | Mapping[str, float]]
-#: A finished evaluation: (metrics or None, error text or None, wall seconds).
-Outcome = tuple[dict[str, float] | None, str | None, float]
+#: A finished evaluation: (metrics or None, error text or None, wall seconds), followed by the
+#: trial's progress (reports, whether pruned: ``flows.trial_handle``) when it ran with a context.
+Outcome = tuple[Any, ...]
 
 
 def normalize_metrics(value: Any) -> dict[str, float]:

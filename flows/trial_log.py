@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     orjson = None
 
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
-STATUSES = ("ok", "failed")
+STATUSES = ("ok", "failed", "pruned")  # pruned: stopped early, metrics = last report
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _BLANK_LINE = re.compile(rb"\n(?=[ \t\r\f\v]*\n)")  # a line end followed by a blank line
 _BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
@@ -111,8 +111,7 @@ def read_trials(
     complete_end = raw.rfind(b"\n") + 1
     if complete_end < len(raw):
         if repair:
-            with open(path, "r+b") as f:
-                f.truncate(complete_end)
+            drop_torn_line(path)
         raw = raw[:complete_end]
     with paused_gc():
         records = _trusted_records(raw, trusted_bytes)
@@ -123,6 +122,18 @@ def read_trials(
             head_lines = 0
         records.extend(_checked_records(path, raw, head_lines))
     return records
+
+
+def drop_torn_line(path: str | os.PathLike) -> None:
+    """Truncates a trial log after its last complete line (a write cut short by a kill)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    raw = path.read_bytes()
+    complete_end = raw.rfind(b"\n") + 1
+    if complete_end < len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(complete_end)
 
 
 def _trusted_records(raw: bytes, size: int) -> list[dict[str, Any]]:
@@ -196,12 +207,15 @@ def record_problem(record: Any) -> str | None:
     ):
         return "trial record 'dna' must be a list of numbers (strings for custom decisions)"
     metrics = record["metrics"]
-    ok = record["status"] == "ok"
-    if ok and not (
+    has_metrics = record["status"] != "failed"
+    if has_metrics and not (
         isinstance(metrics, dict)
         and all(_is_number(v, null=False) and math.isfinite(v) for v in metrics.values())
     ):
-        return "trial record 'metrics' of an ok trial must map names to finite numbers"
+        return (
+            f"trial record 'metrics' of an {record['status']} trial must map names to finite "
+            "numbers"
+        )
     return None
 
 

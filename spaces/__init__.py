@@ -1,4 +1,10 @@
-"""symnas.spaces: search spaces as PyGlove hyper-values, and their compiled codecs."""
+"""symnas.spaces: search spaces as PyGlove hyper-values, and their compiled codecs.
+
+Every registered space factory is an attribute under the name ``symnas list`` shows for it
+(``spaces.vit_digits()``, ``spaces.nb201_digits()``), also one registered by a module added later.
+"""
+
+from typing import Any
 
 from symnas.core import moved
 from symnas.spaces import examples, hardware
@@ -103,3 +109,14 @@ __all__ = [
     "vit_space",
     "vit_tiny",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The registered space factory ``name`` (the names ``symnas list`` prints)."""
+    if not name.startswith("_") and name in SPACES:
+        return SPACES.get(name).obj
+    raise AttributeError(f"module 'symnas.spaces' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(SPACES.names()))

@@ -14,6 +14,8 @@ extension with one import::
 - :func:`check_proxy`: a zero-cost proxy (finite and repeatable on every family's example);
 - :func:`check_family`: a program family (the supernet contract and its capabilities);
 - :func:`check_flow`: a flow (common options, declared options, result type);
+- :func:`check_pruner`: a pruner (JSON settings and records, repeatable decisions, stops bad
+  curves);
 - :func:`check_space`: a space factory (the same space at each call, its size stated, its codec
   equal to PyGlove's materialisation);
 - :func:`check_dataset`: a dataset (repeatable loads, valid splits and labels, batches that cover
@@ -34,6 +36,7 @@ from symnas.testing.generators import (
     registered_generator,
 )
 from symnas.testing.proxies import check_proxy
+from symnas.testing.pruners import check_pruner
 from symnas.testing.samplers import check_sampler, registered_sampler
 from symnas.testing.spaces import SPACE_CHECKS, check_space
 
@@ -47,6 +50,7 @@ __all__ = [
     "check_flow",
     "check_generator",
     "check_proxy",
+    "check_pruner",
     "check_sampler",
     "check_space",
     "families_with_supernet",

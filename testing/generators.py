@@ -14,7 +14,9 @@ Each check takes a factory of fresh, identically seeded algorithms and a space, 
   algorithm resumes by replaying its history), also when taken with proposals pending
   (:func:`check_state_with_pending_proposals`);
 - :func:`check_exact_resume`: an algorithm recovered from a replayed history proposes what the
-  uninterrupted one proposes next.
+  uninterrupted one proposes next;
+- :func:`check_budgets`: a budgeted algorithm gives each proposal a budget in its range, the same
+  for a seed.
 
 :func:`check_generator` runs them all.
 """
@@ -308,6 +310,35 @@ def check_exact_resume(
     )
 
 
+def check_budgets(
+    make_algorithm: MakeAlgorithm, space: Any = CHECK_SPACE, rounds: int = 10, per_round: int = 3
+) -> None:
+    """A budgeted algorithm (one that has ``last_budgets``: brackets, ASHA) gives one budget per
+    proposed genome, within its ``budget_range()``, the same for a seed; others pass."""
+    codec = compile_space(space)
+    runs = []
+    for _ in range(2):
+        algo = make_algorithm()
+        algo.bind(codec, 0)
+        if not hasattr(algo, "last_budgets"):
+            return
+        label = _label(algo)
+        low, high, _ = algo.budget_range()
+        budgets = []
+        for r in range(rounds):
+            genomes = _step(algo, r * per_round, per_round)
+            got = list(algo.last_budgets)
+            assert len(got) == len(genomes), (
+                f"{label}: proposed {len(genomes)} genomes with {len(got)} budgets"
+            )
+            assert all(low <= b <= high for b in got), (
+                f"{label}: budgets {got} outside its range [{low:g}, {high:g}]"
+            )
+            budgets.extend(got)
+        runs.append(budgets)
+    assert runs[0] == runs[1], f"{label}: two runs with the same seed chose different budgets"
+
+
 GENERATOR_CHECKS = (
     check_pyglove_contract,
     check_valid_proposals,
@@ -315,6 +346,7 @@ GENERATOR_CHECKS = (
     check_state_round_trip,
     check_state_with_pending_proposals,
     check_exact_resume,
+    check_budgets,
 )
 
 

@@ -33,6 +33,7 @@ a corrupt one is an error, never a silent restart.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -58,6 +59,8 @@ from symnas.programs.training.train import cosine_schedule, evaluate, make_optim
 CHECKPOINT = "checkpoint.pt"
 TRAIN_LOG = "train_log.jsonl"
 FORMAT = 1
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -178,7 +181,8 @@ class SupernetTrainer:
       out: folder for ``checkpoint.pt`` and ``train_log.jsonl``; None keeps nothing.
       resume: continue from ``out/checkpoint.pt``.
       device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``...
-      progress: a progress bar; None shows one on a terminal only.
+      progress: show progress: a bar on a terminal, elsewhere one ``logging`` line per epoch
+        (logger ``symnas.programs.training.supernet_train``); None: a bar on a terminal only.
       fingerprint: extra JSON fields that must match on resume (space, data...).
     """
 
@@ -222,7 +226,9 @@ class SupernetTrainer:
         self.eval_spec = eval_spec
         self.out = Path(out) if out is not None else None
         self.resume = resume
-        self.progress = sys.stderr.isatty() if progress is None else progress
+        on_terminal = sys.stderr.isatty()
+        self.progress = on_terminal if progress is None else bool(progress)
+        self.bar_shown = self.progress and on_terminal  # else a log line per epoch
         self.fingerprint = {
             "supernet": type(supernet).__name__,
             "parameters": sum(p.numel() for p in supernet.parameters()),
@@ -369,7 +375,7 @@ class SupernetTrainer:
             torch.manual_seed(self.config.seed)  # dropout, drop path; a resume restores it
         epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         bar = tqdm(
-            total=self.total_steps, initial=self.step, disable=not self.progress, desc="supernet"
+            total=self.total_steps, initial=self.step, disable=not self.bar_shown, desc="supernet"
         )
         try:
             while self.epoch < epochs:
@@ -396,7 +402,7 @@ class SupernetTrainer:
     def _run_epoch(self, epoch: int, bar: Any) -> None:
         cfg = self.config
         self.begin_epoch(epoch)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         self.supernet.train()
         valid = self._valid_stream(epoch) if self.arch_optimizer is not None else None
         order = self._epoch_order(epoch)
@@ -425,6 +431,7 @@ class SupernetTrainer:
             "loss": total / max(count, 1),
             "lr": self.schedule.get_last_lr()[0],
             "wall_s": round(time.perf_counter() - start, 4),
+            "cpu_s": round(time.process_time() - cpu_start, 4),
         }
         if valid is not None:
             record["arch_loss"] = arch_total / max(count, 1)
@@ -437,8 +444,18 @@ class SupernetTrainer:
         if self.sampler is not None:
             self.sampler.end_epoch(epoch, math.ceil(self.total_steps / self.steps_per_epoch))
         self.history.append(record)
-        if self.progress:
+        if self.bar_shown:
             bar.set_postfix(loss=f"{record['loss']:.4f}")
+        elif self.progress:
+            logger.info(
+                "supernet epoch %d/%d: step %d/%d, loss %.4f, %.1f s",
+                epoch + 1,
+                math.ceil(self.total_steps / self.steps_per_epoch),
+                self.step,
+                self.total_steps,
+                record["loss"],
+                record["wall_s"],
+            )
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict[str, Any]:
@@ -483,7 +500,8 @@ class SupernetTrainer:
             saved = json.loads(state["fingerprint"])
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is reported as corrupt
             raise ValueError(
-                f"{path}: corrupt supernet checkpoint ({type(e).__name__}: {e}); delete it to "
+                f"{path}: corrupt supernet checkpoint ({type(e).__name__}: {_load_problem(e)}); "
+                "delete it to "
                 "train from scratch."
             ) from None
         check_fingerprint(path, saved, self.fingerprint)
@@ -514,3 +532,14 @@ def check_fingerprint(path: Path, saved: Mapping[str, Any], current: Mapping[str
             f"Cannot resume from {path}: it was trained with another configuration ({where}: "
             f"checkpoint {short_repr(was)}, now {short_repr(now)})."
         )
+
+
+def _load_problem(error: Exception) -> str:
+    """What ``torch.load`` found wrong with a checkpoint, without torch's advice to load it
+    with ``weights_only=False`` (unsafe for a file that was refused)."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:  # the file holds objects other than tensors and plain data
+        return text[text.index(marker) :].splitlines()[0]
+    lines = [line for line in text.splitlines() if "weights_only" not in line]
+    return lines[0].strip() if lines else "unreadable"

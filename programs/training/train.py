@@ -26,6 +26,8 @@ from symnas.programs.data import SPLITS, Dataset
 
 Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 StepFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, int], torch.Tensor]
+#: Called after each epoch with the number of epochs done and the module; False stops.
+OnEpoch = Callable[[int, nn.Module], bool | None]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DEFAULT_LR = {"adam": 1e-3, "adamw": 1e-3, "sgd": 0.05}
@@ -155,6 +157,7 @@ def train(
     forward: Forward | None = None,
     step_fn: StepFn | None = None,
     parameters: Iterable[nn.Parameter] | None = None,
+    on_epoch: OnEpoch | None = None,
 ) -> dict[str, float]:
     """Trains ``module`` on ``data.x_train`` and scores it on both splits.
 
@@ -167,6 +170,10 @@ def train(
     ``forward(module, x)`` replaces ``module(x)`` in training and evaluation. ``step_fn(module,
     x, y, step)`` instead computes the training loss of a step itself (the loop then calls
     ``backward``, clips and steps the optimizer); evaluation still uses ``forward``.
+
+    ``on_epoch(epoch, module)`` is called after each complete epoch (``epoch`` counts from 1),
+    e.g. to report intermediate accuracy; returning False stops the training there (the
+    remaining epochs are not run, the schedule is not compressed).
 
     The run is deterministic for a ``seed``: it seeds torch's global generator (dropout,
     sampling inside ``step_fn``) and the shuffling of every epoch.
@@ -223,6 +230,9 @@ def train(
                 if progress:
                     bar.update(1)
                     bar.set_postfix(loss=f"{float(loss):.4f}")
+            if on_epoch is not None and step % steps_per_epoch == 0:
+                if on_epoch(step // steps_per_epoch, module) is False:
+                    break
     on_test = evaluate(module, data, "test", device=device, forward=forward)
     on_train = evaluate(module, data, "train", device=device, forward=forward)
     return {

@@ -48,5 +48,5 @@ def test_flow_is_registered_and_refuses_digits():
     assert "epochs" in get_flow("darts-pt-nb201").options
     with pytest.raises(ValueError, match="cifar10_subset"):
         darts_pt_nb201(data="digits", verbose=False)
-    with pytest.raises(ValueError, match="image_size must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="option .image_size. must be an integer >= 1; got 0"):
         darts_pt_nb201(image_size=0, verbose=False)

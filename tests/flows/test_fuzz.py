@@ -90,7 +90,7 @@ def test_reader_accepts_the_well_formed_record_and_drops_a_cut_off_line(tmp_path
     [
         ({"id": -1}, "'id' must be a non-negative integer"),
         ({"id": "3"}, "'id' must be a non-negative integer"),
-        ({"status": "done"}, "'status' must be one of ['ok', 'failed']"),
+        ({"status": "done"}, "'status' must be one of ['ok', 'failed', 'pruned']"),
         ({"genome": "1,0"}, "'genome' must be a list of numbers"),
         ({"metrics": {"score": "high"}}, "'metrics' of an ok trial must map names to finite"),
     ],

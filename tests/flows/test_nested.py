@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -238,20 +239,44 @@ def test_hw_nested_flow_writes_front_table_and_plot(tmp_path):
     assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
     accuracy = json.loads((out / "supernet_accuracy.json").read_text())
     assert len(accuracy) == 36  # every pooling configuration scored with inherited weights
+    # The inner searches are deduped: no (hardware, architecture) pair is evaluated twice.
+    for trial in result.outer.trials:
+        specs = [json.dumps(t.spec, sort_keys=True) for t in result.inner.result(trial.spec).trials]
+        assert len(specs) == len(set(specs)) == 4
+    pairs = [
+        (json.dumps(p.hw, sort_keys=True), json.dumps(p.arch, sort_keys=True))
+        for p in result.pairs()
+    ]
+    assert len(pairs) == len(set(pairs))
 
 
-def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path):
+def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path, caplog):
     from symnas.flows.hw_flow import hw_nested
 
     out = tmp_path / "hw"
-    hw_nested(
-        algorithm="random",
-        inner_algorithm="random",
-        budget=2,
-        inner_budget=3,
-        supernet_epochs=1,
-        out=str(out),
-        verbose=False,
-    )
+    with caplog.at_level(logging.INFO, logger="symnas"):
+        hw_nested(
+            algorithm="random",
+            inner_algorithm="random",
+            budget=2,
+            inner_budget=3,
+            supernet_epochs=1,
+            out=str(out),
+            verbose=True,
+        )
     assert (out / "pareto.png").stat().st_size > 1000
     assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
+    # Its long phases show progress (through the module loggers under symnas).
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("symnas.")]
+    assert "hw-nested: training the pooling supernet, 1 epochs ..." in messages
+    assert any(m.startswith("hw-nested: scoring 36 architectures on it: done in") for m in messages)
+    assert any(m.startswith("trial 1 ok (2/2 done)") for m in messages)
+
+
+@pytest.mark.parametrize("inner", [None, "random", "nsga2"])
+def test_hw_nested_dedups_every_inner_algorithm(inner):
+    from symnas.flows.hw_flow import _inner
+
+    algorithm = _inner(inner)
+    assert isinstance(algorithm, algorithms.Deduped)
+    assert _inner(algorithm) is algorithm

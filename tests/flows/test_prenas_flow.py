@@ -82,7 +82,7 @@ def test_cli_runs_the_flow(tmp_path, capsys):
 def test_flow_rejects_bad_options(tmp_path):
     with pytest.raises(ValueError, match="algorithm must be None or an algorithms.PreNAS"):
         prenas_vit(algorithm="random", out=tmp_path, verbose=False)
-    with pytest.raises(ValueError, match=r"data must be 'digits'"):
+    with pytest.raises(ValueError, match=r"option 'data' must be one of \['digits'\]"):
         prenas_vit(data="cifar", out=tmp_path, verbose=False)
     searcher = PreNAS(data="digits", epochs=1, buckets=2, metric="val_accuracy")
     result = prenas_vit(algorithm=searcher, verbose=False, baseline=False)

@@ -36,7 +36,10 @@ def test_every_algorithm_declares_a_known_kind_and_a_description():
 
 @pytest.mark.parametrize("name", MULTI_TRIAL)
 def test_every_multi_trial_algorithm_is_created_by_name_and_runs_in_pg_sample(name):
-    algo = create(name, seed=1)
+    # A budgeted algorithm (brackets, ASHA) outside flows.search needs its budget range.
+    small = ALGORITHMS.get(name).meta["small"]
+    budgets = {k: v for k, v in small.items() if k in ("min_budget", "max_budget")}
+    algo = create(name, seed=1, **budgets)
     assert isinstance(algo, ALGORITHMS.get(name).obj)
     metrics = ["score", "y_is_a"] if algo.multi_objective else None
     seen = []

@@ -48,7 +48,7 @@ def test_search_logs_every_trial_and_summary(tmp_path):
             pg.materialize(SPACE, pg.DNA.from_numbers(r["dna"], codec.dna_spec))
         )
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["counts"] == {"total": 30, "ok": 30, "failed": 0}
+    assert summary["counts"] == {"total": 30, "ok": 30, "failed": 0, "pruned": 0}
     assert summary["best"]["metrics"]["score"] == max(r["metrics"]["score"] for r in records)
     assert result.best.metrics == summary["best"]["metrics"]
 
@@ -266,7 +266,7 @@ def test_consecutive_failures_stop_with_the_first_traceback(tmp_path):
     assert "ZeroDivisionError: bug on" in message and "Traceback" in message
     assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 5  # budget not spent
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["counts"] == {"total": 5, "ok": 0, "failed": 5}
+    assert summary["counts"] == {"total": 5, "ok": 0, "failed": 5, "pruned": 0}
 
 
 def test_failure_limit_is_configurable():

@@ -88,7 +88,7 @@ def test_trials_stay_in_flight_and_are_fed_back_as_they_finish(tmp_path, fakes):
     config = json.loads((tmp_path / "config.json").read_text())
     assert (config["scheduling"], config["workers"]) == ("asynchronous", 3)
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["counts"] == {"total": 7, "ok": 7, "failed": 0}
+    assert summary["counts"] == {"total": 7, "ok": 7, "failed": 0, "pruned": 0}
     assert summary["best"]["id"] == result.best.id == 5
     assert result.best.metrics == {"score": 9.0}
 
@@ -340,7 +340,7 @@ def test_failed_trials_are_fed_back_and_a_run_of_them_stops_the_search(tmp_path,
     assert executor.events[-1] == ("close", True)
     assert [r["id"] for r in _records(tmp_path / "stops")] == list(range(6))
     summary = json.loads((tmp_path / "stops" / "summary.json").read_text())
-    assert summary["counts"] == {"total": 6, "ok": 3, "failed": 3}
+    assert summary["counts"] == {"total": 6, "ok": 3, "failed": 3, "pruned": 0}
 
 
 def test_resume_with_a_smaller_budget_feeds_back_only_the_budget(tmp_path, fakes):

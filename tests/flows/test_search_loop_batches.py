@@ -308,7 +308,7 @@ def test_a_run_of_failures_stops_the_search_with_the_first_traceback(tmp_path, f
     assert objective.calls == list(range(8))
     assert len(_records(tmp_path)) == 8
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert summary["counts"] == {"total": 8, "ok": 3, "failed": 5}
+    assert summary["counts"] == {"total": 8, "ok": 3, "failed": 5, "pruned": 0}
 
     with pytest.raises(
         flows.SearchFailed, match=re.escape("1 consecutive trials failed (trials 1 to 1)")
@@ -379,9 +379,9 @@ def test_verbose_logs_one_line_per_trial_when_not_on_a_terminal(fakes, caplog, c
         _search(fakes, FourMetrics(), budget=3, verbose=True)
     lines = [r.getMessage() for r in caplog.records if r.name == "symnas.flows.search"]
     assert lines == [
-        "trial 1/3 ok: score=1.235, b=2, c=3e+04",
-        "trial 2/3 failed: -",
-        "trial 3/3 ok: score=1.235, b=2, c=3e+04",
+        "trial 0 ok (1/3 done): score=1.235, b=2, c=3e+04",
+        "trial 1 failed (2/3 done): RuntimeError: boom",  # ids from 0, the failure's reason
+        "trial 2 ok (3/3 done): score=1.235, b=2, c=3e+04",
     ]
     assert "search:" not in capsys.readouterr().err, "no progress bar off a terminal"
     caplog.clear()

@@ -56,6 +56,21 @@ def test_max_steps_stops_early_with_fractional_epochs(blobs):
     assert result["steps"] == 4 and result["epochs"] == pytest.approx(4 / 3)
 
 
+def test_on_epoch_sees_each_epoch_and_can_stop_the_training(blobs):
+    seen = []
+
+    def record(epoch, module):
+        seen.append((epoch, programs.evaluate(module, blobs)["accuracy"], module.training))
+
+    full = programs.train(_mlp(), blobs, epochs=3, batch_size=100, on_epoch=record)
+    assert [e for e, _, _ in seen] == [1, 2, 3] and seen[-1][1] == full["accuracy"]
+    assert all(training for _, _, training in seen)  # evaluate restores train mode
+    # Stopping after epoch 2 runs 2 of the 3 epochs of the same schedule.
+    stopped = programs.train(_mlp(), blobs, epochs=3, batch_size=100, on_epoch=lambda e, m: e < 2)
+    assert stopped["steps"] == 2 * 3 and stopped["epochs"] == 2.0
+    assert stopped["accuracy"] == pytest.approx(seen[1][1])
+
+
 class _TwoHeads(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pyglove as pg
@@ -73,9 +72,6 @@ def test_compile_is_one_slot_whatever_the_depth_bound():
     for depth in (2, 6, 10):
         codec = spaces.compile(expression(depth))
         assert codec.num_slots == 1
-    started = time.perf_counter()
-    spaces.compile(expression(10))
-    assert time.perf_counter() - started < 1.0
     # The unrolled baseline grows exponentially with the depth.
     assert spaces.compile(unrolled_expression_space(5)).num_slots == 46
 
