@@ -87,7 +87,8 @@ def cmd_list(_: argparse.Namespace) -> int:
     print("path samplers:")
     for name, entry in SAMPLERS.entries().items():
         needs = f"[needs {entry.meta['requires']}] " if entry.meta["requires"] else ""
-        print(_line(name, f"{needs}{entry.description}"))
+        family = f"[{entry.meta['family']}] " if entry.meta.get("family") else ""
+        print(_line(name, f"{family}{needs}{entry.description}"))
     print("zero-cost proxies:")
     for name, entry in PROXY_REGISTRY.entries().items():
         flags = _flags(entry, "labelled", "supernet_safe", "saliency")
