@@ -195,7 +195,7 @@ class BANANAS(SearchAlgorithm):
             "genomes": pack_genomes(self._genomes, slots),
             "values": pack_array(self._values),
             "feasible": list(self._feasible),
-            "seen": pack_keys(self._seen, slots),
+            "seen": pack_keys(self._seen, self._codec),
             "queue": pack_genomes(self._queue, slots),
         }
 
@@ -203,5 +203,5 @@ class BANANAS(SearchAlgorithm):
         self._genomes = list(unpack_array(state["genomes"]))
         self._values = unpack_array(state["values"]).tolist()
         self._feasible = [bool(f) for f in state["feasible"]]
-        self._seen = unpack_keys(state["seen"])
+        self._seen = unpack_keys(state["seen"], self._codec)
         self._queue = list(unpack_array(state["queue"]))

@@ -33,6 +33,8 @@ import pyglove as pg
 from symnas.algorithms.objectives import Objectives
 from symnas.spaces.codec import Codec
 
+#: Types a packed array's values are stored in, narrowest first (see :func:`pack_array`).
+PACKED_TYPES = ("int8", "int16", "int32", "float64")
 STATE_FIELDS = ("algorithm", "num_proposals", "num_feedbacks", "rng", "state")
 
 
@@ -226,18 +228,47 @@ class SearchAlgorithm(pg.DNAGenerator):
 
 
 def pack_array(values: Any) -> dict[str, Any]:
-    """A float64 array as JSON (shape and base64 bytes), exact for NaN and infinities."""
-    array = np.ascontiguousarray(values, dtype=np.float64)
-    return {"shape": list(array.shape), "float64": base64.b64encode(array.tobytes()).decode()}
+    """A float64 array as JSON: its shape and the base64 bytes of the narrowest of
+    ``PACKED_TYPES`` that holds every value exactly (the genomes of categorical spaces are small
+    integers, one byte each); exact for NaN, infinities and negative zero. An integer array
+    (such as int8 codec keys) is sized without a float64 copy."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        array = np.ascontiguousarray(array, dtype=np.float64)
+    dtype = _exact_type(array)
+    data = base64.b64encode(array.astype(dtype).tobytes()).decode()
+    return {"shape": list(array.shape), dtype: data}
+
+
+def _exact_type(array: np.ndarray) -> str:
+    """The narrowest of ``PACKED_TYPES`` whose values equal ``array``'s (float64 for
+    non-integers, NaN, infinities and negative zero)."""
+    if array.size == 0:
+        return "float64"
+    if array.dtype.kind == "f" and (
+        not np.all(np.isfinite(array))
+        or np.any(array != np.round(array))
+        or np.any(np.signbit(array) & (array == 0))
+    ):
+        return "float64"
+    low, high = array.min(), array.max()
+    for name in PACKED_TYPES[:-1]:
+        limits = np.iinfo(name)
+        if limits.min <= low and high <= limits.max:
+            return name
+    return "float64"
 
 
 def unpack_array(packed: Mapping[str, Any]) -> np.ndarray:
-    """Inverse of :func:`pack_array` (a writable array)."""
+    """Inverse of :func:`pack_array` (a writable float64 array)."""
     try:
-        data = base64.b64decode(packed["float64"], validate=True)
-        return np.frombuffer(data, dtype=np.float64).reshape(packed["shape"]).copy()
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"a packed array must hold 'shape' and 'float64' data ({e}).") from None
+        dtype = next(name for name in PACKED_TYPES if name in packed)
+        data = base64.b64decode(packed[dtype], validate=True)
+        return np.frombuffer(data, dtype=dtype).astype(np.float64).reshape(packed["shape"])
+    except (StopIteration, KeyError, TypeError, ValueError) as e:
+        raise ValueError(
+            f"a packed array must hold 'shape' and data of a type in {list(PACKED_TYPES)} ({e})."
+        ) from None
 
 
 def pack_genomes(genomes: Iterable[np.ndarray], num_slots: int) -> dict[str, Any]:
@@ -246,16 +277,16 @@ def pack_genomes(genomes: Iterable[np.ndarray], num_slots: int) -> dict[str, Any
     return pack_array(np.stack(rows) if rows else np.zeros((0, num_slots)))
 
 
-def pack_keys(keys: Iterable[bytes], num_slots: int) -> dict[str, Any]:
-    """A set of ``codec.key`` values (the bytes of float64 genomes) as JSON."""
-    return pack_array(
-        np.frombuffer(b"".join(sorted(keys)), dtype=np.float64).reshape(-1, num_slots)
-    )
+def pack_keys(keys: Iterable[bytes], codec: Codec, ordered: bool = False) -> dict[str, Any]:
+    """``codec.key`` values (the bytes of genomes in ``codec.key_type``) as JSON: a set's in
+    sorted order, a sequence's (``ordered``) in its own."""
+    joined = b"".join(keys if ordered else sorted(keys))
+    return pack_array(np.frombuffer(joined, dtype=codec.key_type).reshape(-1, codec.num_slots))
 
 
-def unpack_keys(packed: Mapping[str, Any]) -> set[bytes]:
+def unpack_keys(packed: Mapping[str, Any], codec: Codec) -> set[bytes]:
     """Inverse of :func:`pack_keys`."""
-    return {row.tobytes() for row in unpack_array(packed)}
+    return {codec.key(row) for row in unpack_array(packed)}
 
 
 def _describe(value: Any) -> str:

@@ -227,11 +227,9 @@ class LocalSearch(SearchAlgorithm):
         slots = self._codec.num_slots
         owners = list(self._owner.items())
         return {
-            "seen": pack_keys(self._seen, slots),
+            "seen": pack_keys(self._seen, self._codec),
             "epoch": self._epoch,
-            "owner_genomes": pack_array(
-                np.frombuffer(b"".join(k for k, _ in owners), dtype=np.float64).reshape(-1, slots)
-            ),
+            "owner_genomes": pack_keys([k for k, _ in owners], self._codec, ordered=True),
             "owner_epochs": [e for _, e in owners],
             "outstanding": self._outstanding,
             "current": _pack_point(self._current, slots),
@@ -246,11 +244,11 @@ class LocalSearch(SearchAlgorithm):
         }
 
     def _load_state(self, state: dict) -> None:
-        self._seen = unpack_keys(state["seen"])
+        self._seen = unpack_keys(state["seen"], self._codec)
         self._epoch = int(state["epoch"])
         owners = unpack_array(state["owner_genomes"])
         self._owner = {
-            g.tobytes(): int(e) for g, e in zip(owners, state["owner_epochs"], strict=True)
+            self._codec.key(g): int(e) for g, e in zip(owners, state["owner_epochs"], strict=True)
         }
         self._outstanding = int(state["outstanding"])
         self._current = _unpack_point(state["current"])

@@ -44,7 +44,7 @@ class RandomSearch(SearchAlgorithm):
         return genomes
 
     def _state(self) -> dict:
-        return {"seen": pack_keys(self._seen, self._codec.num_slots)}
+        return {"seen": pack_keys(self._seen, self._codec)}
 
     def _load_state(self, state: dict) -> None:
-        self._seen = unpack_keys(state["seen"])
+        self._seen = unpack_keys(state["seen"], self._codec)

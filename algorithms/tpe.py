@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyglove as pg
-from scipy.special import logsumexp, ndtr, ndtri
 
 from symnas.algorithms.base import (
     SearchAlgorithm,
@@ -131,6 +130,8 @@ class _Parzen:
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` draws from the mixture."""
+        from scipy.special import ndtr, ndtri  # imported on first use: a lean ``import``
+
         component = rng.choice(self.n_kernels, size=size, p=np.exp(self.log_weights))
         out = np.empty((size, len(self.parts)))
         for column, part in enumerate(self.parts):
@@ -176,6 +177,8 @@ class _Parzen:
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         """Log density of rows ``x`` (one column per slot of the group)."""
+        from scipy.special import logsumexp, ndtr
+
         total = np.repeat(self.log_weights[:, None], x.shape[0], axis=1)
         for column, part in enumerate(self.parts):
             if part[0] == "choice":
@@ -371,10 +374,10 @@ class TPE(SearchAlgorithm):
         return {
             "genomes": pack_genomes(self._genomes, slots),
             "scores": pack_array(self._scores if self._scores else np.zeros((0, 2))),
-            "seen": pack_keys(self._seen, slots),
+            "seen": pack_keys(self._seen, self._codec),
         }
 
     def _load_state(self, state: dict) -> None:
         self._genomes = list(unpack_array(state["genomes"]))
         self._scores = [(v, r) for v, r in unpack_array(state["scores"]).tolist()]
-        self._seen = unpack_keys(state["seen"])
+        self._seen = unpack_keys(state["seen"], self._codec)

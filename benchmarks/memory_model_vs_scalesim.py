@@ -15,6 +15,9 @@ SCALE-Sim 3.0.0 needs ``numpy<2.3``; it runs in a worker process whose interpret
         --results runs/scalesim_memory.jsonl
 
 Several ``--results`` files are compared together (e.g. a second draw with ``--seed 1``).
+``--odd-sizes`` draws SRAMs of 3, 5 or 6 KB and bandwidths of 3, 5 or 7 words per cycle that
+divide none of the half SRAMs, where the model's rounding of window steps and prefetch bursts
+shows (the default sizes, 1-2 KB and 1-2 words per cycle, cannot tell rounding choices apart).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ ARRAYS = ((8, 8), (16, 16), (8, 32), (32, 8))
 DATAFLOWS = ("ws", "os", "is")
 SRAM_KB = (1, 2)
 BANDWIDTHS = (1, 2)
+ODD_SRAM_KB = (3, 5, 6)
+ODD_BANDWIDTHS = (3, 5, 7)
 
 
 def scalesim_worker() -> None:
@@ -77,13 +82,15 @@ def scalesim_worker() -> None:
         print(json.dumps({**job, **result}), flush=True)
 
 
-def make_jobs(per_family: int, max_lines: int, seed: int) -> list[dict]:
-    """(GEMM, array, dataflow, SRAMs, bandwidth) jobs drawn at random, a few per model."""
+def make_jobs(per_family: int, max_lines: int, seed: int, odd_sizes: bool = False) -> list[dict]:
+    """(GEMM, array, dataflow, SRAMs, bandwidth) jobs drawn at random, a few per model; with
+    ``odd_sizes``, SRAMs that are not powers of two and a bandwidth dividing no half SRAM."""
     from costmodel_vs_scalesim import family_tables
 
     from symnas.programs.cost.hardware import LayerTable, cost_table
 
     rng = np.random.default_rng(seed)
+    sram_kb, bandwidths = (ODD_SRAM_KB, ODD_BANDWIDTHS) if odd_sizes else (SRAM_KB, BANDWIDTHS)
     jobs = []
     for family, table in family_tables(seed).items():
         shapes = sorted(
@@ -100,11 +107,14 @@ def make_jobs(per_family: int, max_lines: int, seed: int) -> list[dict]:
                 "rows": rows,
                 "cols": cols,
                 "dataflow": DATAFLOWS[rng.integers(len(DATAFLOWS))],
-                "ifmap_kb": int(rng.choice(SRAM_KB)),
-                "filter_kb": int(rng.choice(SRAM_KB)),
-                "ofmap_kb": int(rng.choice(SRAM_KB)),
-                "bandwidth": int(rng.choice(BANDWIDTHS)),
+                "ifmap_kb": int(rng.choice(sram_kb)),
+                "filter_kb": int(rng.choice(sram_kb)),
+                "ofmap_kb": int(rng.choice(sram_kb)),
+                "bandwidth": int(rng.choice(bandwidths)),
             }
+            halves = [job[f"{op}_kb"] * 512 for op in ("ifmap", "filter", "ofmap")]
+            if odd_sizes and any(half % job["bandwidth"] == 0 for half in halves):
+                continue
             single = LayerTable.from_json(_gemm_json([(m, k, n)]))
             lines = cost_table(single, [_spec(job)])["compute_cycles"][0, 0]
             if lines <= max_lines:
@@ -221,6 +231,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="SCALE-Sim processes")
     parser.add_argument(
+        "--odd-sizes",
+        action="store_true",
+        help="SRAMs of 3/5/6 KB, bandwidths of 3/5/7 words per cycle dividing no half SRAM",
+    )
+    parser.add_argument(
         "--results",
         nargs="+",
         help="JSON-lines files of SCALE-Sim results (reused when present, else the first is "
@@ -234,7 +249,7 @@ def main() -> None:
     files = [Path(name) for name in args.results or []]
     done = [json.loads(x) for f in files if f.exists() for x in f.read_text().splitlines()]
     if not done:
-        jobs = make_jobs(args.per_family, args.max_lines, args.seed)
+        jobs = make_jobs(args.per_family, args.max_lines, args.seed, args.odd_sizes)
         done = run_scalesim(jobs, args.scalesim_python, args.workers, files[0] if files else None)
     jobs = [{k: r[k] for k in JOB_KEYS} for r in done]
     sim = done

@@ -11,9 +11,13 @@ The estimates are compared with (a) the published NB201 CIFAR-10 table (``test_a
 ``--standalone-epochs`` (``--standalone`` builds it, once per ``--standalone-seeds`` seed, and
 the mean over seeds is the ground truth; it is saved with the commands that made it and
 reused). Printed per (method, seed): Kendall tau, Spearman and top-10% precision against both; then the mean over seeds with a 95%
-bootstrap interval (resampling seeds).
+bootstrap interval (resampling seeds), the paired difference to ``--baseline`` and the training
+CPU seconds per epoch against that baseline's.
 
-Methods: ``uniform`` (SPOS: one uniformly drawn path per step), and the few-shot methods
+Methods: ``uniform`` (SPOS: one uniformly drawn path per step); the path samplers ``control``,
+``pada_path``, ``pada_data``, ``pada`` (PA&DA and its gradient-free control) and ``multi_path``
+(ViT-ResNAS multi-architecture sampling) of ``algorithms.samplers``, trained by the same
+``SupernetTrainer`` with the same per-cell and connected-only options; and the few-shot methods
 ``one_shot``, ``exhaustive`` (Few-Shot NAS) and ``gm`` (GM-NAS) of
 ``algorithms.oneshot.fewshot.FewShotTrainer``. Every method gets the same total number of
 training steps (``--epochs`` x steps per epoch, summed over sub-supernets): a few-shot method's
@@ -58,7 +62,7 @@ from scipy.stats import kendalltau, spearmanr
 from symnas import algorithms, flows, programs, spaces
 from symnas.algorithms.oneshot.fewshot import METHODS as FEWSHOT_METHODS
 from symnas.algorithms.oneshot.fewshot import FewShotTrainer, default_split_epochs
-from symnas.algorithms.samplers.uniform import UniformSampler
+from symnas.algorithms.samplers import UniformSampler, create_sampler
 from symnas.core.files import write_json_atomic
 from symnas.flows.nb201_table import read_table
 from symnas.programs.data import Dataset, cifar10_subset, resized
@@ -66,11 +70,12 @@ from symnas.programs.data.augment import augment
 from symnas.programs.training.estimator import SupernetEstimator
 from symnas.programs.training.fewshot import FewShotEstimator
 from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig, resolve_device
-from symnas.spaces.cells import nb201_connected
+from symnas.spaces.cells import NB201_OPS, nb201_connected
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = ("uniform", *FEWSHOT_METHODS)
+SAMPLER_METHODS = ("control", "pada_path", "pada_data", "pada", "multi_path")
+METHODS = ("uniform", *SAMPLER_METHODS, *FEWSHOT_METHODS)
 TASK_KEYS = ("C", "N", "image_size", "batch_size", "lr", "weight_decay", "augment")
 RECIPE_KEYS = (
     *TASK_KEYS, "epochs", "affine", "track_running_stats", "per_cell", "connected_only",
@@ -228,7 +233,7 @@ def stage_epochs(method: str, lineage: int) -> int:
 
 def lineage_epochs(method: str, total: int) -> int:
     """The longest lineage whose stages train at most ``total`` epochs in all."""
-    if method == "uniform":
+    if method == "uniform" or method in SAMPLER_METHODS:
         return total
     fits = [
         e
@@ -243,21 +248,23 @@ def lineage_epochs(method: str, total: int) -> int:
 
 def train_supernet(
     method: str, seed: int, data: Dataset, args: argparse.Namespace, device: torch.device
-) -> tuple[Any, Any, int]:
-    """Trains one method's supernet; returns it, its estimator class and its training steps."""
+) -> tuple[Any, Any, int, list[float] | None]:
+    """Trains one method's supernet; returns it, its estimator class, its training steps and the
+    op-type probabilities its sampler ended with (None for samplers without them)."""
     macro = {"C": args.C, "N": args.N, "num_classes": 10, "in_chans": 3}
     space = spaces.nb201_cell(**macro)
     norm = {"affine": args.affine, "track_running_stats": args.track_running_stats}
     accept = nb201_connected if args.connected_only else None
     work = args.work / method / str(seed)
-    if method == "uniform":
+    if method == "uniform" or method in SAMPLER_METHODS:
         torch.manual_seed(seed)
         supernet = programs.supernet(space, **norm)
+        make = UniformSampler if method == "uniform" else lambda **o: create_sampler(method, **o)
         trainer = SupernetTrainer(
             supernet,
             data,
             train_config(args, seed),
-            sampler=UniformSampler(per_cell=args.per_cell, accept=accept),
+            sampler=make(per_cell=args.per_cell, accept=accept),
             space=space,
             out=work,
             resume=True,
@@ -265,7 +272,8 @@ def train_supernet(
             progress=False,
         )
         trainer.fit()
-        return supernet, SupernetEstimator, trainer.step
+        final = trainer.sampler.state_dict().get("probabilities")
+        return supernet, SupernetEstimator, trainer.step, final
     lineage = args.epochs if args.lineage_budget else lineage_epochs(method, args.epochs)
     trainer = FewShotTrainer(
         space,
@@ -283,7 +291,7 @@ def train_supernet(
         progress=False,
     )
     supernet = trainer.fit()
-    return supernet, FewShotEstimator, trainer.steps
+    return supernet, FewShotEstimator, trainer.steps, None
 
 
 def run(args: argparse.Namespace) -> None:
@@ -317,7 +325,9 @@ def run(args: argparse.Namespace) -> None:
             if str(seed) in runs.get(method, {}):
                 continue
             cpu, wall = time.process_time(), time.perf_counter()
-            supernet, estimator_class, steps = train_supernet(method, seed, data, args, device)
+            supernet, estimator_class, steps, final = train_supernet(
+                method, seed, data, args, device
+            )
             train_cpu, train_wall = time.process_time() - cpu, time.perf_counter() - wall
             cpu, wall = time.process_time(), time.perf_counter()
             estimator = estimator_class(
@@ -343,12 +353,14 @@ def run(args: argparse.Namespace) -> None:
                 "re_best": best,
                 "re_best_published": published[best] if best else None,
             }
+            if final is not None:
+                row["final_op_probabilities"] = dict(zip(NB201_OPS, final, strict=True))
             estimates.setdefault(method, {})[str(seed)] = est
             runs.setdefault(method, {})[str(seed)] = row
             write_json_atomic(args.json, estimates)
             write_json_atomic(summary_file, summary)
             print(format_row(method, seed, row), flush=True)
-    report(estimates, summary, standalone, published)
+    report(estimates, summary, standalone, published, args.baseline)
     write_json_atomic(summary_file, summary)
 
 
@@ -390,11 +402,16 @@ def summary_path(path: Path) -> Path:
 
 
 def report(
-    estimates: dict, summary: dict, standalone: dict[str, float], published: dict[str, float]
+    estimates: dict,
+    summary: dict,
+    standalone: dict[str, float],
+    published: dict[str, float],
+    baseline: str = "one_shot",
 ) -> None:
     """Re-scores every stored estimate against both tables (the stand-alone table may have grown
     since a run), stores the figures in ``summary`` and prints the mean over seeds with 95%
-    bootstrap intervals, paired differences to ``one_shot`` and the proxy task's own ceiling."""
+    bootstrap intervals, paired differences to ``baseline``, training CPU seconds per epoch
+    against the baseline's and the proxy task's own ceiling."""
     figures: dict[str, dict[str, dict[str, float]]] = {}
     for method, seeds in summary["runs"].items():
         for seed, row in seeds.items():
@@ -418,23 +435,31 @@ def report(
         )
     print("\nmean over seeds [95% bootstrap interval]:")
     means = summary["means"] = {}
+    epochs = summary["setting"]["epochs"]
+    base_rows = summary["runs"].get(baseline, {}).values()
+    base_cpu = np.mean([r["train_cpu_s"] for r in base_rows]) if base_rows else None
     for method, seeds in figures.items():
         rows = summary["runs"][method].values()
         steps = int(np.mean([r["steps"] for r in rows]))
         cpu = np.mean([r["train_cpu_s"] for r in rows])
-        print(f"{method:10s} seeds {sorted(seeds)}, {steps} steps, {cpu:.0f} train CPU-s:")
+        wall = np.mean([r["train_wall_s"] for r in rows])
+        relative = f", {cpu / base_cpu:.2f}x {baseline}" if base_cpu else ""
+        print(
+            f"{method:10s} seeds {sorted(seeds)}, {steps} steps, {cpu:.0f} train CPU-s "
+            f"({cpu / epochs:.3f} CPU-s, {wall / epochs:.3f} wall-s per epoch{relative}):"
+        )
         means[method] = {}
         for name in sorted({name for f in seeds.values() for name in f}):
             having = {seed: f[name] for seed, f in seeds.items() if name in f}
             mean, low, high = bootstrap_mean(list(having.values()))
             means[method][name] = [mean, low, high]
             line = f"  {name:28s} {mean:7.3f} [{low:.3f}, {high:.3f}] (n={len(having)})"
-            baseline = {k: f[name] for k, f in figures.get("one_shot", {}).items() if name in f}
-            shared = sorted(set(having) & set(baseline))
-            if method != "one_shot" and shared:
-                diff = [having[k] - baseline[k] for k in shared]
+            base = {k: f[name] for k, f in figures.get(baseline, {}).items() if name in f}
+            shared = sorted(set(having) & set(base))
+            if method != baseline and shared:
+                diff = [having[k] - base[k] for k in shared]
                 d, dl, dh = bootstrap_mean(diff)
-                line += f"   minus one_shot {d:+.3f} [{dl:+.3f}, {dh:+.3f}] (n={len(shared)})"
+                line += f"   minus {baseline} {d:+.3f} [{dl:+.3f}, {dh:+.3f}] (n={len(shared)})"
             print(line)
 
 
@@ -493,6 +518,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=RESULTS / "ranking_nb201.json")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these --json files")
     parser.add_argument("--report", action="store_true", help="only re-score and print --json")
+    parser.add_argument(
+        "--baseline", default="one_shot", choices=METHODS, help="paired differences against it"
+    )
     args = parser.parse_args()
     for name in (
         "cells", "epochs", "batch_size", "standalone_cells", "standalone_epochs", "eval_batch_size"

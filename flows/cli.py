@@ -87,7 +87,8 @@ def cmd_list(_: argparse.Namespace) -> int:
     print("path samplers:")
     for name, entry in SAMPLERS.entries().items():
         needs = f"[needs {entry.meta['requires']}] " if entry.meta["requires"] else ""
-        print(_line(name, f"{needs}{entry.description}"))
+        family = f"[{entry.meta['family']}] " if entry.meta.get("family") else ""
+        print(_line(name, f"{family}{needs}{entry.description}"))
     print("zero-cost proxies:")
     for name, entry in PROXY_REGISTRY.entries().items():
         flags = _flags(entry, "labelled", "supernet_safe", "saliency")
@@ -342,8 +343,9 @@ def parser(flow: str | None = None) -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=_positive_int,
-        default=1,
-        help="parallel trial processes (--executor ray: trials in flight, default the cluster's CPUs)",
+        default=None,
+        help="trials at once: local processes (default 1, in this process) or, with --executor "
+        "ray, trials in flight (default the cluster's CPUs)",
     )
     run.add_argument(
         "--executor",

@@ -93,7 +93,7 @@ def darts_pt_nb201(
     out: str | Path | None = None,
     resume: bool = False,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     data: str | None = None,
     epochs: int = 10,

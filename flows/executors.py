@@ -365,30 +365,28 @@ def using(executor: Executor | str, address: str | None = None) -> Iterator[None
         _default.pop()
 
 
-def make_executor(executor: Executor | str | None, workers: int) -> Executor:
+def make_executor(executor: Executor | str | None, workers: int | None) -> Executor:
     """An executor object from ``search``'s ``executor`` and ``workers`` arguments.
 
-    ``"local"`` runs ``workers`` processes; ``"ray"`` keeps ``workers`` trials in flight on Ray
-    (``workers=1``, the default: as many as the cluster has CPUs); an ``Executor`` object is used
-    as it is (``workers`` must then be 1).
+    ``workers`` trials run at once on either executor: ``"local"`` runs them in ``workers``
+    processes (1: in this process), ``"ray"`` keeps ``workers`` in flight. None means all the
+    executor has: one trial in this process locally, the cluster's CPUs (divided by a trial's)
+    on Ray. An ``Executor`` object is used as it is (``workers`` must then be None).
     """
     executor = default_executor() if executor is None else executor
     if isinstance(executor, Executor):
-        if workers != 1:
+        if workers is not None:
             raise ValueError(
                 f"search: 'workers'={workers} conflicts with the executor object; set its "
                 "concurrency on the executor (RayExecutor(max_concurrent=...), "
-                "LocalExecutor(workers=...)) and leave 'workers' at 1."
+                "LocalExecutor(workers=...)) and leave 'workers' unset (None)."
             )
         return executor
     if executor == "local":
-        return LocalExecutor(workers)
+        return LocalExecutor(1 if workers is None else workers)
     if executor == "ray":
         ambient, address = _default[-1]
-        return RayExecutor(
-            address=address if ambient == "ray" else None,
-            max_concurrent=workers if workers > 1 else None,
-        )
+        return RayExecutor(address=address if ambient == "ray" else None, max_concurrent=workers)
     raise ValueError(
         f"search: 'executor' must be one of {list(EXECUTORS)} or an Executor object; got "
         f"{executor!r}."

@@ -88,7 +88,7 @@ def fewshot_nb201(
     out: str | Path | None = None,
     resume: bool = False,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     data: str = "digits",
     epochs: int = 8,

@@ -76,7 +76,7 @@ def build_page(run: RunFolder, parent: Path | None = None, refresh_s: float | No
         )
     if run.result is not None:
         links = _inner_links(run)
-        add_search(page, run.result, links)
+        add_search(page, run.result, links, run.reports)
     if run.searches:
         _searches(page, run)
     if run.train_logs:

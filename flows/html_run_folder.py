@@ -15,6 +15,7 @@ from typing import Any
 
 from symnas.flows.report import read_objectives
 from symnas.flows.result import SearchResult, Trial
+from symnas.flows.trial_handle import REPORTS_FILE
 from symnas.flows.trial_log import record_problem
 
 try:  # optional (the ``fast`` extra): parses a long log several times faster
@@ -60,6 +61,7 @@ class RunFolder:
     plans: list[SplitPlan]
     inner: dict[str, Path]
     searches: list[Path]
+    reports: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -185,7 +187,11 @@ def read_run_folder(folder: str | Path) -> RunFolder:
         notes += plan_notes
         if plan is not None:
             plans.append(plan)
-    return RunFolder(root, result, notes, train_logs, plans, inner, searches)
+    reports: list[dict[str, Any]] = []
+    if result is not None and (root / REPORTS_FILE).is_file():
+        reports, report_notes = read_jsonl(root / REPORTS_FILE)
+        notes += report_notes
+    return RunFolder(root, result, notes, train_logs, plans, inner, searches, reports)
 
 
 def _nearest_space(folder: Path, root: Path) -> Any:

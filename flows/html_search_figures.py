@@ -56,40 +56,43 @@ def _points(search: ScoredSearch, rows: np.ndarray, y: np.ndarray, **style: Any)
 
 
 def history(search: ScoredSearch, shown: np.ndarray) -> go.Figure:
-    """The first objective of every shown trial by trial id, the best so far as a step line,
-    infeasible trials as grey crosses and failed ones as red crosses along the bottom."""
-    name = html.escape(search.names[0])
+    """The first objective of every shown trial by trial id, the best so far as a step line
+    (over the completed trials, at the largest budget when there are several), infeasible trials
+    as grey crosses, trials at lower budgets as hollow circles, pruned ones at their last report
+    as orange triangles and failed ones as red crosses along the bottom."""
+    name = html.escape(search.names[0]) if search.names else "objective"
     fig = go.Figure()
     values = search.values[:, 0]
-    feasible = shown[search.feasible[shown]]
-    infeasible = shown[search.scored[shown] & ~search.feasible[shown]]
-    failed = shown[~search.scored[shown]]
-    if len(feasible):
-        fig.add_trace(
-            _points(search, feasible, values[feasible], name="trials", marker={"size": 5})
-        )
-    if len(infeasible):
-        fig.add_trace(
-            _points(
-                search,
-                infeasible,
-                values[infeasible],
-                name="infeasible (violates a constraint)",
-                marker={"symbol": "x", "color": "#aaaaaa", "size": 6},
-            )
-        )
     finite = values[np.isfinite(values)]
     floor = float(finite.min()) if len(finite) else 0.0
-    if len(failed):
-        fig.add_trace(
-            _points(
-                search,
-                failed,
-                np.full(len(failed), floor),
-                name="failed (no metrics; drawn at the lowest value)",
-                marker={"symbol": "x", "color": "#d62728", "size": 7},
-            )
-        )
+    drawn = np.where(np.isnan(values), floor, values)
+    top = "trials" if search.budget is None else f"trials at budget {search.budget:g} (largest)"
+    groups = (
+        (top, shown[search.feasible[shown]], {"size": 5}),
+        (
+            "infeasible (violates a constraint)",
+            shown[search.scored[shown] & ~search.feasible[shown]],
+            {"symbol": "x", "color": "#aaaaaa", "size": 6},
+        ),
+        (
+            "at lower budgets",
+            shown[search.lower[shown]],
+            {"symbol": "circle-open", "color": "#7f9fbf", "size": 6},
+        ),
+        (
+            "pruned (stopped early; at its last report)",
+            shown[search.pruned[shown]],
+            {"symbol": "triangle-down", "color": "#ff9f1c", "size": 7},
+        ),
+        (
+            "failed (no metrics; drawn at the lowest value)",
+            shown[search.failed[shown]],
+            {"symbol": "x", "color": "#d62728", "size": 7},
+        ),
+    )
+    for label, rows, marker in groups:
+        if len(rows):
+            fig.add_trace(_points(search, rows, drawn[rows], name=label, marker=marker))
     best = search.best_so_far()
     steps = np.flatnonzero(~np.isnan(best))
     if len(steps):

@@ -3,8 +3,12 @@ importance with the values among the top trials, and the Pareto front with its h
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 import numpy as np
 
+from symnas.flows import html_learning_curves as learning
 from symnas.flows import html_search_figures as figures
 from symnas.flows.html_importance import (
     FOLDS,
@@ -30,9 +34,18 @@ DISTRIBUTIONS = 9
 
 
 def describe(result: SearchResult, search: ScoredSearch) -> str:
-    """One line: trial counts, objectives and constraints."""
-    ok = int(sum(t.ok for t in result.trials))
-    words = [f"{len(result.trials)} trials: {ok} ok, {len(result.trials) - ok} failed"]
+    """One line: trial counts by status, the budget the best is chosen at, objectives and
+    constraints."""
+    counts = Counter(t.status for t in result.trials)
+    words = [
+        f"{len(result.trials)} trials: {counts['ok']} ok, {counts['failed']} failed, "
+        f"{counts['pruned']} pruned"
+    ]
+    if search.budget is not None:
+        words.append(
+            f"{int(search.scored.sum())} completed at the largest budget {search.budget:g}, "
+            "the only candidates for best"
+        )
     if search.names:
         goals = ", ".join(f"{n} ({m})" for n, m in zip(search.names, search.modes, strict=True))
         words.append(f"objectives {goals}")
@@ -42,9 +55,14 @@ def describe(result: SearchResult, search: ScoredSearch) -> str:
     return "; ".join(words) + "."
 
 
-def add_search(page: Page, result: SearchResult, links: dict[int, str] | None = None) -> None:
+def add_search(
+    page: Page,
+    result: SearchResult,
+    links: dict[int, str] | None = None,
+    reports: list[dict[str, Any]] | None = None,
+) -> None:
     """Adds every section about ``result`` (``links``: trial id to the page of its inner
-    search, for a nested run's outer trials)."""
+    search, for a nested run's outer trials; ``reports``: the lines of its ``reports.jsonl``)."""
     search = score(result)
     page.paragraph(describe(result, search))
     if not result.trials:
@@ -54,7 +72,7 @@ def add_search(page: Page, result: SearchResult, links: dict[int, str] | None = 
     shown = history_sample(search)
     page.section("Optimisation history")
     if not search.scored.any():
-        page.paragraph("Every trial failed: nothing to rank (errors below).", "note")
+        page.paragraph(_nothing_to_rank(search), "note")
     if len(shown) < len(search.trials):
         page.paragraph(
             f"{len(shown)} of {len(search.trials)} trials drawn: every improvement of the best so "
@@ -62,11 +80,20 @@ def add_search(page: Page, result: SearchResult, links: dict[int, str] | None = 
             "the log. Tables and importance use every trial."
         )
     page.figure(figures.history(search, shown))
+    if reports:
+        _learning_curves(page, search, reports)
     _best_table(page, search, links or {})
     _failed_table(page, search)
     _importance(page, search)
     if len(search.names) >= 2:
         _pareto(page, search, shown, links or {})
+
+
+def _nothing_to_rank(search: ScoredSearch) -> str:
+    """Why no trial is ranked: every trial failed, or none completed (at the largest budget)."""
+    if search.failed.all():
+        return "Every trial failed: nothing to rank (errors below)."
+    return "No trial completed with every objective yet: nothing to rank."
 
 
 def ranking(search: ScoredSearch) -> np.ndarray:
@@ -78,6 +105,22 @@ def ranking(search: ScoredSearch) -> np.ndarray:
         on_front[search.front()] = True
     keys = (-search.rewards[scored, 0], search.violation[scored], ~on_front[scored])
     return scored[np.lexsort(keys)]
+
+
+def _learning_curves(page: Page, search: ScoredSearch, reports: list[dict[str, Any]]) -> None:
+    found = learning.curves(search, reports)
+    if not found:
+        return
+    page.section("Learning curves")
+    drawn = learning.sample(found, search.modes[0])
+    words = f"{search.names[0]} as each trial reported it, by step"
+    if len(drawn) < len(found):
+        words += (
+            f"; {len(drawn)} of {len(found)} trials drawn: the best completed ones and the rest "
+            "evenly spaced over the log"
+        )
+    page.paragraph(words + ". Pruned trials end where the pruner stopped them.")
+    page.figure(learning.learning_curves(drawn, search.names[0], search.modes[0]))
 
 
 def _best_table(page: Page, search: ScoredSearch, links: dict[int, str]) -> None:
@@ -110,7 +153,7 @@ def _best_table(page: Page, search: ScoredSearch, links: dict[int, str]) -> None
 
 
 def _failed_table(page: Page, search: ScoredSearch) -> None:
-    failed = [t for t in search.trials if not t.ok]
+    failed = [t for t in search.trials if t.status == "failed"]
     if not failed:
         return
     recent = failed[-FAILED_ROWS:]

@@ -219,7 +219,7 @@ def hw_nested(
     out: str | None = None,
     resume: bool = False,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     inner_algorithm: SearchAlgorithm | str | None = None,
     inner_budget: int = 12,
@@ -252,7 +252,7 @@ def hw_nested(
     for name, value in (
         ("budget", budget),
         ("inner_budget", inner_budget),
-        ("workers", workers),
+        ("workers", 1 if workers is None else workers),
         ("supernet_epochs", supernet_epochs),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

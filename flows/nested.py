@@ -40,6 +40,7 @@ from symnas.flows.report import load_result
 from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import prepare_out_dir
 from symnas.flows.search import search
+from symnas.flows.seeding import uses_torch
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
 
@@ -60,6 +61,11 @@ class PairObjective:
 
     def __call__(self, arch: Any) -> float | Mapping[str, float]:
         return self.objective(self.hw, arch)
+
+    @property
+    def uses_torch(self) -> bool:
+        """Whether the wrapped objective declares that it uses torch (``flows.seeding``)."""
+        return uses_torch(self.objective)
 
 
 @contextlib.contextmanager
@@ -225,7 +231,7 @@ def nested(
     out: str | os.PathLike | None = None,
     seed: int = 0,
     resume: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     options: Mapping[str, Any] | None = None,
     executor: Executor | str | None = None,
@@ -234,7 +240,8 @@ def nested(
 
     ``objective(hw, arch)`` returns the metrics of one pair; the inner algorithm picks the best
     architecture for a configuration, whose metrics become the outer trial's metrics.
-    ``workers`` runs that many inner searches in parallel processes; ``executor`` (as in
+    ``workers`` runs that many inner searches at once (as in ``flows.search``; None: one in
+    this process locally, the cluster's CPUs on Ray); ``executor`` (as in
     ``flows.search``: ``"ray"`` makes each inner search a Ray task) chooses where. ``options`` (the
     objective's settings) are recorded in both levels' ``config.json``, so resuming with other
     settings is refused. An inner search that stops after consecutive failures fails its outer
@@ -246,7 +253,7 @@ def nested(
             f"nested: 'inner_budget' must be a positive integer; got {inner_budget!r}."
         )
     chosen = default_executor() if executor is None else executor
-    in_process = workers == 1 and (
+    in_process = workers in (None, 1) and (
         chosen == "local" or (isinstance(chosen, LocalExecutor) and chosen.workers == 1)
     )
     if not in_process and out is None:
@@ -282,6 +289,11 @@ class JointObjective:
 
     def __call__(self, spec: Any) -> float | Mapping[str, float]:
         return self.objective(spec["hw"], spec["arch"])
+
+    @property
+    def uses_torch(self) -> bool:
+        """Whether the wrapped objective declares that it uses torch (``flows.seeding``)."""
+        return uses_torch(self.objective)
 
 
 def joint_search(

@@ -143,7 +143,7 @@ def prenas_vit(
     out: str | Path | None = None,
     resume: bool = False,
     seed: int = 0,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     epochs: int = 40,
     buckets: int = 4,

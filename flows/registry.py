@@ -1,7 +1,7 @@
 """Named flows for ``symnas run NAME``.
 
 A flow is a function ``flow(algorithm=None, budget=None, out=None, resume=False, seed=0,
-workers=1, verbose=True, **flow_options)`` that returns a result with ``best``, ``trials`` and
+workers=None, verbose=True, **flow_options)`` that returns a result with ``best``, ``trials`` and
 ``out`` (``flows.result.FlowResult``); ``algorithm`` is a name or object (None: the flow's
 default) and ``budget`` None means the flow's default. Flows register with
 :func:`register_flow` in the project's one registry mechanism; the entry records the flow's own

@@ -117,11 +117,10 @@ class SearchResult:
         budget logged when trials ran at several (a budgeted algorithm's low rungs are not
         candidates), else every ok trial."""
         ok, rewards, violations = self._scored()
-        budgets = [t.extra.get("budget") for t in ok]
-        if len(set(budgets)) < 2:
+        top = largest_budget(ok)
+        if top is None:
             return ok, rewards, violations
-        top = max(b for b in budgets if b is not None)
-        keep = np.array([b == top for b in budgets])
+        keep = np.array([t.extra.get("budget") == top for t in ok])
         return [t for t, k in zip(ok, keep, strict=True) if k], rewards[keep], violations[keep]
 
     @property
@@ -176,6 +175,15 @@ class SearchResult:
             "best": best.to_record() if best else None,
             "pareto_front": [t.to_record() for t in self.pareto_front()],
         }
+
+
+def largest_budget(ok: list[Trial]) -> Any:
+    """The largest budget among the ok trials ``ok`` when they ran at several (only trials at
+    it are candidates for best), else None (every ok trial is)."""
+    budgets = {t.extra.get("budget") for t in ok}
+    if len(budgets) < 2:
+        return None
+    return max(b for b in budgets if b is not None)
 
 
 def _score(objectives: Objectives, trials: list[Trial], rewards: list, violations: list) -> None:

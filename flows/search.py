@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.brackets import BudgetedAlgorithm
@@ -83,7 +82,7 @@ def _check_arguments(
         raise TypeError(f"search: 'objective' must be callable; got {type(objective).__name__}.")
     for name, value, allow_none in (
         ("budget", budget, False),
-        ("workers", workers, False),
+        ("workers", workers, True),
         ("max_consecutive_failures", max_consecutive_failures, True),
         ("threads", threads, True),
     ):
@@ -104,7 +103,7 @@ def search(
     out: str | os.PathLike | None = None,
     seed: int = 0,
     resume: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     verbose: bool = True,
     max_consecutive_failures: int | None = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     options: Mapping[str, Any] | None = None,
@@ -127,8 +126,10 @@ def search(
       out: folder for ``trials.jsonl`` and ``summary.json``; None keeps everything in memory.
       seed: seed of the algorithm when it has none of its own.
       resume: continue the search logged in ``out``.
-      workers: number of trials evaluated in parallel processes (with executor ``"ray"``: the
-        number of trials in flight; 1 then means as many as the cluster has CPUs).
+      workers: how many trials run at once, on every executor: ``"local"`` evaluates them in
+        that many processes (1: in this process), ``"ray"`` keeps that many in flight. None,
+        the default, means all the executor has: one trial in this process locally, as many
+        trials as the Ray cluster has CPUs (per trial's CPUs) with ``"ray"``.
       verbose: show a progress bar on a terminal, else log one line per trial (``logging``).
       max_consecutive_failures: stop with ``SearchFailed`` (the first failure's traceback) after
         this many failed trials in a row; None never stops.
@@ -236,6 +237,10 @@ def _run(
         if checkpoint is None or not _fits(checkpoint, records, algorithm, budget, config):
             checkpoint = None
             algorithm.bind(codec, seed)  # back to a fresh state for the full replay
+    # The trials hold what the search needs of the records; a long log's parsed records are not
+    # kept through the search.
+    covered = [int(r["id"]) for r in records[: checkpoint.records]] if checkpoint else []
+    del records
     # One-shot searchers train their supernet here (checkpointed under out/, resumable).
     algorithm.prepare(out_dir, resume=resume, verbose=verbose)
     loop = _Loop(
@@ -252,7 +257,7 @@ def _run(
         trials=trials,
     )
     if checkpoint is not None:
-        loop.restore([logged.pop(int(r["id"])) for r in records[: checkpoint.records]], checkpoint)
+        loop.restore([logged.pop(trial_id) for trial_id in covered], checkpoint)
     try:
         if asynchronous:
             loop.run_asynchronous()
@@ -302,7 +307,7 @@ class _Loop:
         self.result = SearchResult([], self.objectives, out_dir)
         self.log = TrialLog(out_dir / "trials.jsonl") if out_dir is not None else None
         self.show = verbose and sys.stderr.isatty()
-        self.bar = tqdm(total=budget, disable=not self.show, desc="search", unit="trial")
+        self.bar = _progress_bar(budget) if self.show else None
         self.last_summary = time.monotonic()
         self.checkpoint_due = 0.0  # monotonic time before which no periodic checkpoint is written
         self.failures: list[Trial] = []
@@ -319,7 +324,8 @@ class _Loop:
         self.result.trials.extend(covered)
         if self.trials.pruner is not None:  # the log's order is the feedback order
             self.view.extend(self.trials.pruner_view(t) for t in covered)
-        self.bar.update(len(covered))
+        if self.bar is not None:
+            self.bar.update(len(covered))
         self.next_id = checkpoint.next_id
         self.proposed = dict(checkpoint.pending)
 
@@ -405,8 +411,8 @@ class _Loop:
         self.result.trials.extend(trials)
         if self.trials.pruner is not None:
             self.view.extend(self.trials.pruner_view(t) for t in trials)
-        self.bar.update(len(trials))
-        if self.show:
+        if self.bar is not None:
+            self.bar.update(len(trials))
             best = self.result.best
             if best is not None:
                 self.bar.set_postfix(best=_short(best.metrics))
@@ -721,8 +727,16 @@ def _replayed(trial: Trial, genome: np.ndarray, codec: Codec, out_dir: Path | No
     return trial
 
 
+def _progress_bar(total: int) -> Any:
+    """A tqdm progress bar (tqdm is imported only when a bar is shown)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="search", unit="trial")
+
+
 def _finish(log: TrialLog | None, out_dir: Path | None, result: SearchResult, bar: Any) -> None:
-    bar.close()
+    if bar is not None:
+        bar.close()
     if log is not None:
         log.close()
     if out_dir is not None:

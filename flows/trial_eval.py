@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from symnas.flows.seeding import seeded_trial
+from symnas.flows.seeding import seeded_trial, uses_torch
 
 DEFAULT_METRIC = "objective"
 
@@ -53,7 +53,7 @@ def evaluate_spec(
     given); returns (metrics, error text, wall seconds)."""
     start = time.perf_counter()
     try:
-        with seeded_trial(seed, threads):
+        with seeded_trial(seed, threads, uses_torch(objective)):
             value = objective(spec)
         metrics = normalize_metrics(value)
         error = None
@@ -71,7 +71,7 @@ def evaluate_batch(
     only its own trial. Wall time is shared equally."""
     start = time.perf_counter()
     try:
-        with seeded_trial(seeds[0], threads):
+        with seeded_trial(seeds[0], threads, uses_torch(objective)):
             values = objective.evaluate_batch(specs)
         metrics = [normalize_metrics(v) for v in values]
         if len(metrics) != len(specs):

@@ -7,7 +7,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +22,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
 REQUIRED_FIELDS = ("id", "genome", "dna", "spec", "metrics", "status")
 STATUSES = ("ok", "failed", "pruned")  # pruned: stopped early, metrics = last report
 _ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
-_BLANK_LINE = re.compile(rb"\n(?=[ \t\r\f\v]*\n)")  # a line end followed by a blank line
-_BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*\n")
+SCAN_CHUNK = 1 << 22  # bytes read at a time when an existing log is hashed and counted
 _GENOME_TYPES = {int, float, type(None)}
 _DNA_TYPES = {int, float, str, type(None)}
 
@@ -51,12 +49,7 @@ class TrialLog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = open(self.path, "ab")  # noqa: SIM115
-        existing = self.path.read_bytes()
-        self._digest = hashlib.sha256(existing)
-        # Records as read_trials counts them: complete lines that are not blank.
-        blank = len(_BLANK_LINE.findall(existing)) + bool(_BLANK_FIRST.match(existing))
-        self.records = existing.count(b"\n") - blank
-        self.size = len(existing)
+        self._digest, self.size, self.records = _scan(self.path)
 
     def append(self, record: dict[str, Any]) -> None:
         """Writes one trial record and flushes it."""
@@ -77,6 +70,24 @@ class TrialLog:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
+
+
+def _scan(path: Path) -> tuple[Any, int, int]:
+    """The SHA-256, size and number of records (complete lines that are not blank, as
+    :func:`read_trials` counts them) of an existing log, read in chunks."""
+    digest, size, records = hashlib.sha256(), 0, 0
+    blank = True  # whether the line being read holds only whitespace so far
+    with open(path, "rb") as f:
+        while chunk := f.read(SCAN_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            pieces = chunk.split(b"\n")
+            for piece in pieces[:-1]:  # each ends a line
+                if not (blank and not piece.strip()):
+                    records += 1
+                blank = True
+            blank = blank and not pieces[-1].strip()
+    return digest, size, records
 
 
 @contextmanager
@@ -137,24 +148,34 @@ def drop_torn_line(path: str | os.PathLike) -> None:
 
 
 def _trusted_records(raw: bytes, size: int) -> list[dict[str, Any]]:
-    """The records of the first ``size`` bytes of a log (one JSON object per line), parsed as
-    one JSON array (by ``orjson`` when it is installed: the ``fast`` extra); empty when that
-    part cannot be read so (then it is read line by line)."""
+    """The records of the first ``size`` bytes of a log (one JSON object per line), parsed
+    without further checks; empty when that part cannot be read so (then it is read line by
+    line, checked). Each line is parsed from a view of ``raw``: parsing the part as one JSON
+    array would hold several times its size in memory at once."""
     if size <= 0 or size > len(raw) or raw[size - 1 : size] != b"\n":
         return []
-    array = b"[" + raw[: size - 1].replace(b"\n", b",") + b"]"
-    records = None
+    view = memoryview(raw)
+    records = []
+    start = 0
+    try:
+        while start < size:
+            end = raw.index(b"\n", start)
+            records.append(_load_line(view[start:end]))
+            start = end + 1
+    except ValueError:
+        return []
+    return records if all(type(r) is dict for r in records) else []
+
+
+def _load_line(line: memoryview) -> Any:
+    """One JSON value, by ``orjson`` when it is installed (the ``fast`` extra), else (or for a
+    line it refuses, e.g. an integer beyond 64 bits) by the standard parser."""
     if orjson is not None:
         try:
-            records = orjson.loads(array)
-        except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits: the standard parser
-            records = None
-    if records is None:
-        try:
-            records = json.loads(array)
-        except ValueError:
-            return []
-    return records if all(type(r) is dict for r in records) else []
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(bytes(line))
 
 
 def _checked_records(path: Path, raw: bytes, first_line: int) -> list[dict[str, Any]]:

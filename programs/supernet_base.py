@@ -11,10 +11,11 @@ Every family's supernet subclasses :class:`Supernet` (``activate``, ``forward_ac
   so ``extract`` is written once, here.
 - ``sized`` (:class:`SizedSupernet`): ``max_spec()`` and ``min_spec()``, the largest and smallest
   sub-networks (what sandwich sampling needs).
-- ``differentiable`` (:class:`DifferentiableSupernet`): ``arch_decisions()`` maps each decision
-  over operations, derived from the space's decision points, to its candidate op names;
-  ``forward_weighted(x, weights)`` mixes every decision's ops with ``weights[decision]``; and
-  ``discretize(weights)`` returns the spec the weights select.
+- ``differentiable`` (:class:`DifferentiableSupernet`): ``arch_decisions()`` maps each decision,
+  derived from the space's decision points, to its candidates (op names of an op-choice space,
+  sizes of a weight-entangled one); ``forward_weighted(x, weights)`` mixes every decision's
+  candidates with ``weights[decision]`` (op outputs, DARTS; superimposed weight slices,
+  TangleNAS); and ``discretize(weights)`` returns the spec the weights select.
 """
 
 from __future__ import annotations
@@ -125,17 +126,18 @@ class SizedSupernet(Supernet):
 
 
 class DifferentiableSupernet(Supernet):
-    """A supernet whose operation choices relax to a softmax-weighted mixture (DARTS).
+    """A supernet whose choices relax to a softmax-weighted mixture (DARTS's op mixture, or
+    TangleNAS's weight superposition: ``programs.families.entangle``).
 
-    Subclasses set ``decisions`` (``{decision name: candidate op names}``, built with
-    ``programs.relaxation.op_decisions(space)``) and implement ``_forward_mixed`` and
-    ``discretize``.
+    Subclasses set ``decisions`` (``{decision name: candidates}``, built with
+    ``spaces.relaxation.op_decisions(space)`` or ``size_decisions(space)``) and implement
+    ``_forward_mixed`` and ``discretize``.
     """
 
-    decisions: dict[str, tuple[str, ...]]
+    decisions: dict[str, tuple[Any, ...]]
 
-    def arch_decisions(self) -> dict[str, tuple[str, ...]]:
-        """Every decision over operations and its candidate op names (the weights' layout)."""
+    def arch_decisions(self) -> dict[str, tuple[Any, ...]]:
+        """Every decision and its candidates (the weights' layout)."""
         return dict(self.decisions)
 
     def check_weights(self, weights: Mapping[str, torch.Tensor]) -> None:
@@ -156,7 +158,7 @@ class DifferentiableSupernet(Supernet):
             if tuple(weights[name].shape) != (len(ops),):
                 raise ValueError(
                     f"{type(self).__name__}: weights[{name!r}] must have shape ({len(ops)},) "
-                    f"for ops {list(ops)}; got {tuple(weights[name].shape)}."
+                    f"for candidates {list(ops)}; got {tuple(weights[name].shape)}."
                 )
 
     def forward_weighted(

@@ -19,8 +19,10 @@ content hash of it (exact in a float64), and the strings are kept in a process-w
 ``random``, ``mutate``, ``crossover`` and ``from_dna`` fill, so the same value has the same genome
 in every process. The space provides the slot's operators: a hyper-value with the methods of
 :class:`CustomValueHooks` (``GrammarHyper`` has them) mutates and recombines its values itself;
-any other ``CustomHyper`` is drawn with its ``random_dna``, mutated by a redraw and crossed over
-by inheriting one parent's value.
+any other custom decision point, a ``CustomHyper`` or a bare ``pg.geno.custom`` of a DNA spec
+that has only a ``random_dna_fn``, is drawn with ``random_dna_fn(random, None)``, mutated as
+PyGlove's ``Uniform`` mutator does (``random_dna_fn(random, previous DNA)``, drawn again while
+it returns the old value) and crossed over by inheriting one parent's value.
 """
 
 from __future__ import annotations
@@ -73,18 +75,24 @@ class CustomValueHooks(Protocol):
 
 
 class _PlainCustomHooks:
-    """Hooks for a ``CustomHyper`` that only defines ``random_dna``/``custom_decode``."""
+    """Hooks for a custom decision point that has only PyGlove's ``random_dna_fn`` (and, when
+    it comes from a ``CustomHyper``, that hyper-value's ``custom_decode``)."""
 
-    def __init__(self, hyper: pg.hyper.CustomHyper) -> None:
-        self._hyper = hyper
+    def __init__(self, dp: pg.geno.CustomDecisionPoint) -> None:
+        self._random_dna = dp.random_dna_fn
+        hyper = getattr(dp.random_dna_fn, "__self__", None)
+        self._hyper = hyper if isinstance(hyper, pg.hyper.CustomHyper) else None
+
+    def _draw(self, rng: Any, previous: str | None) -> str:
+        seeded = random_module.Random(int(rng.integers(2**63)))
+        return self._random_dna(seeded, None if previous is None else pg.DNA(previous)).value
 
     def random_value(self, rng: Any) -> str:
-        seeded = random_module.Random(int(rng.integers(2**63)))
-        return self._hyper.random_dna(seeded).value
+        return self._draw(rng, None)
 
     def mutate_value(self, value: str, rng: Any) -> str:
         for _ in range(16):
-            new = self.random_value(rng)
+            new = self._draw(rng, value)
             if new != value:
                 return new
         return value
@@ -96,6 +104,7 @@ class _PlainCustomHooks:
         return value
 
     def decode_value(self, value: str) -> Any:
+        # Decoding is there only for codecs of hyper-values, whose custom points are CustomHyper.
         return pg.to_json(self._hyper.custom_decode(pg.DNA(value)))
 
     def num_values(self) -> float:
@@ -106,12 +115,13 @@ def _hooks_of(dp: pg.geno.CustomDecisionPoint) -> CustomValueHooks:
     hyper = getattr(dp.random_dna_fn, "__self__", None)
     if isinstance(hyper, CustomValueHooks):
         return hyper
-    if isinstance(hyper, pg.hyper.CustomHyper):
-        return _PlainCustomHooks(hyper)
-    raise TypeError(
-        f"Custom decision point {str(dp.id)!r} has no random_dna of a pg.hyper.CustomHyper; "
-        "symnas needs one to draw its values."
-    )
+    if dp.random_dna_fn is None:
+        raise TypeError(
+            f"Custom decision point {str(dp.id)!r} has no random_dna_fn; symnas needs one to "
+            "draw its values (pg.geno.custom(random_dna_fn=...) or a pg.hyper.CustomHyper with "
+            "random_dna)."
+        )
+    return _PlainCustomHooks(dp)
 
 
 @dataclass(frozen=True)
@@ -422,6 +432,12 @@ class Codec:
             if group.distinct and group.sorted and len(cols) == self._num_candidates[cols[0]]:
                 self._mutable[cols] = False  # the one sorted selection of every candidate
         self._filler = np.where(self._is_float, np.nan, INACTIVE_CHOICE)
+        # Keys of spaces of choices alone hold one byte per decision (exact: every choice is
+        # -1 for inactive or a candidate index below 128); floats and custom values need float64.
+        small = all(
+            not s.is_float and not s.is_custom and s.num_candidates <= 127 for s in self.slots
+        )
+        self.key_type = np.dtype(np.int8 if small else np.float64)
         # Every slot belongs to the top-level unit (a top-level decision with its sub-tree, or
         # a whole pg.manyof) that crossover exchanges as a whole.
         self._unit_of = np.zeros(n, dtype=np.int64)
@@ -721,8 +737,9 @@ class Codec:
         return self.from_numbers(dna.to_numbers())
 
     def key(self, genome: np.ndarray) -> bytes:
-        """A hashable identity of the architecture a genome encodes."""
-        return np.asarray(genome, dtype=np.float64).tobytes()
+        """A hashable identity of the architecture a genome encodes: its values' bytes in
+        ``key_type`` (one byte a decision in a space of choices, else float64)."""
+        return np.asarray(genome, dtype=np.float64).astype(self.key_type).tobytes()
 
 
 def compile(space: Any) -> Codec:  # noqa: A001 - the public name the API documents

@@ -12,11 +12,15 @@ code of its own:
   node keeps the ``k`` sources whose strongest non-``none`` op weighs most and that op on each
   (the DARTS genotype rule).
 
+Weight-entangled spaces (AutoFormer ViTs, EfficientTDNN) relax by their size choices instead
+(:func:`size_decisions`, TangleNAS), and :func:`relax` picks whichever relaxation fits a space.
+
 Everything here is numpy and PyGlove; supernets map the decisions onto their modules.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -182,3 +186,141 @@ def op_decisions(space: Any) -> Relaxation:
             f"{others or '(none)'} are neither."
         )
     return Relaxation(codec, choices, tuple(nodes))
+
+
+# ---------------------------------------------------------------------------------------------
+# Entangled (sized) choices: TangleNAS's relaxation of weight-entangled spaces.
+
+_BRANCH = re.compile(r"\[=\d+/\d+\]")
+
+
+@dataclass(frozen=True)
+class SizeRelaxation:
+    """The size decisions of a weight-entangled space (TangleNAS, Sukthanker et al., AutoML 2024).
+
+    Every ``pg.oneof`` over numbers (widths, ratios, head counts, kernels, depths, keep flags) is
+    one decision named by its path, its candidates the values. A ``pg.oneof`` over lists (the
+    EfficientTDNN ``blocks``: one list of layers per depth) is a depth decision whose candidates
+    are the list lengths; the decisions inside its branches are shared by position across the
+    branches (``blocks[1].width`` whatever the depth), as the entangled supernet shares that
+    layer's weights.
+    """
+
+    codec: Codec
+    choices: dict[str, tuple[Any, ...]]
+    depths: frozenset[str]
+
+    @property
+    def decisions(self) -> dict[str, tuple[Any, ...]]:
+        """Every decision name with its candidate values, in DNA order."""
+        return dict(self.choices)
+
+    def discretize(self, weights: Mapping[str, Sequence[float]]) -> Any:
+        """The spec that ``weights`` select: the argmax candidate of every decision (a
+        branch's decisions apply to the depth the depth decision selects)."""
+        missing = sorted(set(self.choices) - set(weights))
+        if missing:
+            raise ValueError(f"discretize: weights lack the decisions {missing}.")
+        genome = np.array(
+            [
+                float(np.argmax(_vector(weights, name, len(self.choices[name]))))
+                for name in (canonical_path(s.path) for s in self.codec.slots)
+            ]
+        )
+        active = self.codec.active_mask(genome)[0]
+        return self.codec.decode(np.where(active, genome, -1.0))
+
+    def one_hot(self, spec: Any) -> dict[str, np.ndarray]:
+        """Weights that select ``spec`` (1 on its values; decisions of layers beyond its depth
+        all 0)."""
+        out = {}
+        for name, candidates in self.choices.items():
+            vector = np.zeros(len(candidates))
+            try:
+                value = _lookup(spec, name)
+            except (KeyError, IndexError, AttributeError):
+                value = None
+            if value is not None:
+                vector[candidates.index(len(value) if name in self.depths else value)] = 1.0
+            out[name] = vector
+        return out
+
+
+def canonical_path(path: str) -> str:
+    """A codec slot path with its branch markers removed (``blocks[=1/2][0].width`` ->
+    ``blocks[0].width``): the name of the shared size decision."""
+    return _BRANCH.sub("", path)
+
+
+def _number(value: Any) -> bool:
+    """Whether a candidate is a size value: a number or a keep flag (bools are ints)."""
+    return isinstance(value, (int, float))
+
+
+def size_decisions(space: Any) -> SizeRelaxation:
+    """The relaxation of a weight-entangled ``space``: its size decisions, derived from its
+    decision points.
+
+    Raises ``ValueError`` naming the decision points that are not size choices (a ``pg.oneof``
+    over numbers or over lists of layers), or branch decisions whose candidates differ across
+    depths.
+    """
+    codec = space if isinstance(space, Codec) else compile_space(space)
+    choices: dict[str, tuple[Any, ...]] = {}
+    depths: set[str] = set()
+    others: list[str] = []
+
+    def add(name: str, candidates: tuple[Any, ...]) -> None:
+        if choices.setdefault(name, candidates) != candidates:
+            raise ValueError(
+                f"size_decisions: decision {name!r} has candidates {list(choices[name])} in one "
+                f"branch and {list(candidates)} in another; shared layers need the same choices."
+            )
+
+    def visit(value: Any, path: str) -> None:
+        if isinstance(value, pg.hyper.OneOf):
+            candidates = tuple(value.candidates)
+            if all(_number(c) for c in candidates):
+                add(path, candidates)
+            elif all(isinstance(c, list) for c in candidates):
+                depths.add(path)
+                add(path, tuple(len(c) for c in candidates))
+                for branch in candidates:
+                    for i, child in enumerate(branch):
+                        visit(child, f"{path}[{i}]")
+            else:
+                others.append(path)
+        elif isinstance(value, pg.hyper.HyperValue):
+            others.append(path)
+        elif isinstance(value, (pg.Object, pg.Dict)):
+            for key, child in value.sym_items():
+                visit(child, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for i, child in enumerate(value):
+                visit(child, f"{path}[{i}]")
+
+    visit(codec.space, "")
+    if others or not choices:
+        raise ValueError(
+            "size_decisions: the space must consist of size choices (pg.oneof over numbers, or "
+            f"over lists of layers for the depth); decision points {others or '(none)'} are not."
+        )
+    ordered = {}
+    for slot in codec.slots:
+        name = canonical_path(slot.path)
+        ordered.setdefault(name, choices[name])
+    return SizeRelaxation(codec, ordered, frozenset(depths))
+
+
+def relax(space: Any) -> Relaxation | SizeRelaxation:
+    """The continuous relaxation of ``space``: its op decisions (DARTS) when its decision
+    points are op choices, else its size decisions (TangleNAS)."""
+    try:
+        return op_decisions(space)
+    except ValueError as op_error:
+        try:
+            return size_decisions(space)
+        except ValueError as size_error:
+            raise ValueError(
+                f"relax: neither relaxation applies. {op_error} {size_error}"
+            ) from None

@@ -20,7 +20,7 @@ from symnas import programs, spaces
 from symnas.programs.registry import FAMILIES, capabilities, families_with
 from symnas.programs.supernet_base import CAPABILITIES, capabilities_of, has_capability
 from symnas.spaces.examples import examples
-from symnas.spaces.relaxation import op_decisions
+from symnas.spaces.relaxation import relax
 
 Spec = dict[str, Any]
 
@@ -149,15 +149,16 @@ def check_sized(family: str) -> None:
 
 
 def check_differentiable(family: str) -> None:
-    """A ``differentiable`` supernet's decisions are the space's relaxation, a one-hot mixture
-    computes the discrete forward and discretizes back to the spec, and every logit gets a
-    gradient (a family without the capability passes)."""
+    """A ``differentiable`` supernet's decisions are the space's relaxation (op decisions, or
+    the size decisions of a weight-entangled space), a one-hot mixture computes the discrete
+    forward and discretizes back to the spec, and every logit gets a gradient (a family without
+    the capability passes)."""
     space, supernet, specs, x = _setup(family)
     if not has_capability(supernet, "differentiable"):
         return
-    relaxation = op_decisions(space)
+    relaxation = relax(space)
     assert supernet.arch_decisions() == relaxation.decisions, (
-        f"{family}: arch_decisions() is not the relaxation op_decisions(space) derives"
+        f"{family}: arch_decisions() is not the relaxation relax(space) derives"
     )
     for spec in specs:
         one_hot = relaxation.one_hot(spec)

@@ -2,7 +2,8 @@
 
 :func:`check_sampler` takes a factory of fresh samplers, a space and a supernet of that space,
 and raises ``AssertionError`` naming the sampler and what is wrong: a step samples a non-empty
-path, ``config`` and ``state_dict`` are JSON, a state loaded into a fresh sampler gives the same
+path, ``config`` and ``state_dict`` are JSON (with epochs ending and, for a sampler that
+``observes_data``, made-up batches observed between steps), a state loaded into a fresh sampler gives the same
 paths as the sampler it came from, and a sampler that ``requires`` a capability refuses a
 supernet without it with an error that names the capability.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from symnas import programs, spaces
 from symnas.algorithms.samplers.base import SAMPLERS, PathSampler
@@ -25,8 +27,10 @@ from symnas.testing.families import families_with_supernet
 MakeSampler = Callable[[], PathSampler]
 
 #: The family registered samplers are checked on: its supernet is ``sized`` and its specs hold
-#: the fields PreNAS groups by.
+#: the fields PreNAS groups by. A sampler defined for one ``family`` is checked on that family's
+#: example, one requiring a capability this supernet lacks on the first example that has it.
 SAMPLER_FAMILY = "vit"
+STEPS_PER_EPOCH = 3
 
 
 def _example_supernet(family: str) -> tuple[Any, Any]:
@@ -37,10 +41,11 @@ def _example_supernet(family: str) -> tuple[Any, Any]:
 
 def registered_sampler(name: str, num_specs: int = 6) -> tuple[MakeSampler, Any, Any]:
     """``(factory, space, supernet)`` to check the registered sampler ``name`` on the example
-    of :data:`SAMPLER_FAMILY`; a sampler whose constructor requires ``specs`` gets
-    ``num_specs`` distinct specs of the space."""
+    of its ``family``, else of :data:`SAMPLER_FAMILY` (or of the first family with the
+    capability it requires); a sampler whose constructor requires ``specs`` gets ``num_specs``
+    distinct specs of the space."""
     cls = SAMPLERS.get(name).obj
-    space, supernet = _example_supernet(SAMPLER_FAMILY)
+    space, supernet = _example_supernet(cls.family or _family_for(cls.requires))
     specs = inspect.signature(cls).parameters.get("specs")
     options = {}
     if specs is not None and specs.default is specs.empty:
@@ -51,6 +56,16 @@ def registered_sampler(name: str, num_specs: int = 6) -> tuple[MakeSampler, Any,
     return (lambda: cls(**options)), space, supernet
 
 
+def _family_for(capability: str | None) -> str:
+    """:data:`SAMPLER_FAMILY`, or the first example family whose supernet has ``capability``."""
+    if capability is None or has_capability(_example_supernet(SAMPLER_FAMILY)[1], capability):
+        return SAMPLER_FAMILY
+    for family in families_with_supernet():
+        if has_capability(_example_supernet(family)[1], capability):
+            return family
+    raise AssertionError(f"no example family has a supernet with the {capability!r} capability")
+
+
 def _json(label: str, what: str, value: Any) -> Any:
     try:
         return json.loads(json.dumps(value, allow_nan=False))
@@ -59,12 +74,25 @@ def _json(label: str, what: str, value: Any) -> Any:
 
 
 def _run(sampler: PathSampler, rng: np.random.Generator, steps: int) -> list[str]:
-    """``steps`` training steps with made-up losses; each path as canonical JSON."""
+    """``steps`` training steps with made-up losses (and made-up batches of 4 of 16 examples for
+    a sampler that observes data), an epoch ending every ``STEPS_PER_EPOCH`` steps; each path as
+    canonical JSON."""
     paths = []
+    epochs = steps // STEPS_PER_EPOCH + 1
     for step in range(steps):
         specs = sampler.sample(rng)
         assert specs, f"{type(sampler).__name__}: sample() returned an empty path"
         sampler.update(specs, [float(step + i) for i in range(len(specs))])
+        if sampler.observes_data:
+            for _ in specs:
+                indices = rng.integers(16, size=4)
+                logits = torch.as_tensor(rng.normal(size=(4, 3)), dtype=torch.float32)
+                sampler.observe_data(indices, logits, torch.as_tensor(rng.integers(3, size=4)))
+        if (step + 1) % STEPS_PER_EPOCH == 0:
+            sampler.end_epoch((step + 1) // STEPS_PER_EPOCH - 1, epochs)
+            weights = sampler.data_weights(16)
+            if weights is not None:
+                paths.append(json.dumps(np.round(weights, 12).tolist()))
         paths.append(json.dumps(specs, sort_keys=True, default=str))
     return paths
 

@@ -10,6 +10,7 @@ from symnas.algorithms.oneshot.fewshot import FewShotSearcher, FewShotTrainer
 from symnas.algorithms.oneshot.perturbation import DARTSPT
 from symnas.algorithms.oneshot.prenas import PreNAS
 from symnas.algorithms.oneshot.prenas_selector import PreNASSelector
+from symnas.algorithms.oneshot.tanglenas import TangleNAS
 
 __all__ = [
     "DARTS",
@@ -19,4 +20,5 @@ __all__ = [
     "OneShotSearcher",
     "PreNAS",
     "PreNASSelector",
+    "TangleNAS",
 ]

@@ -205,12 +205,6 @@ def _read_result(path: Path) -> dict[str, Any]:
         ) from None
 
 
-@register_algorithm(
-    "darts",
-    "DARTS: bilevel softmax relaxation of the op choices, magnitude selection "
-    "(Liu et al. ICLR 2019)",
-    defaults={"data": "digits"},
-)
 @pg.members(
     [
         ("epochs", pg.typing.Int(min_value=1, default=50), "Search epochs."),
@@ -229,23 +223,19 @@ def _read_result(path: Path) -> dict[str, Any]:
             "Share of the training data that trains the weights; the rest trains the alphas.",
         ),
         (
-            "affine",
-            pg.typing.Bool(default=False),
-            "Affine BatchNorm in the supernet's cells (the reference: False).",
-        ),
-        (
             "augment",
             pg.typing.Enum("crop_flip", list(AUGMENT_OPTIONS)),
             "Augmentation of the weight and architecture batches (the reference: crop_flip).",
         ),
     ]
 )
-class DARTS(OneShotSearcher):
-    """DARTS on any space whose supernet is ``differentiable``; proposes the magnitude cell.
+class BilevelSearcher(OneShotSearcher):
+    """The bilevel search of a ``differentiable`` supernet (DARTS's recipe), then selection.
 
-    ``flows.search(space, objective, algorithm=DARTS(data=...), budget=1, out=...)``. After
-    ``prepare``, ``supernet``, ``arch`` (the trained architecture parameters) and ``selected``
-    (``{"magnitude": spec}``) are set.
+    Subclasses build the supernet (``build_supernet``) and may change the training recipe
+    (``train_config``) and the selection (``select``). After ``prepare``, ``supernet``, ``arch``
+    (the trained architecture parameters) and ``selected`` (``{"magnitude": spec}``, the argmax
+    of every decision) are set.
     """
 
     def _reset(self) -> None:
@@ -295,12 +285,24 @@ class DARTS(OneShotSearcher):
         return validation_split(load_dataset(self.data), 1.0 - self.train_portion, self.train_seed)
 
     def build_supernet(self, space: Any) -> Supernet:
-        """The ``differentiable`` supernet of ``space`` with the cells' BatchNorm ``affine`` as
-        configured (a family whose factory takes no ``affine`` is refused by that factory)."""
-        from symnas import programs
+        """The ``differentiable`` supernet of ``space`` (subclasses implement it)."""
+        raise NotImplementedError
 
-        require(programs.registry.supernet_class(space), "differentiable", type(self).__name__)
-        return programs.supernet(space, affine=self.affine)
+    def train_config(self, seed: int) -> TrainConfig:
+        """DARTS's search recipe with this searcher's settings."""
+        return darts_config(
+            self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            lr_min=self.lr_min,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            arch_lr=self.arch_lr if self.trains_alpha() else None,
+            arch_weight_decay=self.arch_weight_decay,
+            seed=seed,
+            augment=self.augmentation(),
+        )
 
     def train_supernet(
         self, space: Any, out: Path | None, resume: bool, progress: bool
@@ -315,19 +317,7 @@ class DARTS(OneShotSearcher):
         torch.manual_seed(seed)
         self.supernet = self.build_supernet(space)
         self.arch = ArchitectureParameters(self.supernet.arch_decisions(), seed=seed)
-        config = darts_config(
-            self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            lr_min=self.lr_min,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip,
-            arch_lr=self.arch_lr if self.trains_alpha() else None,
-            arch_weight_decay=self.arch_weight_decay,
-            seed=seed,
-            augment=self.augmentation(),
-        )
+        config = self.train_config(seed)
         trainer = DARTSTrainer(
             self.supernet,
             train,
@@ -342,8 +332,46 @@ class DARTS(OneShotSearcher):
             fingerprint={
                 "space": pg.to_json(space),
                 "source": describe_data(self.data),
-                "affine": self.affine,
+                **self.supernet_fingerprint(),
             },
         )
         trainer.fit()
         return trainer
+
+    def supernet_fingerprint(self) -> dict[str, Any]:
+        """Settings of the supernet a resumed search must share (beyond space and data)."""
+        return {}
+
+
+@register_algorithm(
+    "darts",
+    "DARTS: bilevel softmax relaxation of the op choices, magnitude selection "
+    "(Liu et al. ICLR 2019)",
+    defaults={"data": "digits"},
+)
+@pg.members(
+    [
+        (
+            "affine",
+            pg.typing.Bool(default=False),
+            "Affine BatchNorm in the supernet's cells (the reference: False).",
+        ),
+    ]
+)
+class DARTS(BilevelSearcher):
+    """DARTS on any space whose supernet is ``differentiable``; proposes the magnitude cell.
+
+    ``flows.search(space, objective, algorithm=DARTS(data=...), budget=1, out=...)``.
+    """
+
+    def build_supernet(self, space: Any) -> Supernet:
+        """The ``differentiable`` supernet of ``space`` with the cells' BatchNorm ``affine`` as
+        configured (a family whose factory takes no ``affine`` is refused by that factory)."""
+        from symnas import programs
+
+        require(programs.registry.supernet_class(space), "differentiable", type(self).__name__)
+        return programs.supernet(space, affine=self.affine)
+
+    def supernet_fingerprint(self) -> dict[str, Any]:
+        """The cells' BatchNorm setting."""
+        return {"affine": self.affine}

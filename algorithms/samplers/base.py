@@ -8,6 +8,13 @@ checkpoints. The random generator belongs to the trainer, which checkpoints it t
 
 Samplers register by name (:func:`register_sampler`), so that :func:`create_sampler` makes one
 from a name such as ``"uniform"``, ``"sandwich"`` or ``"preferred"``.
+
+Three optional hooks serve samplers that learn over epochs or over the data: ``end_epoch`` runs
+after each epoch's last step; a sampler with ``observes_data`` receives the dataset indices,
+logits and targets of every sub-network's batch (``observe_data``) and gives the probabilities
+the trainer draws the next epoch's training indices with (``data_weights``; the draw itself is
+the trainer's). A sampler with ``split_batch`` has each spec of a step trained on its own equal
+share of the batch (multi-architecture sampling) instead of on the whole batch.
 """
 
 from __future__ import annotations
@@ -33,6 +40,12 @@ class PathSampler:
 
     #: Capability the sampler needs from the supernet (``programs.supernet_base``), if any.
     requires: str | None = None
+    #: The family (``programs`` registry name) the sampler is defined for, if only one.
+    family: str | None = None
+    #: Each spec of a step trains on its own share of the batch, not on the whole batch.
+    split_batch: bool = False
+    #: The trainer reports every batch (``observe_data``) and draws by ``data_weights``.
+    observes_data: bool = False
 
     def bind(self, space: Any, supernet: Any = None) -> PathSampler:
         """Sets the sampler up on a space (or compiled codec; None for samplers of a fixed set of
@@ -54,6 +67,19 @@ class PathSampler:
 
     def update(self, specs: Sequence[Spec], losses: Sequence[float]) -> None:
         """Receives the training loss of every spec of the last step (no-op by default)."""
+
+    def end_epoch(self, epoch: int, epochs: int) -> None:
+        """Called after the last step of epoch ``epoch`` (0-based) of ``epochs`` (no-op by
+        default)."""
+
+    def observe_data(self, indices: np.ndarray, logits: Any, targets: Any) -> None:
+        """Receives the dataset indices, logits and targets of the examples one spec of the last
+        step trained on (called only when ``observes_data``)."""
+
+    def data_weights(self, size: int) -> np.ndarray | None:
+        """Probabilities over the ``size`` training examples for drawing the next epoch's
+        indices (with replacement), or None for the trainer's plain shuffle."""
+        return None
 
     def config(self) -> dict[str, Any]:
         """The sampler's settings, recorded in a checkpoint's fingerprint."""
@@ -83,14 +109,15 @@ def check_count(name: str, value: Any, minimum: int) -> int:
 
 def register_sampler(name: str, description: str) -> Callable[[S], S]:
     """Class decorator: registers a :class:`PathSampler` subclass under ``name`` (with the
-    capability it ``requires`` of the supernet as metadata)."""
+    capability it ``requires`` of the supernet and the ``family`` it is defined for as
+    metadata)."""
 
     def decorate(cls: S) -> S:
         if not (isinstance(cls, type) and issubclass(cls, PathSampler)):
             raise TypeError(
                 f"register_sampler({name!r}) decorates a PathSampler subclass; got {cls!r}."
             )
-        SAMPLERS.register(name, description, cls, requires=cls.requires)
+        SAMPLERS.register(name, description, cls, requires=cls.requires, family=cls.family)
         return cls
 
     return decorate

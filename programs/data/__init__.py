@@ -157,12 +157,19 @@ class Dataset:
         )
 
     def loader(
-        self, split: str, batch_size: int = 64, shuffle: bool = False, seed: int = 0
+        self,
+        split: str,
+        batch_size: int = 64,
+        shuffle: bool = False,
+        seed: int = 0,
+        indices: Sequence[int] | np.ndarray | None = None,
     ) -> DataLoader:
         """A ``DataLoader`` of ``(x, y)`` batches over ``split``.
 
         Batches are gathered with one index operation each; with ``shuffle`` the order is drawn
-        from a generator seeded with ``seed``, so the same seed gives the same batches.
+        from a generator seeded with ``seed``, so the same seed gives the same batches. With
+        ``indices`` the batches read those examples in that order instead (repeats allowed, as
+        :func:`weighted_indices` draws them).
         """
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(
@@ -170,13 +177,42 @@ class Dataset:
             )
         x, y = self.tensors(split)
         dataset = TensorDataset(x, y)
-        if shuffle:
+        if indices is not None:
+            if shuffle:
+                raise ValueError("Dataset.loader: give shuffle=True or indices, not both.")
+            order = np.asarray(indices)
+            if order.ndim != 1 or not np.issubdtype(order.dtype, np.integer):
+                raise ValueError("Dataset.loader: indices must be a 1-D sequence of ints.")
+            if len(order) and not (0 <= order.min() and order.max() < len(y)):
+                raise ValueError(
+                    f"Dataset.loader: indices must lie in [0, {len(y)}) for split {split!r}."
+                )
+            sampler = order.tolist()
+        elif shuffle:
             generator = torch.Generator().manual_seed(seed)
             sampler = RandomSampler(dataset, generator=generator)
         else:
             sampler = SequentialSampler(dataset)
         batches = BatchSampler(sampler, batch_size=batch_size, drop_last=False)
         return DataLoader(dataset, sampler=batches, batch_size=None)
+
+
+def shuffled_indices(size: int, seed: int) -> np.ndarray:
+    """The order ``Dataset.loader(shuffle=True, seed=seed)`` reads ``size`` examples in."""
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed)).numpy()
+
+
+def weighted_indices(weights: Sequence[float] | np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` example indices drawn with replacement, index ``i`` with probability
+    ``weights[i]`` (importance sampling of training data), from a generator seeded with
+    ``seed``; ``weights`` must be non-negative and sum to 1."""
+    p = np.asarray(weights, dtype=float)
+    if p.ndim != 1 or not len(p) or (p < 0).any() or not np.isclose(p.sum(), 1.0):
+        raise ValueError(
+            "weighted_indices: weights must be a non-empty 1-D array of non-negative "
+            f"probabilities summing to 1; got shape {p.shape}, sum {p.sum() if p.size else 0}."
+        )
+    return np.random.default_rng(seed).choice(len(p), size=count, replace=True, p=p / p.sum())
 
 
 def resized(data: Dataset, size: int) -> Dataset:

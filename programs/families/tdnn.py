@@ -27,12 +27,21 @@ weights, copied) gives equal outputs. BN statistics: the sub-network uses (and i
 updates) the matching slices of the supernet's running statistics, and ``extract`` copies them.
 EfficientTDNN re-estimates BN statistics per sub-network before evaluation; use
 :func:`symnas.programs.training.estimator.recalibrate_bn` for that.
+
+The ``differentiable`` relaxation is TangleNAS's weight superposition (``programs.families.entangle``):
+every conv and linear layer runs once at the largest size with the mixture of its zero-padded
+slices (kernels: the mixture of the transformed centre kernels, each zero-padded to the largest),
+every BN output is scaled by its width mixture (the mixture of the zero-padded per-width outputs),
+and the candidate depths' concatenated block outputs are mixed before the aggregation conv (a
+bias-free 1x1 conv, so this equals mixing the depths' aggregated outputs). BN running statistics
+follow the mixed activations.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +51,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
+from symnas.programs.families.entangle import (
+    EntangledSupernet,
+    Superposition,
+    entangled,
+    joint,
+    kernel_mixture,
+    mix_depths,
+    ones,
+    size,
+)
 from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.spaces.tdnn import TDNNSpace
 
@@ -280,6 +299,11 @@ def _choices(value: Any) -> list[Any]:
     return list(value.candidates) if isinstance(value, pg.hyper.OneOf) else [value]
 
 
+def se_call(layer: nn.Linear, x: torch.Tensor, weights: Superposition) -> torch.Tensor:
+    """A squeeze-excitation linear layer with its weight superimposed by ``weights``."""
+    return entangled(lambda w, b: F.linear(x, w, b), layer.weight, layer.bias, weights)
+
+
 @functools.lru_cache(maxsize=64)
 def _template(arch: TDNNArch) -> TDNN:
     """A weightless (meta-device) module of ``arch`` that the supernet calls functionally."""
@@ -287,7 +311,7 @@ def _template(arch: TDNNArch) -> TDNN:
         return TDNN(arch)
 
 
-class TDNNSupernet(SlicedSupernet, SizedSupernet):
+class TDNNSupernet(SlicedSupernet, SizedSupernet, EntangledSupernet):
     """Weight-entangled supernet of a :class:`TDNNSpace` (elastic depth, width and kernel)."""
 
     def __init__(self, space: TDNNSpace, **task: Any) -> None:
@@ -347,6 +371,7 @@ class TDNNSupernet(SlicedSupernet, SizedSupernet):
                         torch.eye(size - 2)
                     )
                     size -= 2
+        self.relax(space)
 
     @staticmethod
     def _transform_key(conv: str, size: int) -> str:
@@ -473,6 +498,124 @@ class TDNNSupernet(SlicedSupernet, SizedSupernet):
             sel = plan[module][0]
             if leaf in ("running_mean", "running_var") and isinstance(sel, torch.Tensor):
                 buffers[name][sel] = tensor
+
+    def _mixed_conv(
+        self,
+        layer: nn.Module,
+        name: str,
+        x: torch.Tensor,
+        channels: Superposition,
+        kernels: tuple[list[int], torch.Tensor] | None = None,
+        dilation: int = 1,
+    ) -> torch.Tensor:
+        """Conv (weight superimposed over ``channels``, ``(out,)`` or ``(out, in)`` terms, and
+        over the kernel choices when given) -> ReLU -> BN of a ``ConvReLUBN`` at its largest
+        size."""
+        padding = (layer.conv.weight.shape[-1] - 1) // 2 * dilation
+
+        def conv(weight: torch.Tensor, _: Any = None) -> torch.Tensor:
+            return F.conv1d(x, weight, padding=padding, dilation=dilation)
+
+        def call(weight: torch.Tensor, _: Any) -> torch.Tensor:
+            if kernels is None:
+                return conv(weight)
+            shrunk = [self._shrink_kernel(name, weight, k) for k in kernels[0]]
+            return kernel_mixture(conv, shrunk, kernels[1])
+
+        return layer.bn(F.relu(entangled(call, layer.conv.weight, None, channels)))
+
+    def _mixed_block(
+        self,
+        index: int,
+        x: torch.Tensor,
+        weights: Mapping[str, torch.Tensor],
+        channels: tuple[list[int], torch.Tensor],
+    ) -> torch.Tensor:
+        """Block ``index``'s residual branch with its width and kernel mixtures; ``channels``
+        is the stem width's decision."""
+        top, scale = self.max_arch, self.max_arch.scale
+        block, prefix = self.net.encoder.blocks[index], f"encoder.blocks.{index}"
+        mid, kernel, dilation = top.layers[index + 1]
+        group = mid // scale
+        widths = self.choice(weights, f"blocks[{index}].width", mid)
+        kernels = self.choice(weights, f"blocks[{index}].kernel", kernel)
+        groups = [w // scale for w in widths[0]]
+        m_c = size(top.layers[0][0], *channels)
+        m_mid = size(mid, groups, widths[1], period=group)
+        square = joint((group, group), [(g, g) for g in groups], widths[1])
+        h = self._mixed_conv(block.first, f"{prefix}.first.conv", x, m_mid.outer(m_c))
+        parts, outs = torch.split(h * m_mid.mask()[:, None], group, dim=1), []
+        group_mask = size(group, groups, widths[1]).mask()[:, None]
+        for j, conv in enumerate(block.res2.convs):
+            inp = parts[j] if j == 0 else parts[j] + outs[-1]
+            name = f"{prefix}.res2.convs.{j}.conv"
+            outs.append(self._mixed_conv(conv, name, inp, square, kernels, dilation) * group_mask)
+        if scale > 1:
+            outs.append(parts[-1])
+        name = f"{prefix}.last.conv"
+        h = self._mixed_conv(block.last, name, torch.cat(outs, 1), m_c.outer(m_mid))
+        h = h * m_c.mask()[:, None]
+        se = block.se
+        pairs = [(c // top.se_reduction, c) for c in channels[0]]
+        squeeze = joint(se.reduce.weight.shape, pairs, channels[1])
+        gate = F.relu(se_call(se.reduce, h.mean(dim=2), squeeze))
+        gate = torch.sigmoid(se_call(se.expand, gate, squeeze.transposed()))
+        return h * gate.unsqueeze(2)
+
+    def _forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """TangleNAS forward: superimposed weights in every layer, candidate depths mixed."""
+        top, encoder = self.max_arch, self.net.encoder
+        if x.ndim == 4 and x.shape[1] == 1:
+            x = x.squeeze(1)
+        width, kernel, _ = top.layers[0]
+        channels = self.choice(weights, "stem.width", width)
+        m_c = size(width, *channels)
+        kernels = self.choice(weights, "stem.kernel", kernel)
+        out = self._mixed_conv(encoder.stem, "encoder.stem.conv", x, m_c, kernels)
+        out = out * m_c.mask()[:, None]
+        total, outs = out, []
+        for index in range(top.depth):
+            out = self._mixed_block(index, out, weights, channels) + total
+            outs.append(out)
+            total = total + out
+        depths = self.choice(weights, "blocks", top.depth)
+        stacked = [
+            F.pad(torch.cat(outs[:d], dim=1), (0, 0, 0, width * (top.depth - d))) for d in depths[0]
+        ]
+        m_cat = size(top.cat_channels, *self.choice(weights, "cat_channels", top.cat_channels))
+        mixed = mix_depths(stacked, depths[1])
+        out = F.relu(
+            entangled(
+                lambda w, _: F.conv1d(mixed, w),
+                encoder.cat.weight,
+                None,
+                m_cat.outer(m_c.tiled(top.depth)),
+            )
+        )
+        pool = encoder.pool
+        hidden = ones(pool.attn1.weight.shape[0], m_cat)
+        scores = torch.tanh(
+            entangled(lambda w, _: F.conv1d(out, w), pool.attn1.weight, None, hidden.outer(m_cat))
+        )
+        alpha = torch.softmax(
+            entangled(
+                lambda w, _: F.conv1d(scores, w), pool.attn2.weight, None, m_cat.outer(hidden)
+            ),
+            dim=2,
+        )
+        mean = torch.sum(alpha * out, dim=2)
+        var = torch.sum(alpha * out * out, dim=2) - mean * mean
+        m_stats = m_cat.concatenated(m_cat)
+        stats = torch.cat([mean, torch.sqrt(var.clamp(min=1e-9))], dim=1)
+        stats = encoder.pool_bn(stats) * m_stats.mask()
+        fc = encoder.embed_fc
+        embedded = entangled(
+            lambda w, b: F.linear(stats, w, b),
+            fc.weight,
+            fc.bias,
+            ones(fc.weight.shape[0], m_cat).outer(m_stats),
+        )
+        return self.net.classifier(encoder.embed_bn(embedded))
 
     def sliced_state(self, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
         """The sub-network's weights and BN statistics, derived from the shared tensors."""

@@ -9,11 +9,14 @@ LayerNorm, a global average pool over patch tokens (or the class token) and a li
 
 ``ViTSupernet`` shares one set of weights between every spec of a ``ViTSpace`` (AutoFormer
 weight entanglement): sub-networks take leading slices of each tensor and skip layers at index
-``>= depth``.
+``>= depth``. Its ``differentiable`` relaxation is TangleNAS's weight superposition
+(``programs.families.entangle``): one forward of the largest network with every layer's weight the
+mixture of its zero-padded slices, and the candidate depths' outputs mixed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +26,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
+from symnas.programs.families.entangle import (
+    EntangledSupernet,
+    entangled,
+    joint,
+    mix_depths,
+    ones,
+    size,
+)
 from symnas.programs.families.vit_layers import (
     TASK_FIELDS,
     LayerNormSuper,
@@ -293,6 +304,34 @@ class SuperBlock(nn.Module):
         mlp = self.fc2(F.gelu(self.fc1(self.norm2(x), hidden)), dim)
         return x + drop_path(mlp, self.rate, self.training)
 
+    def weighted(
+        self,
+        x: torch.Tensor,
+        embed: tuple[list[int], torch.Tensor],
+        heads: tuple[list[int], torch.Tensor],
+        hidden: tuple[list[tuple[int, int]], torch.Tensor],
+    ) -> torch.Tensor:
+        """The layer with superimposed weights (``programs.families.entangle``) on the zero-padded
+        largest-width ``x``. ``embed`` and ``heads`` are ``(candidates, mixing weights)`` of the
+        embedding width and head count; ``hidden`` lists ``(MLP width, embedding width)`` pairs
+        with their joint weights (AutoFormer's MLP width ``int(e * ratio)`` depends on both)."""
+        dims, w_e = embed
+        attn, tokens = self.attn, x.shape[1]
+        width, max_qkv = attn.qkv.weight.shape[2], attn.qkv.weight.shape[1]
+        m_e = size(width, dims, w_e)
+        m_q = size(max_qkv, [h * self.head_dim for h in heads[0]], heads[1])
+        rel_k = None if attn.rel_k is None else attn.rel_k(tokens)
+        rel_v = None if attn.rel_v is None else attn.rel_v(tokens)
+        qkv = attn.qkv.weighted(self.norm1.weighted(x, dims, w_e), m_q.outer(m_e))
+        out = attn.proj.weighted(
+            attend(qkv, max_qkv // self.head_dim, rel_k, rel_v), m_e.outer(m_q)
+        )
+        x = x + drop_path(out, self.rate, self.training)
+        mlp = joint(self.fc1.weight.shape, hidden[0], hidden[1])
+        h = F.gelu(self.fc1.weighted(self.norm2.weighted(x, dims, w_e), mlp))
+        out = self.fc2.weighted(h, mlp.transposed())
+        return x + drop_path(out, self.rate, self.training)
+
     def sliced(self, dim: int, heads: int, hidden: int) -> dict[str, torch.Tensor]:
         """The weights of one sub-layer, keyed like a standalone ``Block``'s state dict."""
         qkv_dim = heads * self.head_dim
@@ -311,7 +350,7 @@ class SuperBlock(nn.Module):
         return {f"{module}.{key}": t for module, ts in parts.items() for key, t in ts.items()}
 
 
-class ViTSupernet(SlicedSupernet, SizedSupernet):
+class ViTSupernet(SlicedSupernet, SizedSupernet, EntangledSupernet):
     """AutoFormer weight-entangled supernet of a ``ViTSpace``.
 
     Sized by the largest choice of every dimension; ``activate(spec)`` selects a sub-network
@@ -342,6 +381,7 @@ class ViTSupernet(SlicedSupernet, SizedSupernet):
         self.task = {name: getattr(self.max_arch, name) for name in TASK_FIELDS}
         _build_body(self, self.max_arch, drop_path_rate, SuperBlock, LayerNormSuper, LinearSuper)
         self.active_arch: ViTArch | None = None
+        self.relax(space)
 
     def arch_of(self, spec: Any) -> ViTArch:
         """Validates that ``spec`` is a member of this supernet's space."""
@@ -385,6 +425,33 @@ class ViTSupernet(SlicedSupernet, SizedSupernet):
             x = self.blocks[layer](x, arch.num_heads[layer], arch.hidden(layer))
         x = self.norm(x)
         return self.head(x[:, 1:].mean(dim=1) if arch.global_pool else x[:, 0], arch.num_classes)
+
+    def _forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """TangleNAS forward: superimposed weights in every layer, candidate depths mixed."""
+        arch = self.max_arch
+        embed = self.choice(weights, "embed_dim", arch.embed_dim)
+        m_e = size(arch.embed_dim, *embed)
+        patch = self.patch_embed
+        x = entangled(
+            lambda w, b: F.conv2d(x, w, b, stride=arch.patch_size), patch.weight, patch.bias, m_e
+        )
+        x = x.flatten(2).transpose(1, 2)
+        mask = m_e.mask()
+        x = torch.cat(((self.cls_token * mask).expand(x.shape[0], -1, -1), x), dim=1)
+        x = x + self.pos_embed * mask
+        depths = self.choice(weights, "depth", arch.depth)
+        outputs = {}
+        for layer in range(arch.depth):
+            heads = self.choice(weights, f"num_heads[{layer}]", arch.num_heads[layer])
+            ratios = self.choice(weights, f"mlp_ratio[{layer}]", arch.mlp_ratio[layer])
+            pairs = [(int(e * r), e) for e in embed[0] for r in ratios[0]]
+            joint_weights = (embed[1][:, None] * ratios[1][None, :]).flatten()
+            x = self.blocks[layer].weighted(x, embed, heads, (pairs, joint_weights))
+            outputs[layer + 1] = x
+        x = mix_depths([outputs[d] for d in depths[0]], depths[1])
+        x = self.norm.weighted(x, *embed)
+        pooled = x[:, 1:].mean(dim=1) if arch.global_pool else x[:, 0]
+        return self.head.weighted(pooled, ones(arch.num_classes, m_e).outer(m_e))
 
     def sliced_state(self, spec: Any) -> dict[str, torch.Tensor]:
         """The inherited weights of ``spec`` as views, keyed like ``build(spec).state_dict()``."""

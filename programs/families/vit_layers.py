@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from symnas.programs.families.entangle import Superposition, entangled, mixed_layer_norm
+
 TASK_FIELDS = ("num_classes", "image_size", "patch_size", "in_chans")
 
 
@@ -124,6 +126,16 @@ class LinearSuper(nn.Module):
             out["bias"] = self.bias[:out_features]
         return out
 
+    def weighted(
+        self, x: torch.Tensor, weights: Superposition, bias_weights: Superposition | None = None
+    ) -> torch.Tensor:
+        """The layer with the superimposed weight of ``weights`` (``(out, in)`` terms;
+        ``programs.families.entangle``) and bias of ``bias_weights`` (default: the rows of ``weights``)
+        on the full-width ``x``."""
+        return entangled(
+            lambda w, b: F.linear(x, w, b), self.weight, self.bias, weights, bias_weights
+        )
+
 
 class LayerNormSuper(nn.Module):
     """Entangled LayerNorm: a sub-layer of width ``d`` uses ``gamma[:d]`` and ``beta[:d]``."""
@@ -142,6 +154,10 @@ class LayerNormSuper(nn.Module):
     def sliced(self, dim: int) -> dict[str, torch.Tensor]:
         """The weights of one sub-layer, keyed as in ``nn.LayerNorm``."""
         return {"weight": self.weight[:dim], "bias": self.bias[:dim]}
+
+    def weighted(self, x: torch.Tensor, sizes: list[int], weights: torch.Tensor) -> torch.Tensor:
+        """The ``weights``-mixture of the zero-padded norms of the widths ``sizes``."""
+        return mixed_layer_norm(x, self.weight, self.bias, self.eps, sizes, weights)
 
 
 class QKVSuper(nn.Module):
@@ -168,6 +184,16 @@ class QKVSuper(nn.Module):
         """``(B, N, in) -> (B, N, 3 * qkv_dim)``."""
         weights = self.sliced(x.shape[-1], qkv_dim)
         return F.linear(x, weights["weight"], weights.get("bias"))
+
+    def weighted(self, x: torch.Tensor, weights: Superposition) -> torch.Tensor:
+        """``(B, N, max_in) -> (B, N, 3 * max_qkv_dim)`` with the superimposed weight of
+        ``weights`` (``(max_qkv_dim, max_in)`` terms, q, k and v alike)."""
+        return entangled(
+            lambda w, b: F.linear(x, w.flatten(0, 1), None if b is None else b.flatten()),
+            self.weight,
+            self.bias,
+            weights.stacked(3),
+        )
 
 
 def count_linear(in_features: int, out_features: int, bias: bool = True) -> int:

@@ -11,12 +11,15 @@ and residual spatial reduction (RSR) between stages:
 
 The reference trains its supernet with channel masks that keep the leading channels; here a
 sub-network takes the same leading slices directly (identical outputs, no masking cost) and
-dropped blocks are skipped.
+dropped blocks are skipped. The ``differentiable`` relaxation is TangleNAS's weight
+superposition (``programs.families.entangle``): every layer runs once at its largest width with the
+mixture of its zero-padded slices, and a block's keep choice mixes the block's output with its
+input (the outputs of the candidate depths).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
+from symnas.programs.families.entangle import (
+    EntangledSupernet,
+    Superposition,
+    entangled,
+    mix_depths,
+    mixed_layer_norm,
+    ones,
+    size,
+)
 from symnas.programs.families.vit import Block, SuperBlock
 from symnas.programs.families.vit_layers import (
     TASK_FIELDS,
@@ -184,6 +196,18 @@ class PatchStem(nn.Module):
         x = F.conv2d(x, self.proj.weight[:width], self.proj.bias[:width], stride=self.stride)
         return x.flatten(2).transpose(1, 2)
 
+    def weighted(self, x: torch.Tensor, width: Superposition) -> torch.Tensor:
+        """Images -> tokens of the largest width with the projection filters superimposed by
+        the width decision ``width`` (``programs.families.entangle``)."""
+        if len(self.convs):
+            x = self.convs[0](x)
+            x = x + self.convs[2](self.convs[1](x))
+        proj = self.proj
+        x = entangled(
+            lambda w, b: F.conv2d(x, w, b, stride=self.stride), proj.weight, proj.bias, width
+        )
+        return x.flatten(2).transpose(1, 2)
+
 
 class SpatialReduction(nn.Module):
     """Residual spatial reduction between stages (halves the grid, widens the tokens).
@@ -301,7 +325,7 @@ def build(spec: Any, drop_path_rate: float = 0.0, **task: Any) -> ViTResNAS:
     return ViTResNAS(parse_spec(spec, **task), drop_path_rate)
 
 
-class ViTResNASSupernet(SlicedSupernet, SizedSupernet):
+class ViTResNASSupernet(SlicedSupernet, SizedSupernet, EntangledSupernet):
     """Weight-sharing supernet of a ``ViTResNASSpace``.
 
     Holds every stage at its widest choice and every block; a sub-network takes leading slices
@@ -355,6 +379,7 @@ class ViTResNASSupernet(SlicedSupernet, SizedSupernet):
         self.head = nn.Linear(arch.stages[-1].embed_dim, arch.num_classes)
         self.apply(_init_weights)
         self.active_arch: ResNASArch | None = None
+        self.relax(space)
 
     def arch_of(self, spec: Any) -> ResNASArch:
         """Validates that ``spec`` is a member of this supernet's space."""
@@ -409,6 +434,75 @@ class ViTResNASSupernet(SlicedSupernet, SizedSupernet):
         e = arch.stages[-1].embed_dim
         cls = F.layer_norm(x[:, 0], (e,), self.norm.weight[:e], self.norm.bias[:e], _EPS)
         return F.linear(cls, self.head.weight[:, :e], self.head.bias)
+
+    def _mixed_reduction(
+        self,
+        index: int,
+        x: torch.Tensor,
+        inputs: tuple[list[int], torch.Tensor],
+        outputs: tuple[list[int], torch.Tensor],
+        grid: int,
+    ) -> torch.Tensor:
+        """The residual spatial reduction before stage ``index + 1`` with superimposed weights
+        (input width mixture ``inputs``, output width mixture ``outputs``)."""
+        rsr = self.reductions[index]
+        batch, _, in_dim = x.shape
+        out_dim = rsr.conv.weight.shape[0]
+        m_out = size(out_dim, *outputs)
+        pairs = m_out.outer(size(in_dim, *inputs))
+        normed = mixed_layer_norm(x, rsr.norm.weight, rsr.norm.bias, _EPS, *inputs)
+        image = normed[:, 1:].transpose(1, 2).reshape(batch, in_dim, grid, grid)
+        patches = entangled(
+            lambda w, b: F.conv2d(image, w, b, stride=2, padding=1),
+            rsr.conv.weight,
+            rsr.conv.bias,
+            pairs,
+        )
+        patches = patches.flatten(2).transpose(1, 2) + rsr.pos_embed * m_out.mask()
+        cls = entangled(
+            lambda w, b: F.linear(normed[:, :1], w, b), rsr.token.weight, rsr.token.bias, pairs
+        )
+        raw = x[:, 1:].transpose(1, 2).reshape(batch, in_dim, grid, grid)
+        pooled = F.avg_pool2d(raw, 2).flatten(2).transpose(1, 2)
+        residual = F.pad(torch.cat((x[:, :1], pooled), dim=1), (0, out_dim - in_dim))
+        return torch.cat((cls, patches), dim=1) + residual * m_out.mask()
+
+    def _forward_mixed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """TangleNAS forward: superimposed weights in every layer; a block's keep choice mixes
+        its output with its input."""
+        arch = self.max_arch
+        widths = [
+            self.choice(weights, f"stages[{s}].embed_dim", stage.embed_dim)
+            for s, stage in enumerate(arch.stages)
+        ]
+        m_e = size(arch.stages[0].embed_dim, *widths[0])
+        x = self.stem.weighted(x, m_e)
+        mask = m_e.mask()
+        x = torch.cat(((self.cls_token * mask).expand(x.shape[0], -1, -1), x), dim=1)
+        x = x + self.pos_embed * mask
+        grid = arch.grid
+        for s, stage in enumerate(arch.stages):
+            if s:
+                x = self._mixed_reduction(s - 1, x, widths[s - 1], widths[s], grid)
+                grid //= 2
+            for b in range(len(stage.keep)):
+                where = f"stages[{s}]"
+                heads = self.choice(weights, f"{where}.num_heads[{b}]", stage.num_heads[b])
+                hidden = self.choice(weights, f"{where}.mlp_hidden[{b}]", stage.mlp_hidden[b])
+                pairs = [(h, e) for e in widths[s][0] for h in hidden[0]]
+                joint = (widths[s][1][:, None] * hidden[1][None, :]).flatten()
+                keep = self.choice(weights, f"{where}.keep[{b}]", True)
+                out = self.stages[s][b].weighted(x, widths[s], heads, (pairs, joint))
+                x = mix_depths([out if kept else x for kept in keep[0]], keep[1])
+        cls = mixed_layer_norm(x[:, 0], self.norm.weight, self.norm.bias, _EPS, *widths[-1])
+        m_last = size(arch.stages[-1].embed_dim, *widths[-1])
+        head = self.head
+        return entangled(
+            lambda w, b: F.linear(cls, w, b),
+            head.weight,
+            head.bias,
+            ones(arch.num_classes, m_last).outer(m_last),
+        )
 
     def sliced_state(self, spec: Any) -> dict[str, torch.Tensor]:
         """The inherited weights of ``spec`` as views, keyed like ``build(spec).state_dict()``."""

@@ -4,7 +4,13 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
 
 - **sampled paths**: a path sampler (``algorithms.samplers``: SPOS uniform, sandwich, PreNAS's
   preferred set, ...) picks the sub-networks of each step; their label-smoothed cross-entropies
-  are averaged and the sampler receives each loss back (``update``);
+  are averaged and the sampler receives each loss back (``update``, with the step's gradients
+  still on the parameters). A sampler with ``split_batch`` has each sub-network train on its own
+  equal share of the batch, the loss being the mean over the whole batch (multi-architecture
+  sampling). A sampler that ``observes_data`` receives each share's dataset indices, logits and
+  targets, and each epoch's training indices are drawn with replacement from its
+  ``data_weights`` (``programs.data.weighted_indices``; the plain shuffle until it has any).
+  Every sampler's ``end_epoch`` runs after an epoch's last step, before the checkpoint;
 - **weighted mixture**: with :class:`ArchitectureParameters` (one logit vector per op decision of
   a ``differentiable`` supernet) every step runs ``forward_weighted`` with the softmax of the
   logits. With an architecture learning rate, each step first updates the logits on a batch of
@@ -45,7 +51,7 @@ from tqdm.auto import tqdm
 
 from symnas.core.compare import first_difference, short_repr
 from symnas.core.files import write_atomic, write_text_atomic
-from symnas.programs.data import Dataset
+from symnas.programs.data import Dataset, shuffled_indices, weighted_indices
 from symnas.programs.data.augment import AUGMENTATIONS, augment
 from symnas.programs.supernet_base import Supernet, require
 from symnas.programs.training.train import cosine_schedule, evaluate, make_optimizer
@@ -282,13 +288,19 @@ class SupernetTrainer:
         self.arch_optimizer.step()
         return float(loss.detach())
 
-    def weight_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """One step of the shared weights on a training batch; returns its loss."""
+    def weight_step(
+        self, x: torch.Tensor, y: torch.Tensor, indices: np.ndarray | None = None
+    ) -> float:
+        """One step of the shared weights on a training batch (``indices``: its examples'
+        dataset indices, for a sampler that observes data); returns its loss."""
         self.optimizer.zero_grad(set_to_none=True)
         if self.sampler is not None:
-            specs = self.sampler.sample(self.rng)
-            losses = [self.loss(self.supernet(x, spec), y) for spec in specs]
-            loss = torch.stack(losses).mean()
+            specs, losses = self._sampled_losses(x, y, indices)
+            if self.sampler.split_batch:
+                weights = [len(part) / len(y) for part in self._shares(len(y), len(specs))]
+                loss = torch.stack([w * v for w, v in zip(weights, losses, strict=True)]).sum()
+            else:
+                loss = torch.stack(losses).mean()
         else:
             loss = self.loss(self.weighted_logits(x), y)
         loss.backward()
@@ -300,6 +312,45 @@ class SupernetTrainer:
         if self.sampler is not None:
             self.sampler.update(specs, [float(v.detach()) for v in losses])
         return float(loss.detach())
+
+    def _shares(self, size: int, count: int) -> list[torch.Tensor]:
+        """The non-empty shares of a batch of ``size`` that ``count`` split-batch specs train on
+        (equal up to one example; fewer shares than specs when the batch is smaller)."""
+        return [part for part in torch.arange(size).tensor_split(count) if len(part)]
+
+    def _sampled_losses(
+        self, x: torch.Tensor, y: torch.Tensor, indices: np.ndarray | None
+    ) -> tuple[list[Any], list[torch.Tensor]]:
+        """The specs of a sampled step that ran and their losses (each on the whole batch, or
+        on its own share with ``split_batch``); reports each share to a sampler that observes
+        data."""
+        specs = self.sampler.sample(self.rng)
+        if not self.sampler.split_batch and not self.sampler.observes_data:
+            return specs, [self.loss(self.supernet(x, spec), y) for spec in specs]
+        shares = (
+            self._shares(len(y), len(specs))
+            if self.sampler.split_batch
+            else [slice(None)] * len(specs)
+        )
+        specs = specs[: len(shares)]
+        losses = []
+        for spec, part in zip(specs, shares, strict=True):
+            logits = self.supernet(x[part], spec)
+            losses.append(self.loss(logits, y[part]))
+            if self.sampler.observes_data:
+                self.sampler.observe_data(indices[part], logits.detach(), y[part])
+        return specs, losses
+
+    def _epoch_order(self, epoch: int) -> np.ndarray | None:
+        """The training indices of ``epoch`` for a sampler that observes data (drawn from its
+        ``data_weights``, or the plain shuffle's order before it has any); None otherwise."""
+        if self.sampler is None or not self.sampler.observes_data:
+            return None
+        size, seed = len(self.data.y_train), self.config.seed + epoch
+        weights = self.sampler.data_weights(size)
+        if weights is None:
+            return shuffled_indices(size, seed)
+        return weighted_indices(weights, size, seed)
 
     def _valid_stream(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         seed = self.config.seed + 7919 * (epoch + 1)
@@ -351,20 +402,25 @@ class SupernetTrainer:
     def _run_epoch(self, epoch: int, bar: Any) -> None:
         cfg = self.config
         self.begin_epoch(epoch)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         self.supernet.train()
         valid = self._valid_stream(epoch) if self.arch_optimizer is not None else None
-        batches = self.data.loader("train", cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
+        order = self._epoch_order(epoch)
+        if order is None:
+            batches = self.data.loader("train", cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
+        else:
+            batches = self.data.loader("train", cfg.batch_size, indices=order)
         total, count, arch_total = 0.0, 0, 0.0
-        for x, y in batches:
+        for batch, (x, y) in enumerate(batches):
             if self.step == self.total_steps:
                 break
+            indices = None if order is None else order[batch * cfg.batch_size :][: len(y)]
             x, y = augment(cfg.augment, x.to(self.device), self.rng), y.to(self.device)
             if valid is not None:
                 xv, yv = next(valid)
                 xv = augment(cfg.augment, xv.to(self.device), self.rng)
                 arch_total += self.arch_step(xv, yv.to(self.device), x, y)
-            total += self.weight_step(x, y)
+            total += self.weight_step(x, y, indices)
             self.schedule.step()
             self.step += 1
             count += 1
@@ -375,6 +431,7 @@ class SupernetTrainer:
             "loss": total / max(count, 1),
             "lr": self.schedule.get_last_lr()[0],
             "wall_s": round(time.perf_counter() - start, 4),
+            "cpu_s": round(time.process_time() - cpu_start, 4),
         }
         if valid is not None:
             record["arch_loss"] = arch_total / max(count, 1)
@@ -384,6 +441,8 @@ class SupernetTrainer:
             spec = self.eval_spec
             metrics = evaluate(self.supernet, self.data, "test", forward=lambda m, x: m(x, spec))
             record["accuracy"] = metrics["accuracy"]
+        if self.sampler is not None:
+            self.sampler.end_epoch(epoch, math.ceil(self.total_steps / self.steps_per_epoch))
         self.history.append(record)
         if self.bar_shown:
             bar.set_postfix(loss=f"{record['loss']:.4f}")

@@ -255,15 +255,20 @@ def test_a_plan_of_other_settings_is_refused_naming_the_field(space, data, tmp_p
 
 
 @pytest.mark.parametrize(
-    "make",
+    ("make", "error", "message"),
     [
-        lambda: spaces.resnet20_pooling(image_size=8),
-        lambda: vit_space([16], [1, 2], [1.0], [1], head_dim=8, image_size=8, patch_size=4),
+        (lambda: spaces.resnet20_pooling(image_size=8), TypeError, "'differentiable' capability"),
+        # The entangled ViT is differentiable (size decisions) but has no op decision to split.
+        (
+            lambda: vit_space([16], [1, 2], [1.0], [1], head_dim=8, image_size=8, patch_size=4),
+            ValueError,
+            "no op decision",
+        ),
     ],
     ids=["pooling", "vit"],
 )
-def test_supernets_without_op_decisions_are_refused(make, data):
-    with pytest.raises(TypeError, match="'differentiable' capability"):
+def test_supernets_without_op_decisions_are_refused(make, error, message, data):
+    with pytest.raises(error, match=message):
         FewShotTrainer(make(), data, small_config(), device="cpu")
 
 

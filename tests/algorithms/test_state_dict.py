@@ -4,11 +4,14 @@ registered algorithm by ``symnas.testing`` (``test_generator_conformance.py``)."
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyglove as pg
 import pytest
 
 from symnas import algorithms, spaces
+from symnas.algorithms.base import pack_array, pack_genomes, unpack_array
 from symnas.testing import CHECK_SPACE
 
 SPACE = CHECK_SPACE  # choices, a float and a conditional sub-space
@@ -70,3 +73,33 @@ def test_load_state_dict_names_the_bad_field():
         algo.load_state_dict({**state, "rng": {"bit_generator": "MT19937"}})
     with pytest.raises(ValueError, match="'state' does not hold"):
         algo.load_state_dict({**state, "state": {}})
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([[0, 1, -1], [5, 127, -128]], "int8"),
+        ([300, -2, 7], "int16"),
+        ([70000, 1], "int32"),
+        ([2.0**40, 1], "float64"),
+        ([0.5, 1.0], "float64"),
+        ([1.0, np.nan, np.inf, -np.inf], "float64"),
+        ([0.0, -0.0], "float64"),
+        (np.zeros((0, 4)), "float64"),
+    ],
+)
+def test_packed_arrays_use_the_narrowest_exact_type(values, dtype):
+    packed = pack_array(values)
+    assert dtype in packed and len(packed) == 2
+    array = np.asarray(values, dtype=np.float64)
+    unpacked = unpack_array(json.loads(json.dumps(packed)))
+    assert unpacked.dtype == np.float64 and unpacked.flags.writeable
+    assert unpacked.shape == array.shape
+    assert unpacked.tobytes() == array.tobytes()  # bit for bit: NaN and -0.0 included
+
+
+def test_categorical_genomes_pack_to_one_byte_per_value():
+    genomes = np.random.default_rng(0).integers(-1, 10, size=(1000, 30)).astype(np.float64)
+    assert len(json.dumps(pack_genomes(list(genomes), 30))) < genomes.size * 1.5
+    with pytest.raises(ValueError, match=r"data of a type in \['int8', 'int16'"):
+        unpack_array({"shape": [1], "float32": ""})

@@ -177,6 +177,8 @@ def test_executor_settings_are_checked():
         make_executor("dask", 1)
     with pytest.raises(ValueError, match="'workers'=3 conflicts with the executor object"):
         make_executor(LocalExecutor(2), 3)
+    with pytest.raises(ValueError, match="'workers'=1 conflicts with the executor object"):
+        make_executor(LocalExecutor(2), 1)
     with pytest.raises(ValueError, match="'max_concurrent' must be a positive integer"):
         RayExecutor(max_concurrent=0)
     with pytest.raises(ValueError, match=r"unknown keys \['cpus'\]; allowed: \['num_cpus'"):
@@ -197,8 +199,13 @@ def test_using_sets_the_default_executor_of_a_block():
         ray_executor = make_executor(None, 3)
         assert isinstance(ray_executor, RayExecutor)
         assert (ray_executor.address, ray_executor.max_concurrent) == ("10.0.0.1:6379", 3)
-        assert make_executor("ray", 1).max_concurrent is None, "1: the cluster's CPUs"
-    assert isinstance(make_executor(None, 2), LocalExecutor)
+        assert make_executor("ray", 1).max_concurrent == 1, "1: one trial in flight"
+        assert make_executor("ray", None).max_concurrent is None, "None: the cluster's CPUs"
+        assert make_executor(None, None).max_concurrent is None
+    assert make_executor(None, 2).workers == 2
+    assert make_executor("local", None).workers == 1, "None: one trial, in this process"
+    executor = LocalExecutor(2)
+    assert make_executor(executor, None) is executor
 
 
 def test_missing_ray_is_reported_with_the_install_command(monkeypatch):

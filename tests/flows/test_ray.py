@@ -85,6 +85,22 @@ def test_one_trial_in_flight_on_ray_logs_what_the_local_executor_logs(cluster, t
     assert _records(tmp_path / "ray") == _records(tmp_path / "local")
 
 
+def test_workers_one_is_one_trial_in_flight_and_none_is_the_whole_cluster(cluster, tmp_path):
+    flows.search(SPACE, score, _evolution(), budget=6, out=tmp_path / "local", seed=2, workers=1)
+    flows.search(
+        SPACE, score, _evolution(), 6, out=tmp_path / "one", seed=2, workers=1, executor="ray"
+    )
+    flows.search(SPACE, score, _evolution(), 6, out=tmp_path / "all", seed=2, executor="ray")
+    config = {
+        name: json.loads((tmp_path / name / "config.json").read_text())
+        for name in ("local", "one", "all")
+    }
+    assert (config["local"]["workers"], config["local"]["scheduling"]) == (1, "batch")
+    assert (config["one"]["workers"], config["one"]["scheduling"]) == (1, "batch")
+    assert (config["all"]["workers"], config["all"]["scheduling"]) == (2, "asynchronous")
+    assert _records(tmp_path / "one") == _records(tmp_path / "local")
+
+
 def test_a_killed_worker_is_retried_once_then_logged_failed(cluster, tmp_path):
     specs = [t.spec for t in flows.search(SPACE, score, "random", budget=6, seed=4).trials]
     fatal = specs[1]

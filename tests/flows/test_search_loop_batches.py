@@ -66,7 +66,7 @@ def _search(fakes, objective=None, algorithm=None, budget=4, **kwargs):
         (dict(budget=True), ValueError, "'budget' must be a positive integer; got True."),
         (dict(budget=2.0), ValueError, "'budget' must be a positive integer; got 2.0."),
         (dict(budget=None), ValueError, "'budget' must be a positive integer; got None."),
-        (dict(workers=0), ValueError, "'workers' must be a positive integer; got 0."),
+        (dict(workers=0), ValueError, "'workers' must be a positive integer or None; got 0."),
         (
             dict(max_consecutive_failures=0),
             ValueError,

@@ -10,7 +10,7 @@ import numpy as np
 import pyglove as pg
 import pytest
 
-from symnas import spaces
+from symnas import algorithms, spaces
 from symnas.spaces import codec as codec_module
 
 
@@ -198,16 +198,80 @@ def test_a_custom_slot_under_a_choice_moves_with_its_branch():
     assert all(v is not None and v.isdigit() for v in _values(codec, switched, 1))
 
 
-def test_a_custom_decision_point_without_a_custom_hyper_is_refused():
+def test_a_custom_decision_point_without_random_dna_fn_is_refused():
     spec = pg.geno.Space(
         [pg.geno.CustomDecisionPoint(hyper_type="Nothing", random_dna_fn=None, location="x")]
     )
     with pytest.raises(
         TypeError,
-        match=r"^Custom decision point 'x' has no random_dna of a pg\.hyper\.CustomHyper; "
-        r"symnas needs one to draw its values\.$",
+        match=r"^Custom decision point 'x' has no random_dna_fn; symnas needs one to draw its "
+        r"values \(pg\.geno\.custom\(random_dna_fn=\.\.\.\) or a pg\.hyper\.CustomHyper with "
+        r"random_dna\)\.$",
     ):
         spaces.compile(spec)
+
+
+def pyglove_random_dna(r, old_dna):
+    """The ``random_dna_fn`` of PyGlove's ``custom_test.test_random_dna``: a digit 0-10."""
+    del old_dna
+    return pg.DNA(str(r.randint(0, 10)))
+
+
+def step_random_dna(r, old_dna):
+    """A ``random_dna_fn`` that uses the previous DNA, as PyGlove's mutator passes it: one step
+    up or down from the old value, a draw in 0-9 without one."""
+    if old_dna is None:
+        return pg.DNA(str(r.randint(0, 9)))
+    return pg.DNA(str(int(old_dna.value) + r.choice([-1, 1])))
+
+
+def test_a_bare_custom_decision_point_draws_with_its_random_dna_fn_as_pyglove_does():
+    point = pg.geno.custom(random_dna_fn=pyglove_random_dna, location="x")
+    spec = pg.geno.Space([point, pg.geno.oneof([pg.geno.constant()] * 3, location="y")])
+    assert point.random_dna(random.Random(1)) == pg.DNA("2")  # PyGlove's own expectation
+    codec = spaces.compile(spec)
+    assert codec.slots[0].is_custom and codec.size == float("inf")
+    genomes = codec.random(200, np.random.default_rng(0))
+    values = _values(codec, genomes, 0)
+    assert set(values) == {str(i) for i in range(11)}
+    for genome in genomes[:5]:
+        dna = codec.to_dna(genome)
+        pg.geno.Space([point.clone(), spec.elements[1].clone()]).validate(dna)
+        assert dna.children[0].value == codec_module.custom_value(genome[0])
+        assert np.array_equal(codec.from_dna(dna), genome)
+    crossed = codec.crossover(genomes[:100], genomes[100:], np.random.default_rng(1))
+    assert np.all((crossed[:, 0] == genomes[:100, 0]) | (crossed[:, 0] == genomes[100:, 0]))
+
+
+def test_a_bare_custom_decision_point_mutates_from_its_previous_dna():
+    codec = spaces.compile(pg.geno.Space([pg.geno.custom(random_dna_fn=step_random_dna)]))
+    parents = codec.random(100, np.random.default_rng(2))
+    children = codec.mutate(parents, np.random.default_rng(3))
+    old = [int(v) for v in _values(codec, parents, 0)]
+    new = [int(v) for v in _values(codec, children, 0)]
+    assert all(abs(n - o) == 1 for n, o in zip(new, old, strict=True))
+
+
+@pytest.mark.parametrize(
+    "name, settings",
+    [("random", {}), ("regularized_evolution", {"population_size": 5, "tournament_size": 2})],
+)
+def test_symnas_generators_search_a_bare_custom_decision_point(name, settings):
+    spec = pg.geno.Space([pg.geno.custom(random_dna_fn=step_random_dna, location="x")])
+    algorithm = algorithms.create(name, seed=0, **settings)
+    algorithm.setup(spec)
+    proposed = []
+    for _ in range(40):
+        dna = algorithm.propose()
+        value = int(dna.value)
+        proposed.append(value)
+        algorithm.feedback(dna, -abs(value - 20))
+    # Evolution walks one step at a time from its best towards 20; random draws stay in 0-9.
+    assert len(set(proposed)) > 3
+    if name == "random":
+        assert max(proposed) <= 9
+    else:
+        assert max(proposed) > 9
 
 
 def test_top_level_custom_decisions_after_a_nested_one_are_recombined():

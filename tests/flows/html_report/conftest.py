@@ -1,6 +1,7 @@
 """Run folders written by the real flows, small: a search whose specs and errors carry HTML and
 unicode, a nested 3-objective run, a DARTS search, few-shot trainings, an empty folder, a search
-whose trials all failed and a log cut off mid-line; made once per test session."""
+whose trials all failed, a log cut off mid-line, a search with the median pruner and a Hyperband
+search; made once per test session."""
 
 from __future__ import annotations
 
@@ -32,6 +33,27 @@ def spec_objective(spec):
     return {"accuracy": 0.5 + spec["width"] / 100 + bonus, "params": float(spec["width"] ** 2)}
 
 
+#: Steps each trial of the pruned search reports.
+CURVE_STEPS = 4
+
+
+def curve_objective(spec, trial):
+    """A learning curve rising towards ``spec_objective``'s accuracy; one report per step."""
+    target = 0.5 + spec["width"] / 100 + 0.01 * spec["depth"]
+    accuracy = 0.0
+    for step in range(1, CURVE_STEPS + 1):
+        accuracy = target * (1.0 - 0.5**step)
+        trial.report(step, {"accuracy": accuracy})
+        if trial.should_stop():
+            break
+    return {"accuracy": accuracy}
+
+
+def budget_objective(spec, budget):
+    """The same curve read at ``budget`` epochs."""
+    return {"accuracy": (0.5 + spec["width"] / 100 + 0.01 * spec["depth"]) * (1.0 - 0.5**budget)}
+
+
 def always_fails(spec):
     raise RuntimeError(f"broken {INJECTION}")
 
@@ -59,7 +81,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """The run folders by kind."""
     from symnas.algorithms.oneshot.fewshot import FewShotTrainer
     from symnas.programs.data import synthetic
-    from symnas.programs.supernet_train import TrainConfig
+    from symnas.programs.training.supernet_train import TrainConfig
 
     root = tmp_path_factory.mktemp("html_runs")
     out = {name: root / name for name in ("search", "nested", "darts", "fewshot", "empty")}
@@ -114,6 +136,26 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         verbose=False,
         max_consecutive_failures=5,
     )
+    out["pruned"] = root / "pruned"
+    flows.search(
+        SPACE,
+        curve_objective,
+        algorithms.create("random", metric="accuracy", seed=0),
+        budget=16,
+        out=out["pruned"],
+        verbose=False,
+        pruner="median",
+    )
+    out["hyperband"] = root / "hyperband"
+    flows.search(
+        SPACE,
+        budget_objective,
+        algorithms.create("hyperband", metric="accuracy"),
+        budget=20,
+        out=out["hyperband"],
+        verbose=False,
+        fidelity=flows.Fidelity(1, 9),
+    )
     out["torn"] = root / "torn"
     shutil.copytree(out["search"], out["torn"])
     log = out["torn"] / "trials.jsonl"
@@ -128,5 +170,5 @@ def pages(runs) -> dict[str, list[Path]]:
     """The pages written for each run folder (``write_pages``), written once."""
     from symnas.flows.html_report import write_pages
 
-    kinds = ("search", "nested", "darts", "fewshot", "failed", "empty")
+    kinds = ("search", "nested", "darts", "fewshot", "failed", "empty", "pruned", "hyperband")
     return {kind: write_pages(runs[kind]) for kind in kinds}

@@ -22,6 +22,7 @@ PAGES = {
     "darts": 3,  # history, training curves, architecture weights
     "fewshot": 3,  # training curves, two split trees
     "failed": 1,  # history (failed trials only)
+    "pruned": 3,  # history with a pruned trace, learning curves, values among the top trials
     "empty": 0,
 }
 

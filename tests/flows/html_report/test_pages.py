@@ -1,5 +1,7 @@
 """HTML report pages of every kind of run folder, read as text: sections, links, escaping, bad
-input and the size of a long search's page."""
+input, the size of a long search's page, and multi-fidelity searches: pruned trials drawn as their
+own trace and left out of the ranking, learning curves from the intermediate reports, a budgeted
+search ranked at its largest budget as ``SearchResult.best`` is."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 pytest.importorskip("plotly", reason="HTML reports need plotly (pip install 'symnas[report]')")
 
+from symnas.flows.html_learning_curves import MAX_CURVES, Curve, sample  # noqa: E402
 from symnas.flows.html_page import script_json  # noqa: E402
 from symnas.flows.html_report import PAGE, write_pages  # noqa: E402
 from symnas.flows.html_run_folder import read_run_folder  # noqa: E402
@@ -196,3 +199,92 @@ def test_a_parent_folder_links_the_top_searches_below_it_and_they_their_own(runs
     ]
     page = written[0].read_text()
     assert 'href="hw/report.html"' in page and "inner/" not in page
+
+
+PRUNED_TRACE = "pruned (stopped early; at its last report)"
+
+
+def _traces(figure: dict) -> dict[str, dict]:
+    return {trace["name"]: trace for trace in figure["figure"]["data"]}
+
+
+def _best_table_ids(page: str) -> list[int]:
+    """The trial ids of the best-trials table, in rank order."""
+    body = page.split("<h2>Best trials", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1])
+    return [int(re.findall(r"<td[^>]*>(.*?)</td>", row)[1]) for row in rows]
+
+
+def test_pruned_trials_have_their_own_trace_and_stay_out_of_the_ranking(runs, pages):
+    result = load_result(runs["pruned"])
+    ok = [t for t in result.trials if t.status == "ok"]
+    pruned = [t for t in result.trials if t.status == "pruned"]
+    assert ok and pruned
+    [path] = pages["pruned"]
+    page = path.read_text()
+    assert f"16 trials: {len(ok)} ok, 0 failed, {len(pruned)} pruned" in page
+    assert "<h2>Failed trials" not in page  # pruned is not failed
+    history = _traces(figures(page)["figure-0"])
+    assert not any(name.startswith("failed") for name in history)
+    assert list(values(history[PRUNED_TRACE]["x"])) == [t.id for t in pruned]
+    last = [t.extra["reports"][-1][1]["accuracy"] for t in pruned]
+    assert np.allclose(values(history[PRUNED_TRACE]["y"]), last)  # at their last report
+    assert list(values(history["trials"]["x"])) == [t.id for t in ok]
+    best = values(history["best so far (max)"]["y"])
+    assert best[-1] == pytest.approx(result.best.metrics["accuracy"])
+    # A pruned trial's last report may beat every completed one; it still ranks nowhere.
+    assert f"<h2>Best trials ({len(ok)} of {len(ok)} scored)" in page
+    ids = _best_table_ids(page)
+    assert ids[0] == result.best.id and set(ids) == {t.id for t in ok}
+
+
+def test_learning_curves_show_every_trial_and_where_pruned_ones_stopped(runs, pages):
+    result = load_result(runs["pruned"])
+    [path] = pages["pruned"]
+    page = path.read_text()
+    assert "<h2>Learning curves" in page
+    curves = next(f for f in figures(page).values() if "step" in str(f["figure"]["layout"]))
+    traces = _traces(curves)
+    assert set(traces) == {"completed", "pruned (stopped early)", "where a pruned trial stopped"}
+    pruned = [t for t in result.trials if t.status == "pruned"]
+    steps = max(len(t.extra["reports"]) for t in result.trials)  # a completed trial's
+    stopped = traces["where a pruned trial stopped"]
+    assert list(values(stopped["customdata"])) == [t.id for t in pruned]
+    assert all(step < steps for step in values(stopped["x"]))  # visibly ended early
+    completed = traces["completed"]
+    assert max(s for s in completed["x"] if s is not None) == steps
+    assert sum(s is None for s in completed["x"]) == len(result.trials) - len(pruned)
+
+
+def test_a_budgeted_search_ranks_only_the_trials_at_its_largest_budget(runs, pages):
+    result = load_result(runs["hyperband"])
+    top = [t for t in result.trials if t.extra["budget"] == 9]
+    lower = [t for t in result.trials if t.extra["budget"] < 9]
+    assert top and lower
+    [path] = pages["hyperband"]
+    page = path.read_text()
+    counts = "20 trials: 20 ok, 0 failed, 0 pruned"
+    assert f"{counts}; {len(top)} completed at the largest budget 9, the only candidates" in page
+    history = _traces(figures(page)["figure-0"])
+    assert list(values(history["trials at budget 9 (largest)"]["x"])) == [t.id for t in top]
+    assert list(values(history["at lower budgets"]["x"])) == [t.id for t in lower]
+    best = values(history["best so far (max)"]["y"])
+    assert best[-1] == pytest.approx(result.best.metrics["accuracy"])
+    assert f"<h2>Best trials ({len(top)} of {len(top)} scored)" in page
+    assert _best_table_ids(page)[0] == result.best.id
+    assert "<h2>Learning curves" not in page  # objective(spec, budget) reports nothing
+
+
+def test_many_learning_curves_are_sampled_keeping_the_best_completed():
+    rng = np.random.default_rng(0)
+    found = [
+        Curve(i, "ok" if i % 3 else "pruned", [1, 2, 3], list(rng.random(3)))
+        for i in range(5 * MAX_CURVES)
+    ]
+    drawn = sample(found, "max")
+    assert len(drawn) == MAX_CURVES
+    assert [c.trial for c in drawn] == sorted({c.trial for c in drawn})
+    completed = sorted((c for c in found if c.status == "ok"), key=lambda c: -c.values[-1])
+    assert {c.trial for c in completed[: MAX_CURVES // 5]} <= {c.trial for c in drawn}
+    assert {c.status for c in drawn} == {"ok", "pruned"}
+    assert sample(found[:10], "max") == found[:10]
