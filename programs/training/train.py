@@ -161,7 +161,7 @@ def train(
     parameters: Iterable[nn.Parameter] | None = None,
     on_epoch: OnEpoch | None = None,
 ) -> dict[str, float]:
-    """Trains ``module`` on ``data.x_train`` and scores it on both splits.
+    """Trains ``module`` on ``data.x_train`` and scores it on every split of ``data``.
 
     Runs ``epochs`` passes of shuffled mini-batches (stopping early after ``max_steps`` steps if
     given) with the named optimizer (``lr=None``: its default, see ``make_optimizer``), the
