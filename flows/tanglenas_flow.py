@@ -31,6 +31,7 @@ from symnas.flows.family_flows import data_root
 from symnas.flows.registry import register_flow
 from symnas.flows.search import search
 from symnas.flows.seeding import current_trial_seed
+from symnas.flows.validate import device_option, int_option, one_of, positive_number
 
 
 @dataclass
@@ -157,6 +158,17 @@ def _run(
     return TangleNASFlowResult(out, best, result.trials, report)
 
 
+def _check_options(flow: str, **options: Any) -> None:
+    """Refuses a bad search or retraining option before any data is loaded or trained."""
+    for name in ("epochs", "retrain_epochs"):
+        int_option(flow, name, options[name])
+    one_of(flow, "order", options["order"], (1, 2))
+    positive_number(flow, "lr", options["lr"])
+    if options["retrain_lr"] is not None:
+        positive_number(flow, "retrain_lr", options["retrain_lr"])
+    device_option(flow, options["device"])
+
+
 def _searcher(algorithm: Any, **settings: Any) -> Any:
     """The flow's TangleNAS: built from ``settings`` for None or ``"tanglenas"``."""
     from symnas.algorithms.oneshot.tanglenas import TangleNAS
@@ -205,6 +217,17 @@ def tanglenas_vit(
     from symnas.flows.prenas_flow import mini_autoformer
     from symnas.programs.data import load_dataset, resized
 
+    _check_options(
+        "tanglenas-vit",
+        epochs=epochs,
+        retrain_epochs=retrain_epochs,
+        order=order,
+        lr=lr,
+        retrain_lr=retrain_lr,
+        device=device,
+    )
+    int_option("tanglenas-vit", "image_size", image_size, minimum=2)
+    one_of("tanglenas-vit", "augment", augment, ("none", "crop_flip"))
     if data == "digits":
         dataset = load_dataset("digits")
     elif data.split(":", 1)[0] == "cifar10_subset":
@@ -282,6 +305,15 @@ def tanglenas_tdnn(
     from symnas.programs.data import load_dataset
     from symnas.spaces.examples import tdnn_fsdd_space
 
+    _check_options(
+        "tanglenas-tdnn",
+        epochs=epochs,
+        retrain_epochs=retrain_epochs,
+        order=order,
+        lr=lr,
+        retrain_lr=retrain_lr,
+        device=device,
+    )
     dataset = load_dataset("fsdd", str(root or data_root("fsdd")))
     searcher = _searcher(
         algorithm, data=dataset, epochs=epochs, lr=lr, order=order, seed=seed, device=device
