@@ -214,6 +214,7 @@ def tanglenas_vit(
       retrain_lr: Adam learning rate of that training.
       device: where the supernet trains: 'auto', 'cpu' or 'cuda'.
     """
+    from symnas.algorithms.oneshot.darts import AUGMENT_OPTIONS
     from symnas.flows.prenas_flow import mini_autoformer
     from symnas.programs.data import load_dataset, resized
 
@@ -227,7 +228,7 @@ def tanglenas_vit(
         device=device,
     )
     int_option("tanglenas-vit", "image_size", image_size, minimum=2)
-    one_of("tanglenas-vit", "augment", augment, ("none", "crop_flip"))
+    one_of("tanglenas-vit", "augment", augment, AUGMENT_OPTIONS)
     if data == "digits":
         dataset = load_dataset("digits")
     elif data.split(":", 1)[0] == "cifar10_subset":
