@@ -279,3 +279,13 @@ def test_a_killed_mixture_training_resumes_to_the_same_weights_and_assignment(tm
     assert first_difference(straight.sampler.state_dict(), resumed.sampler.state_dict()) is None
     assert resumed.supernet.assignment == straight.supernet.assignment
     assert _equal(_state(resumed.supernet), _state(straight.supernet))
+
+
+def test_the_hw_nested_accuracy_table_trains_a_mixture_by_its_sampler_name():
+    from symnas.flows.hw_flow import supernet_accuracy_table
+
+    data = synthetic(128, (1, 8, 8), 3, seed=0, noise=0.5)
+    table = supernet_accuracy_table(
+        tiny_space(), data, epochs=1, sampler="balanced_mixture", device="cpu"
+    )
+    assert len(table) == 10 and all(0.0 <= v <= 1.0 for v in table.values())
