@@ -170,6 +170,19 @@ def test_each_spec_runs_in_its_assigned_supernet_only():
         SupernetMixture.of(programs.supernet(space), 2).activate(specs[0])
 
 
+def test_the_copies_are_initialised_anew_from_their_seed_and_the_first_is_the_given_supernet():
+    space = tiny_space()
+    torch.manual_seed(0)
+    supernet = programs.supernet(space)
+    first, again = SupernetMixture.of(supernet, 3, seed=1), SupernetMixture.of(supernet, 3, seed=1)
+    other = SupernetMixture.of(supernet, 3, seed=2)
+    assert first.members[0] is supernet and first.size == 3
+    weights = [_state(m) for m in first.members]
+    assert not _equal(weights[0], weights[1]) and not _equal(weights[1], weights[2])
+    assert _equal(weights[1], _state(again.members[1]))
+    assert not _equal(weights[1], _state(other.members[1]))
+
+
 def test_a_training_step_changes_only_the_drawn_supernet_and_estimates_follow_the_assignment():
     space = tiny_space()
     train, valid = tiny_data()
