@@ -23,7 +23,8 @@ Estimates go to ``--json`` as ``{method: {seed: {config: estimate}}}`` (``method
 ``M2``, ``M4``; ``config`` the pool positions, ``"4,7"``), the per-run training record (CPU
 seconds per epoch, each supernet's share and assigned count) to ``<json stem>_runs.json``, the
 figures (Kendall tau and Spearman per run, mean over seeds with a 95% bootstrap interval over
-seeds, CPU-s per epoch against M = 1) to ``<json stem>_summary.json``. Finished (method, seed)
+seeds, the mean Kendall tau between the estimates of two seeds, the agreement of the stand-alone
+table's two seeds, CPU-s per epoch against M = 1) to ``<json stem>_summary.json``. Finished (method, seed)
 pairs are skipped; runs in parallel processes merge under a lock.
 """
 
@@ -161,6 +162,10 @@ def summarize(path: Path, standalone: Path) -> dict[str, Any]:
         cpu = float(np.mean([r["cpu_s_per_epoch"] for r in per_seed.values()]))
         if method == "M1":
             base_cpu = cpu
+        tables = [[estimates[method][seed][k] for k in keys] for seed in sorted(estimates[method])]
+        pairs = [
+            float(kendalltau(a, b).statistic) for i, a in enumerate(tables) for b in tables[i + 1 :]
+        ]
         summary[method] = {
             "seeds": per_seed,
             "kendall_tau_mean": float(np.mean(taus)),
@@ -172,6 +177,7 @@ def summarize(path: Path, standalone: Path) -> dict[str, Any]:
             ),
             "cpu_s_per_epoch": cpu,
             "cpu_vs_M1": cpu / base_cpu if base_cpu else None,
+            "estimate_seed_agreement_tau": float(np.mean(pairs)) if pairs else None,
             "published_tau": ANCHORS.get(method),
         }
     summary["best_standalone"] = {"config": keys[int(np.argmax(truth))], "accuracy": max(truth)}
