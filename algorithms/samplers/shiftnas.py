@@ -176,6 +176,7 @@ class ShiftNASSampler(PathSampler):
         self.last_losses: list[float | None] = [None] * self.bins
         self.variation: list[float] | None = None
         self._pending: list[tuple[Spec, dict[str, torch.Tensor]]] = []
+        self.last_bin: int | None = None  # the bin of the last sample
         return self
 
     # ------------------------------------------------------------------ complexity
@@ -212,7 +213,7 @@ class ShiftNASSampler(PathSampler):
     def sample(self, rng: np.random.Generator) -> list[Spec]:
         """Draws a bin from ``p`` and a sub-network from the generator for it; the generator's
         complexity loss is back-propagated now (its CE term follows with the step's loss)."""
-        k = int(rng.choice(self.bins, p=self.probabilities))
+        k = self.last_bin = self.draw_bin(rng)
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         noise = []
         for values in self.decisions.values():
@@ -225,6 +226,10 @@ class ShiftNASSampler(PathSampler):
         spec = self.spec_of([int(o.detach().argmax()) for o in onehots])
         self._pending = [(spec, dict(zip(self.decisions, onehots, strict=True)))]
         return [spec]
+
+    def draw_bin(self, rng: np.random.Generator) -> int:
+        """A complexity bin drawn from the probabilities ``p``."""
+        return int(rng.choice(self.bins, p=self.probabilities))
 
     def logits(self, supernet: Any, x: torch.Tensor, spec: Spec) -> torch.Tensor:
         """The sampled sub-network's logits through the generator's one-hot masks, so the step's
