@@ -123,3 +123,22 @@ def test_bad_settings_and_supernets_are_refused():
     with pytest.raises(ValueError, match="bin_index must lie in"):
         sampler.generate(4)
     assert supernet.arch_of(sampler.generate(0)) is not None
+
+
+@pytest.mark.parametrize("family", ["vit_resnas", "tdnn", "vit_mos"])
+def test_shiftnas_trains_every_sized_family(family):
+    entry = examples()[family]
+    space = entry.obj()
+    torch.manual_seed(0)
+    supernet = programs.supernet(space)
+    data = synthetic(16, entry.meta["input_shape"], space.num_classes, seed=0)
+    config = TrainConfig(epochs=2, batch_size=8, optimizer="sgd", lr=0.01)
+    trainer = SupernetTrainer(
+        supernet, data, config, sampler=create_sampler("shiftnas", hidden=8), space=space,
+        device="cpu", progress=False,
+    )  # fmt: skip
+    assert np.isfinite(trainer.fit()["loss"])
+    spec = trainer.sampler.sample(np.random.default_rng(0))[0]
+    x = data.x_train[:3]
+    supernet.eval()
+    torch.testing.assert_close(trainer.sampler.logits(supernet, x, spec), supernet(x, spec))
