@@ -142,3 +142,20 @@ def test_shiftnas_trains_every_sized_family(family):
     x = data.x_train[:3]
     supernet.eval()
     torch.testing.assert_close(trainer.sampler.logits(supernet, x, spec), supernet(x, spec))
+
+
+def test_the_complexity_of_one_hots_is_the_parameter_count_with_its_multilinear_gradient():
+    space, supernet = _vit()
+    sampler = create_sampler("shiftnas").bind(space, supernet)
+    chosen = [len(values) - 1 - (t % 2) for t, values in enumerate(sampler.decisions.values())]
+    onehots = [
+        torch.nn.functional.one_hot(torch.tensor(i), len(values)).float().requires_grad_()
+        for i, values in zip(chosen, sampler.decisions.values(), strict=True)
+    ]
+    value = sampler.complexity(onehots)
+    assert value.item() == supernet_params(supernet, sampler.spec_of(chosen))
+    value.backward()
+    for t, onehot in enumerate(onehots):
+        for j in range(len(onehot)):
+            other = chosen[:t] + [j] + chosen[t + 1 :]
+            assert onehot.grad[j].item() == supernet_params(supernet, sampler.spec_of(other))
