@@ -42,7 +42,15 @@ from symnas.spaces.pooling import (
 )
 from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import TDNNLayer, TDNNSpace, tdnn, tdnn_space
-from symnas.spaces.vit import ViTSpace, vit_base, vit_small, vit_space, vit_tiny
+from symnas.spaces.vit import (
+    ViTMoSSpace,
+    ViTSpace,
+    mixture_of_supernets,
+    vit_base,
+    vit_small,
+    vit_space,
+    vit_tiny,
+)
 from symnas.spaces.vit_resnas import (
     ViTResNASSpace,
     ViTResNASStage,
@@ -77,6 +85,7 @@ __all__ = [
     "TDNNSpace",
     "ViTResNASSpace",
     "ViTResNASStage",
+    "ViTMoSSpace",
     "ViTSpace",
     "compile",
     "darts_cell",
@@ -87,6 +96,7 @@ __all__ = [
     "grammar",
     "hardware",
     "hnb201",
+    "mixture_of_supernets",
     "nb201_arch",
     "nb201_arch_str",
     "nb201_cell",

@@ -15,7 +15,7 @@ from symnas.spaces.cells import darts_cell, nb201_cell
 from symnas.spaces.pooling import resnet20_pooling
 from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import tdnn_space
-from symnas.spaces.vit import vit_space
+from symnas.spaces.vit import mixture_of_supernets, vit_space
 from symnas.spaces.vit_resnas import vit_resnas_space
 
 
@@ -52,6 +52,18 @@ def vit_digits_space() -> Any:
         num_classes=10,
         relative_position=False,
     )
+
+
+@register_space(
+    "vit_mos_digits",
+    "the vit_digits space as a Mixture-of-Supernets (2 experts): 240 architectures",
+    family="vit_mos",
+    input_shape=(1, 8, 8),
+    data="digits",
+)
+def vit_mos_digits_space() -> Any:
+    """``vit_digits`` whose supernet mixes 2 MLP experts per layer (Mixture-of-Supernets)."""
+    return mixture_of_supernets(vit_digits_space(), experts=2)
 
 
 @register_space(

@@ -44,6 +44,30 @@ class ViTSpace(pg.Object):
     max_relative_position: int = 14
 
 
+class ViTMoSSpace(ViTSpace):
+    """A ViT space whose supernet is a Mixture-of-Supernets (Jawahar et al., ACL Findings 2024):
+    ``experts`` MLP weight sets per layer, mixed by a router with ``router_hidden`` hidden units
+    (``programs.families.vit_mos``). The architectures are those of the plain ViT space."""
+
+    experts: int = 2
+    router_hidden: int = 128
+
+
+def mixture_of_supernets(
+    space: ViTSpace, experts: int = 2, router_hidden: int = 128
+) -> ViTMoSSpace:
+    """``space`` (a plain ``ViTSpace``) as a Mixture-of-Supernets space with ``experts`` experts
+    per layer (the paper's default 2) and a router of ``router_hidden`` hidden units (128)."""
+    if type(space) is not ViTSpace:
+        raise TypeError(f"mixture_of_supernets expects a ViTSpace; got {type(space).__name__}.")
+    for name, value in (("experts", experts), ("router_hidden", router_hidden)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1; got {value!r}.")
+    copy = space.clone(deep=True)
+    fields = {str(key): copy.sym_getattr(str(key)) for key in ViTSpace.__schema__.fields}
+    return ViTMoSSpace(**fields, experts=experts, router_hidden=router_hidden)
+
+
 def choices_of(value: Any) -> list[Any]:
     """The candidate values of one field: the candidates of a ``pg.oneof``, else the value."""
     if isinstance(value, pg.hyper.OneOf):

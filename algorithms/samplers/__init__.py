@@ -2,7 +2,8 @@
 
 ``UniformSampler`` (SPOS), ``SandwichSampler`` (BigNAS/OFA), ``PreferredSampler`` (PreNAS),
 the PA&DA samplers (``pada_path``, ``pada_data``, ``pada``) with their gradient-free ``control``,
-and ``MultiPathSampler`` (ViT-ResNAS multi-architecture sampling) implement ``PathSampler``
+``ShiftNASSampler`` (``shiftnas``: complexity-shifted sampling with an architecture generator)
+and ``MultiPathSampler (ViT-ResNAS multi-architecture sampling) implement ``PathSampler``
 (``sample(rng)``, ``update(specs, losses)``, JSON state); each is registered by name (``SAMPLERS``), and ``create_sampler(name, **options)`` makes one.
 """
 
@@ -12,6 +13,7 @@ from symnas.algorithms.samplers.multi_path import MultiPathSampler
 from symnas.algorithms.samplers.pada import PADADataSampler, PADAPathSampler, PADASampler
 from symnas.algorithms.samplers.preferred import PreferredSampler
 from symnas.algorithms.samplers.sandwich import SandwichSampler
+from symnas.algorithms.samplers.shiftnas import ShiftNASSampler
 from symnas.algorithms.samplers.uniform import UniformSampler
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "PathSampler",
     "PreferredSampler",
     "SandwichSampler",
+    "ShiftNASSampler",
     "UniformSampler",
     "create_sampler",
     "register_sampler",

@@ -176,17 +176,17 @@ class BalancedMixtureSampler(PathSampler):
         ]
         self.keys = sorted(spec_key(s) for s in specs)
         self.index = {key: i for i, key in enumerate(self.keys)}
-        self.logits = np.full((len(self.keys), self.models), self.init_logit)
+        self.assignment_logits = np.full((len(self.keys), self.models), self.init_logit)
         self.epoch = 0
         self.temperature = 1.0
-        self.marginals = balancing_marginals(self.logits, self.temperature, self.threshold)
+        self.marginals = balancing_marginals(self.assignment_logits, self.temperature, self.threshold)
         self.drawn: tuple[int, int] | None = None
         self._publish()
         return self
 
     def probabilities(self) -> np.ndarray:
         """The balanced ``p(m|a)`` the next step draws from (rows in ``self.keys`` order)."""
-        return balanced(self.logits, self.temperature, self.marginals)
+        return balanced(self.assignment_logits, self.temperature, self.marginals)
 
     def sample(self, rng: np.random.Generator) -> list[Spec]:
         spec = self._random_spec(rng)
@@ -205,8 +205,8 @@ class BalancedMixtureSampler(PathSampler):
             raise RuntimeError("BalancedMixtureSampler: observe_valid() before sample().")
         row, member = self.drawn
         accuracy = float((logits[0].argmax(dim=-1) == targets).float().mean())
-        self.logits[row, member] = (
-            self.ema_decay * self.logits[row, member] + (1.0 - self.ema_decay) * accuracy
+        self.assignment_logits[row, member] = (
+            self.ema_decay * self.assignment_logits[row, member] + (1.0 - self.ema_decay) * accuracy
         )
         self.drawn = None
         self.supernet.unpin()
@@ -216,7 +216,7 @@ class BalancedMixtureSampler(PathSampler):
         most probable supernet."""
         self.epoch = epoch + 1
         self.temperature = temperature(self.epoch, epochs, self.max_temperature)
-        self.marginals = balancing_marginals(self.logits, self.temperature, self.threshold)
+        self.marginals = balancing_marginals(self.assignment_logits, self.temperature, self.threshold)
         self._publish()
 
     def assignment(self) -> dict[str, int]:
@@ -245,7 +245,7 @@ class BalancedMixtureSampler(PathSampler):
     def state_dict(self) -> dict[str, Any]:
         return {
             "keys": list(self.keys),
-            "logits": self.logits.tolist(),
+            "logits": self.assignment_logits.tolist(),
             "epoch": self.epoch,
             "temperature": self.temperature,
             "marginals": [m.tolist() for m in self.marginals],
@@ -258,12 +258,12 @@ class BalancedMixtureSampler(PathSampler):
                 "differ from this space's)."
             )
         logits = np.asarray(state["logits"], dtype=np.float64)
-        if logits.shape != self.logits.shape:
+        if logits.shape != self.assignment_logits.shape:
             raise ValueError(
                 f"BalancedMixtureSampler: state logits have shape {logits.shape}; this sampler's "
-                f"are {self.logits.shape}."
+                f"are {self.assignment_logits.shape}."
             )
-        self.logits = logits
+        self.assignment_logits = logits
         self.epoch = int(state["epoch"])
         self.temperature = float(state["temperature"])
         self.marginals = [np.asarray(m, dtype=np.float64) for m in state["marginals"]]

@@ -9,7 +9,8 @@ checkpoints. The random generator belongs to the trainer, which checkpoints it t
 Samplers register by name (:func:`register_sampler`), so that :func:`create_sampler` makes one
 from a name such as ``"uniform"``, ``"sandwich"`` or ``"preferred"``.
 
-Optional hooks serve samplers that learn over epochs, over the data or from validation: ``end_epoch`` runs
+``logits(supernet, x, spec)`` is how the trainer runs a sampled spec (the plain sub-network by
+default; ShiftNAS runs it through its generator's differentiable masks). Optional hooks serve samplers that learn over epochs, over the data or from validation: ``end_epoch`` runs
 after each epoch's last step; a sampler with ``observes_data`` receives the dataset indices,
 logits and targets of every sub-network's batch (``observe_data``) and gives the probabilities
 the trainer draws the next epoch's training indices with (``data_weights``; the draw itself is
@@ -75,6 +76,11 @@ class PathSampler:
     def sample(self, rng: np.random.Generator) -> list[Spec]:
         """The specs one training step runs (their losses are averaged)."""
         raise NotImplementedError
+
+    def logits(self, supernet: Any, x: Any, spec: Spec) -> Any:
+        """The logits the trainer computes the loss of ``spec`` from: the supernet's sub-network
+        (a sampler that trains a generator through the supernet overrides it)."""
+        return supernet(x, spec)
 
     def update(self, specs: Sequence[Spec], losses: Sequence[float]) -> None:
         """Receives the training loss of every spec of the last step (no-op by default)."""

@@ -52,6 +52,9 @@ from symnas.programs.supernet_base import SizedSupernet, SlicedSupernet
 from symnas.spaces.vit import ViTSpace, check_task, choices_of
 
 _FIELDS = [str(key) for key in ViTSpace.__schema__.fields]
+
+#: Full-size ``(fc1 weight, fc1 bias, fc2 weight, fc2 bias)`` of one encoder layer.
+FFNWeights = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 _DEFAULTS = field_defaults(ViTSpace)
 
 
@@ -293,15 +296,24 @@ class SuperBlock(nn.Module):
         self.fc1 = LinearSuper(max_dim, max_hidden)
         self.fc2 = LinearSuper(max_hidden, max_dim)
 
-    def forward(self, x: torch.Tensor, heads: int, hidden: int) -> torch.Tensor:
-        """Runs the sub-layer with ``heads`` heads and MLP width ``hidden``."""
+    def forward(
+        self, x: torch.Tensor, heads: int, hidden: int, ffn: FFNWeights | None = None
+    ) -> torch.Tensor:
+        """Runs the sub-layer with ``heads`` heads and MLP width ``hidden``; ``ffn`` replaces the
+        shared MLP weights by full-size ``(fc1 weight, fc1 bias, fc2 weight, fc2 bias)`` whose
+        leading slices the sub-layer takes (a mixture of supernets)."""
         dim, tokens = x.shape[-1], x.shape[1]
         attn = self.attn
         rel_k = None if attn.rel_k is None else attn.rel_k(tokens)
         rel_v = None if attn.rel_v is None else attn.rel_v(tokens)
         out = attend(attn.qkv(self.norm1(x), heads * self.head_dim), heads, rel_k, rel_v)
         x = x + drop_path(attn.proj(out, dim), self.rate, self.training)
-        mlp = self.fc2(F.gelu(self.fc1(self.norm2(x), hidden)), dim)
+        if ffn is None:
+            mlp = self.fc2(F.gelu(self.fc1(self.norm2(x), hidden)), dim)
+        else:
+            w1, b1, w2, b2 = ffn
+            h = F.gelu(F.linear(self.norm2(x), w1[:hidden, :dim], b1[:hidden]))
+            mlp = F.linear(h, w2[:dim, :hidden], b2[:dim])
         return x + drop_path(mlp, self.rate, self.training)
 
     def weighted(
@@ -310,11 +322,13 @@ class SuperBlock(nn.Module):
         embed: tuple[list[int], torch.Tensor],
         heads: tuple[list[int], torch.Tensor],
         hidden: tuple[list[tuple[int, int]], torch.Tensor],
+        ffn: FFNWeights | None = None,
     ) -> torch.Tensor:
         """The layer with superimposed weights (``programs.families.entangle``) on the zero-padded
         largest-width ``x``. ``embed`` and ``heads`` are ``(candidates, mixing weights)`` of the
         embedding width and head count; ``hidden`` lists ``(MLP width, embedding width)`` pairs
-        with their joint weights (AutoFormer's MLP width ``int(e * ratio)`` depends on both)."""
+        with their joint weights (AutoFormer's MLP width ``int(e * ratio)`` depends on both);
+        ``ffn`` replaces the shared MLP weights as in ``forward``."""
         dims, w_e = embed
         attn, tokens = self.attn, x.shape[1]
         width, max_qkv = attn.qkv.weight.shape[2], attn.qkv.weight.shape[1]
@@ -328,8 +342,14 @@ class SuperBlock(nn.Module):
         )
         x = x + drop_path(out, self.rate, self.training)
         mlp = joint(self.fc1.weight.shape, hidden[0], hidden[1])
-        h = F.gelu(self.fc1.weighted(self.norm2.weighted(x, dims, w_e), mlp))
-        out = self.fc2.weighted(h, mlp.transposed())
+        normed = self.norm2.weighted(x, dims, w_e)
+        if ffn is None:
+            h = F.gelu(self.fc1.weighted(normed, mlp))
+            out = self.fc2.weighted(h, mlp.transposed())
+        else:
+            w1, b1, w2, b2 = ffn
+            h = F.gelu(entangled(lambda w, b: F.linear(normed, w, b), w1, b1, mlp))
+            out = entangled(lambda w, b: F.linear(h, w, b), w2, b2, mlp.transposed())
         return x + drop_path(out, self.rate, self.training)
 
     def sliced(self, dim: int, heads: int, hidden: int) -> dict[str, torch.Tensor]:
@@ -421,8 +441,10 @@ class ViTSupernet(SlicedSupernet, SizedSupernet, EntangledSupernet):
         x = x.transpose(1, 2)
         x = torch.cat((self.cls_token[..., :e].expand(x.shape[0], -1, -1), x), dim=1)
         x = x + self.pos_embed[..., :e]
+        route = self.route(arch=arch)
         for layer in range(arch.depth):
-            x = self.blocks[layer](x, arch.num_heads[layer], arch.hidden(layer))
+            ffn = self.ffn_weights(layer, route)
+            x = self.blocks[layer](x, arch.num_heads[layer], arch.hidden(layer), ffn)
         x = self.norm(x)
         return self.head(x[:, 1:].mean(dim=1) if arch.global_pool else x[:, 0], arch.num_classes)
 
@@ -440,18 +462,31 @@ class ViTSupernet(SlicedSupernet, SizedSupernet, EntangledSupernet):
         x = torch.cat(((self.cls_token * mask).expand(x.shape[0], -1, -1), x), dim=1)
         x = x + self.pos_embed * mask
         depths = self.choice(weights, "depth", arch.depth)
+        route = self.route(weights=weights)
         outputs = {}
         for layer in range(arch.depth):
             heads = self.choice(weights, f"num_heads[{layer}]", arch.num_heads[layer])
             ratios = self.choice(weights, f"mlp_ratio[{layer}]", arch.mlp_ratio[layer])
             pairs = [(int(e * r), e) for e in embed[0] for r in ratios[0]]
             joint_weights = (embed[1][:, None] * ratios[1][None, :]).flatten()
-            x = self.blocks[layer].weighted(x, embed, heads, (pairs, joint_weights))
+            ffn = self.ffn_weights(layer, route)
+            x = self.blocks[layer].weighted(x, embed, heads, (pairs, joint_weights), ffn)
             outputs[layer + 1] = x
         x = mix_depths([outputs[d] for d in depths[0]], depths[1])
         x = self.norm.weighted(x, *embed)
         pooled = x[:, 1:].mean(dim=1) if arch.global_pool else x[:, 0]
         return self.head.weighted(pooled, ones(arch.num_classes, m_e).outer(m_e))
+
+    def route(
+        self, arch: ViTArch | None = None, weights: Mapping[str, torch.Tensor] | None = None
+    ) -> Any:
+        """What selects the MLP weights of the sub-network ``arch`` (or of the mixture
+        ``weights``): nothing for the plain supernet; a mixture of supernets routes here."""
+        return None
+
+    def ffn_weights(self, layer: int, route: Any) -> FFNWeights | None:
+        """Full-size MLP weights of ``layer`` under ``route`` (None: the shared ``fc1``/``fc2``)."""
+        return None
 
     def sliced_state(self, spec: Any) -> dict[str, torch.Tensor]:
         """The inherited weights of ``spec`` as views, keyed like ``build(spec).state_dict()``."""

@@ -351,7 +351,9 @@ class SupernetTrainer:
         data."""
         specs = self.sampler.sample(self.rng)
         if not self.sampler.split_batch and not self.sampler.observes_data:
-            return specs, [self.loss(self.supernet(x, spec), y) for spec in specs]
+            return specs, [
+                self.loss(self.sampler.logits(self.supernet, x, spec), y) for spec in specs
+            ]
         shares = (
             self._shares(len(y), len(specs))
             if self.sampler.split_batch
@@ -360,7 +362,7 @@ class SupernetTrainer:
         specs = specs[: len(shares)]
         losses = []
         for spec, part in zip(specs, shares, strict=True):
-            logits = self.supernet(x[part], spec)
+            logits = self.sampler.logits(self.supernet, x[part], spec)
             losses.append(self.loss(logits, y[part]))
             if self.sampler.observes_data:
                 self.sampler.observe_data(indices[part], logits.detach(), y[part])

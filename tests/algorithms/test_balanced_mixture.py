@@ -125,14 +125,14 @@ def test_the_marginals_of_an_epoch_start_are_replayed_on_the_later_logits():
     space = tiny_space()
     sampler = BalancedMixtureSampler(models=2)
     sampler.bind(space, sampler.prepare(programs.supernet(space)))
-    sampler.logits[:, 0] = 0.9
-    sampler.logits[:, 1] = 0.1
+    sampler.assignment_logits[:, 0] = 0.9
+    sampler.assignment_logits[:, 1] = 0.1
     sampler.end_epoch(0, 3)  # temperature 50.5, marginals of these logits
     before = sampler.marginals
     assert before and abs(sampler.balance()[0] - 0.5) < 0.01
-    sampler.logits[0, 1] = 1.0  # a later step changes W; the marginals stay those of the start
+    sampler.assignment_logits[0, 1] = 1.0  # a later step changes W; the marginals stay those of the start
     assert sampler.marginals is before
-    assert np.allclose(sampler.probabilities(), balanced(sampler.logits, 50.5, before))
+    assert np.allclose(sampler.probabilities(), balanced(sampler.assignment_logits, 50.5, before))
 
 
 def test_a_step_moves_its_logit_toward_the_validation_accuracy_by_the_ema():
@@ -144,8 +144,8 @@ def test_a_step_moves_its_logit_toward_the_validation_accuracy_by_the_ema():
     assert sampler.supernet.pinned == (spec_key(specs[0]), member)
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [2.0, 0.0, 0.0]])
     sampler.observe_valid(specs, [logits], torch.tensor([0, 1, 0, 1]))  # accuracy 0.5
-    assert sampler.logits[row, member] == pytest.approx(0.9 * 1.0 + 0.1 * 0.5)
-    assert sampler.logits.sum() == pytest.approx(sampler.logits.size - 0.05)
+    assert sampler.assignment_logits[row, member] == pytest.approx(0.9 * 1.0 + 0.1 * 0.5)
+    assert sampler.assignment_logits.sum() == pytest.approx(sampler.assignment_logits.size - 0.05)
     assert sampler.supernet.pinned is None
 
 
