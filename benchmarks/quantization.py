@@ -17,7 +17,7 @@ symmetric=(True,))``: per-unit weight and input bit-widths, the first and last u
 (EQ-Net's default), LSQ step sizes.
 
 Configurations: the five uniform ones ``u8, u6, u4, u3, u2`` (every searched unit's weights and
-inputs at that width), and ``--mixed`` (16) mixed-precision ones ``m00..``, drawn once with
+inputs at that width), and ``--mixed`` (12) mixed-precision ones ``m00..``, drawn once with
 ``np.random.default_rng(0)``: each takes Dirichlet(0.5) weights over the five widths and draws
 every searched operand's width from them, so their mean precision spreads over the range.
 
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=20, help="supernet epochs")
     parser.add_argument("--standalone-epochs", type=int, default=20)
-    parser.add_argument("--mixed", type=int, default=16, help="mixed-precision configurations")
+    parser.add_argument("--mixed", type=int, default=12, help="mixed-precision configurations")
     parser.add_argument("--image-size", type=int, default=8)
     parser.add_argument("--parts", type=Path, default=Path("runs/quantization"))
     args = parser.parse_args(argv)
