@@ -17,7 +17,9 @@ from symnas.programs.training.quant_losses import (
     progressive_guidance_losses,
     weight_distribution_loss,
 )
+from symnas.programs.training.estimator import SupernetEstimator, recalibrate_bn
 from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
+from symnas.programs.training.train import evaluate
 
 
 def _moments(w: torch.Tensor) -> tuple[float, float]:
@@ -120,3 +122,17 @@ def test_gpg_needs_specs_trained_on_the_whole_batch():
 
     with pytest.raises(ValueError, match=r"gpg_alpha .* needs a path sampler"):
         _trainer(Split(num_paths=2), gpg_alpha=0.5)
+
+
+def test_the_estimator_scores_configurations_with_recalibrated_bn_as_their_extracted_networks():
+    trainer = _trainer(UniformSampler(num_paths=2), max_steps=2)
+    trainer.fit()
+    spec = _specs()[0]
+    estimator = SupernetEstimator(
+        trainer.supernet, trainer.data, recalibrate_batches=2, device="cpu"
+    )
+    scores = estimator(spec)
+    model = recalibrate_bn(
+        trainer.supernet, spec, trainer.data.loader("train", 256, shuffle=False), 2
+    )
+    assert scores["accuracy"] == pytest.approx(evaluate(model, trainer.data)["accuracy"])
