@@ -12,12 +12,12 @@ from torch import nn
 from symnas import programs, spaces
 from symnas.algorithms.samplers import QuantScheduler, UniformSampler
 from symnas.programs.data import synthetic
+from symnas.programs.training.estimator import SupernetEstimator, recalibrate_bn
 from symnas.programs.training.quant_losses import (
     mean_bits,
     progressive_guidance_losses,
     weight_distribution_loss,
 )
-from symnas.programs.training.estimator import SupernetEstimator, recalibrate_bn
 from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 from symnas.programs.training.train import evaluate
 
