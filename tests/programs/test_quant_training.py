@@ -82,7 +82,8 @@ def _trainer(sampler, **options):
     torch.manual_seed(0)
     supernet = programs.supernet(space, affine=False)
     data = synthetic(64, (1, 8, 8), 3, seed=0, noise=0.5)
-    config = TrainConfig(epochs=1, batch_size=16, lr=0.05, seed=0, **options)
+    options = {"epochs": 1, **options}
+    config = TrainConfig(batch_size=16, lr=0.05, seed=0, **options)
     return SupernetTrainer(
         supernet, data, config, sampler=sampler, space=space, device="cpu", progress=False
     )
@@ -136,3 +137,33 @@ def test_the_estimator_scores_configurations_with_recalibrated_bn_as_their_extra
         trainer.supernet, spec, trainer.data.loader("train", 256, shuffle=False), 2
     )
     assert scores["accuracy"] == pytest.approx(evaluate(model, trainer.data)["accuracy"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resumed_scheduled_training_ends_with_the_uninterrupted_weights(tmp_path):
+    def trainer(out, resume=False):
+        made = _trainer(QuantScheduler(num_paths=2), epochs=2, gpg_alpha=0.5)
+        made.out, made.resume = out, resume
+        return made
+
+    whole = trainer(tmp_path / "whole")
+    whole.fit()
+    interrupted = trainer(tmp_path / "split")
+
+    def stop_at_the_second_epoch(epoch):
+        if epoch == 1:
+            raise _Stop
+
+    interrupted.begin_epoch = stop_at_the_second_epoch
+    with pytest.raises(_Stop):
+        interrupted.fit()
+    resumed = trainer(tmp_path / "split", resume=True)
+    resumed.fit()
+    assert resumed.sampler.state_dict() == whole.sampler.state_dict()
+    for (name, a), b in zip(
+        whole.supernet.state_dict().items(), resumed.supernet.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
