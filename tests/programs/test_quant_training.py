@@ -4,6 +4,7 @@ quantization supernet with them."""
 from __future__ import annotations
 
 import numpy as np
+import pyglove as pg
 import pytest
 import torch
 import torch.nn.functional as F
@@ -167,3 +168,31 @@ def test_a_resumed_scheduled_training_ends_with_the_uninterrupted_weights(tmp_pa
         whole.supernet.state_dict().items(), resumed.supernet.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
+
+
+def test_a_supernet_trained_on_one_configuration_is_static_qat_of_it():
+    family = spaces.resnet_pooling((4, 4, 8), num_pools=1, num_classes=3, in_chans=1, image_size=8)
+    space = spaces.quantized(family, bits=(2, 4))
+    arch = pg.to_json(family.clone(override={"pool_at": [1]}))
+    spec = spaces.quant_spec(arch, 2)
+    data = synthetic(64, (1, 8, 8), 3, seed=0, noise=0.5)
+    recipe = {"batch_size": 16, "lr": 0.05, "optimizer": "sgd", "seed": 0}
+    torch.manual_seed(0)
+    supernet = programs.supernet(space, batch_stats=False)
+    config = TrainConfig(epochs=2, **recipe)
+    SupernetTrainer(
+        supernet,
+        data,
+        config,
+        sampler=UniformSampler(specs=[spec]),
+        space=space,
+        device="cpu",
+        progress=False,
+    ).fit()
+    torch.manual_seed(0)
+    static = programs.build(spec)
+    programs.train(static, data, 2, **recipe)
+    inherited, trained = supernet.extract(spec).state_dict(), static.state_dict()
+    assert set(inherited) == set(trained)
+    for key, tensor in trained.items():
+        assert torch.equal(inherited[key], tensor), key
