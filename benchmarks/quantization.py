@@ -23,8 +23,8 @@ every searched operand's width from them, so their mean precision spreads over t
 
 - ``--part standalone``: static QAT, each configuration's quantized network trained alone from
   scratch for ``--standalone-epochs`` (SGD 0.05, momentum 0.9, weight decay 5e-4, cosine, batch
-  64), test accuracy. Uniform configurations at every ``--seeds`` seed; mixed ones at the first
-  seed only (their ranking's ground truth).
+  64), test accuracy. Uniform configurations at every ``--seeds`` seed; mixed ones at
+  ``--truth-seed`` (0) only (their ranking's ground truth).
 - ``--part supernet``: per method and seed, one quantization supernet trained by the shared
   ``SupernetTrainer`` for ``--epochs`` with 3 configurations per step and the same optimiser,
   then every configuration scored with inherited weights on the test images, its BN statistics
@@ -129,7 +129,7 @@ def run_standalone(args: argparse.Namespace, data: Dataset, out: Path) -> None:
             continue
         results = {}
         for name, spec in configs.items():
-            if name.startswith("m") and seed != args.seeds[0]:
+            if name.startswith("m") and seed != args.truth_seed:
                 continue
             torch.manual_seed(seed)
             model = programs.build(spec)
@@ -218,7 +218,7 @@ def report(args: argparse.Namespace, out: Path) -> None:
         }
         if not standalone:
             continue
-        truth_seed = min(standalone)
+        truth_seed = args.truth_seed
         for name in [f"u{b}" for b in UNIFORM]:
             accs = [standalone[s][name] for s in sorted(standalone)]
             mean, half = _interval(accs)
@@ -271,6 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--standalone-epochs", type=int, default=12)
     parser.add_argument("--mixed", type=int, default=12, help="mixed-precision configurations")
     parser.add_argument("--image-size", type=int, default=8)
+    parser.add_argument(
+        "--truth-seed", type=int, default=0, help="the seed that trains the mixed configurations"
+    )
     parser.add_argument("--parts", type=Path, default=Path("runs/quantization"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
