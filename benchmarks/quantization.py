@@ -224,9 +224,11 @@ def report(args: argparse.Namespace, out: Path) -> None:
             mean, half = _interval(accs)
             lines.append(f"{family} standalone QAT {name}: {mean:.4f} +- {half:.4f}")
         for method in METHODS:
+            prefix = f"supernet_{family}_{method}"
             runs = {
                 int(p.stem.rsplit("_", 1)[1]): json.loads(p.read_text())
-                for p in sorted(out.glob(f"supernet_{family}_{method}_*.json"))
+                for p in sorted(out.glob(f"{prefix}_*.json"))
+                if p.stem.rsplit("_", 1)[0] == prefix  # not uniform_wdr_gpg for uniform
             }
             if not runs:
                 continue
