@@ -69,6 +69,7 @@ from symnas.algorithms.samplers import QuantScheduler, UniformSampler
 from symnas.core.files import write_json_atomic
 from symnas.programs.data import Dataset, cifar10_subset, resized
 from symnas.programs.training.estimator import SupernetEstimator
+from symnas.programs.training.quant_losses import mean_bits
 from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 from symnas.spaces.pooling import PoolingSpace
 
@@ -219,6 +220,13 @@ def report(args: argparse.Namespace, out: Path) -> None:
         if not standalone:
             continue
         truth_seed = args.truth_seed
+        _, arch = family_space(family, args.image_size)
+        precision = {n: mean_bits(spec) for n, spec in configurations(arch, args.mixed).items()}
+        truth = standalone.get(truth_seed, {})
+        named = [n for n in truth if n.startswith("m")]
+        if len(named) > 2:
+            tau = kendalltau([truth[n] for n in named], [precision[n] for n in named]).statistic
+            lines.append(f"{family} standalone mixed vs mean bit-width: tau {tau:.3f}")
         for name in [f"u{b}" for b in UNIFORM]:
             accs = [standalone[s][name] for s in sorted(standalone)]
             mean, half = _interval(accs)
@@ -233,7 +241,7 @@ def report(args: argparse.Namespace, out: Path) -> None:
             if not runs:
                 continue
             entry = merged.setdefault(f"{family}/{method}", {})
-            taus, gaps = [], {f"u{b}": [] for b in UNIFORM}
+            taus, bit_taus, gaps = [], [], {f"u{b}": [] for b in UNIFORM}
             for seed, run in sorted(runs.items()):
                 rows = {}
                 for name, acc in run["accuracy"].items():
@@ -243,6 +251,12 @@ def report(args: argparse.Namespace, out: Path) -> None:
                         gaps[name].append(acc - own[name])
                 entry[str(seed)] = rows
                 mixed = [n for n in rows if n.startswith("m") and rows[n]["standalone"] is not None]
+                every = [n for n in rows if n.startswith("m")]
+                bit_taus.append(
+                    kendalltau(
+                        [rows[n]["supernet"] for n in every], [precision[n] for n in every]
+                    ).statistic
+                )
                 if len(mixed) > 2:
                     taus.append(
                         kendalltau(
@@ -254,6 +268,7 @@ def report(args: argparse.Namespace, out: Path) -> None:
                 "{}: {:+.4f} +- {:.4f}".format(name, *_interval(v)) for name, v in gaps.items() if v
             )
             tau_text = "tau {:.3f} +- {:.3f}".format(*_interval(taus)) if taus else "tau n/a"
+            tau_text += " (vs mean bit-width {:.3f} +- {:.3f})".format(*_interval(bit_taus))
             lines.append(
                 f"{family} {method} ({len(runs)} seeds): {tau_text}; supernet - "
                 f"standalone {gap_text}"
