@@ -40,6 +40,13 @@ from symnas.spaces.pooling import (
     resnet_pooling,
     stage_depths,
 )
+from symnas.spaces.quantization import (
+    QuantizedSpace,
+    quant_spec,
+    quant_units,
+    quantized,
+    unit_bits,
+)
 from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import TDNNLayer, TDNNSpace, tdnn, tdnn_space
 from symnas.spaces.vit import (
@@ -79,6 +86,7 @@ __all__ = [
     "HierarchicalNB201",
     "NB201Cell",
     "PoolingSpace",
+    "QuantizedSpace",
     "SPACES",
     "SystolicAccelerator",
     "TDNNLayer",
@@ -103,6 +111,9 @@ __all__ = [
     "nb201_derivation",
     "nb201_edges",
     "pool_positions",
+    "quant_spec",
+    "quant_units",
+    "quantized",
     "register_space",
     "resnet20_pooling",
     "resnet_pooling",
@@ -110,6 +121,7 @@ __all__ = [
     "systolic_accelerator",
     "tdnn",
     "tdnn_space",
+    "unit_bits",
     "vit_base",
     "vit_resnas",
     "vit_resnas_small",

@@ -2,9 +2,11 @@
 
 ``UniformSampler`` (SPOS), ``SandwichSampler`` (BigNAS/OFA), ``PreferredSampler`` (PreNAS),
 the PA&DA samplers (``pada_path``, ``pada_data``, ``pada``) with their gradient-free ``control``,
-``ShiftNASSampler`` (``shiftnas``: complexity-shifted sampling with an architecture generator)
-and ``MultiPathSampler (ViT-ResNAS multi-architecture sampling) implement ``PathSampler``
-(``sample(rng)``, ``update(specs, losses)``, JSON state); each is registered by name (``SAMPLERS``), and ``create_sampler(name, **options)`` makes one.
+``MultiPathSampler`` (ViT-ResNAS multi-architecture sampling), ``ShiftNASSampler`` (ShiftNAS),
+``QuantScheduler`` (QuantLLM's non-parametric scheduler of quantization configurations) and
+``balanced_mixture`` (Balanced Mixture of SuperNets) implement ``PathSampler`` (``sample(rng)``,
+``update(specs, losses)``, JSON state); each is registered by name (``SAMPLERS``), and
+``create_sampler(name, **options)`` makes one.
 """
 
 from symnas.algorithms.samplers.base import SAMPLERS, PathSampler, create_sampler, register_sampler
@@ -12,6 +14,7 @@ from symnas.algorithms.samplers.control import ControlSampler
 from symnas.algorithms.samplers.multi_path import MultiPathSampler
 from symnas.algorithms.samplers.pada import PADADataSampler, PADAPathSampler, PADASampler
 from symnas.algorithms.samplers.preferred import PreferredSampler
+from symnas.algorithms.samplers.quant_scheduler import QuantScheduler
 from symnas.algorithms.samplers.sandwich import SandwichSampler
 from symnas.algorithms.samplers.shiftnas import ShiftNASSampler
 from symnas.algorithms.samplers.uniform import UniformSampler
@@ -25,6 +28,7 @@ __all__ = [
     "PADASampler",
     "PathSampler",
     "PreferredSampler",
+    "QuantScheduler",
     "SandwichSampler",
     "ShiftNASSampler",
     "UniformSampler",
