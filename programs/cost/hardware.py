@@ -320,7 +320,11 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def cost(
-    module: nn.Module, input_shape: Sequence[int], hw: Any, batch_size: int = 1
+    module: nn.Module,
+    input_shape: Sequence[int],
+    hw: Any,
+    batch_size: int = 1,
+    precision: UnitBits | None = None,
 ) -> dict[str, Any]:
     """Cost of one batch through ``module`` on one configuration, with a per-layer breakdown.
 
@@ -329,20 +333,26 @@ def cost(
 
     Keys: ``cycles``, ``compute_cycles``, ``mem_cycles``, ``latency_ms``, ``energy`` (uJ),
     ``utilization``, ``dram_bytes``, ``sram_bytes``, ``macs``, ``area_mm2`` and ``layers`` (one
-    dict per layer with its name, kind, GEMM shape and the same metrics).
+    dict per layer with its name, kind, GEMM shape and the same metrics). ``precision``
+    (``{unit: (weight_bits, act_bits)}``, as in ``cost_table``) prices the layers at those
+    operand widths.
     """
-    return table_cost(layers(module, input_shape, batch_size), hw)
+    return table_cost(layers(module, input_shape, batch_size), hw, precision=precision)
 
 
 def table_cost(
-    table: LayerTable, hw: Any, per_layer: bool = True, costs: dict | None = None
+    table: LayerTable,
+    hw: Any,
+    per_layer: bool = True,
+    costs: dict | None = None,
+    precision: UnitBits | LayerBits | None = None,
 ) -> dict[str, Any]:
     """``cost`` of a layer table (``layers``, or ``spec_cost.SpecCoster.layers`` of a spec).
 
     ``per_layer=False`` leaves out the ``layers`` breakdown (the totals are the same);
-    ``costs`` is ``cost_table(table, [hw])`` when it is already known.
+    ``costs`` is ``cost_table(table, [hw], precision)`` when it is already known.
     """
-    res = cost_table(table, [hw]) if costs is None else costs
+    res = cost_table(table, [hw], precision) if costs is None else costs
     metrics = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
     metrics += ("dram_bytes", "sram_bytes", "utilization")
     out: dict[str, Any] = {key: float(res[f"total_{key}"][0]) for key in metrics}

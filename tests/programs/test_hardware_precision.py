@@ -245,3 +245,16 @@ def test_bad_precision_is_refused_naming_the_unit(table):
         cost_table(
             _gemm(4, 4, 4), [_hw("os")], precision=hardware.LayerBits(np.zeros(3), np.zeros(3))
         )
+
+
+def test_spec_coster_and_cost_take_the_precision(table):
+    from symnas.programs.cost.spec_cost import SpecCoster
+
+    hw = _hw("ws", bit_fusion=True)
+    units = {"layers.1": (2, 2), "layers.2": (4, 8)}
+    direct = hardware.cost(programs.build(ARCH), (1, 8, 8), hw, precision=units)
+    coster = SpecCoster((1, 8, 8))
+    via_spec = coster.cost(ARCH, hw, per_layer=False, precision=units)
+    for name in ("cycles", "energy", "dram_bytes"):
+        assert via_spec[name] == direct[name]
+        assert direct[name] < coster.cost(ARCH, hw, per_layer=False)[name]
