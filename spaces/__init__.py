@@ -40,6 +40,13 @@ from symnas.spaces.pooling import (
     resnet_pooling,
     stage_depths,
 )
+from symnas.spaces.quantization import (
+    QuantizedSpace,
+    quant_spec,
+    quant_units,
+    quantized,
+    unit_bits,
+)
 from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import TDNNLayer, TDNNSpace, tdnn, tdnn_space
 from symnas.spaces.vit import ViTSpace, vit_base, vit_small, vit_space, vit_tiny
@@ -71,6 +78,7 @@ __all__ = [
     "HierarchicalNB201",
     "NB201Cell",
     "PoolingSpace",
+    "QuantizedSpace",
     "SPACES",
     "SystolicAccelerator",
     "TDNNLayer",
@@ -93,6 +101,9 @@ __all__ = [
     "nb201_derivation",
     "nb201_edges",
     "pool_positions",
+    "quant_spec",
+    "quant_units",
+    "quantized",
     "register_space",
     "resnet20_pooling",
     "resnet_pooling",
@@ -100,6 +111,7 @@ __all__ = [
     "systolic_accelerator",
     "tdnn",
     "tdnn_space",
+    "unit_bits",
     "vit_base",
     "vit_resnas",
     "vit_resnas_small",
