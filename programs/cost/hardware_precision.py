@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symnas.programs.cost.hardware_layers import LayerTable
+from symnas.spaces.quantization import unit_of
 
 WEIGHT_KINDS = ("conv", "linear")  # GEMMs whose second operand is a weight tensor
 
@@ -68,17 +69,6 @@ class LayerBits:
                 f"LayerBits: weight and act must be 1-D arrays of one length; got shapes "
                 f"{self.weight.shape} and {self.act.shape}."
             )
-
-
-def _unit_of(name: str, units: list[str]) -> str | None:
-    """The longest unit that is a whole-component prefix of a layer name (``#n`` dropped)."""
-    path = name.split("#", 1)[0]
-    best = None
-    for unit in units:
-        if unit == "" or path == unit or path.startswith(unit + "."):
-            if best is None or len(unit) > len(best):
-                best = unit
-    return best
 
 
 def check_unit_bits(unit_bits: UnitBits) -> dict[str, tuple[int, int]]:
@@ -118,7 +108,7 @@ def layer_bits(table: LayerTable, unit_bits: UnitBits) -> LayerBits:
     act = np.zeros(len(table), dtype=np.float64)
     used: set[str] = set()
     for i, (name, kind) in enumerate(zip(table.names, table.kinds, strict=True)):
-        unit = _unit_of(name, units)
+        unit = unit_of(name.split("#", 1)[0], units)  # repeats are numbered name#2...
         if unit is None:
             continue
         used.add(unit)

@@ -125,7 +125,7 @@ def test_without_precision_the_results_are_those_of_before_bit_for_bit(table):
 
 
 def test_every_unit_at_the_native_width_prices_as_no_precision(table):
-    units = {"": (8, 8)}
+    units = {"layers": (8, 8), "fc": (8, 8)}
     for fused in (False, True):
         specs = [_hw(flow, bit_fusion=fused) for flow in ("ws", "os", "is", "rs")]
         plain, native = cost_table(table, specs), cost_table(table, specs, precision=units)
@@ -214,12 +214,12 @@ def test_convolutions_pack_channels_not_the_kernel_window():
 
 
 def test_layers_take_the_longest_whole_component_unit(table):
-    bits = layer_bits(table, {"": (8, 8), "layers.1": (2, 4), "layers.1.conv1": (3, 6)})
+    bits = layer_bits(table, {"layers.0": (8, 8), "layers.1": (2, 4), "layers.1.conv1": (3, 6)})
     by_name = dict(zip(table.names, zip(bits.weight, bits.act, strict=True), strict=True))
     assert by_name["layers.1.conv1"] == (3, 6)
     assert by_name["layers.1.conv2"] == (2, 4)
-    assert by_name.get("layers.10.conv1", (8, 8)) == (8, 8)
     assert by_name["layers.0.conv"] == (8, 8)
+    assert by_name["fc"] == (0, 0)  # outside every unit: the native width
     norms = [
         i
         for i, (n, k) in enumerate(zip(table.names, table.kinds, strict=True))
