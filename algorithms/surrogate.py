@@ -33,7 +33,7 @@ from symnas.algorithms.objectives import Objectives
 
 #: The zero-cost proxies of the paper's ZCP encoding.
 ZC_PROXIES: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "jacov", "plain", "synflow")
-MODELS = ("random_forest", "extra_trees", "gradient_boosting", "ridge")
+MODELS = ("random_forest", "extra_trees", "gradient_boosting", "ridge", "cqap_mlp")
 TARGETS = ("raw", "percentile", "minmax")
 FeatureFn = Callable[[Any], Mapping[str, float]]
 
@@ -55,6 +55,10 @@ def _regressor(model: str, seed: int, options: Mapping[str, Any]) -> Any:
         return ExtraTreesRegressor(random_state=seed, **options)
     if model == "gradient_boosting":
         return HistGradientBoostingRegressor(random_state=seed, **options)
+    if model == "cqap_mlp":  # EQ-Net's accuracy predictor (algorithms.cqap)
+        from symnas.algorithms.cqap import CQAPRegressor
+
+        return CQAPRegressor(random_state=seed, **options)
     return make_pipeline(SimpleImputer(), StandardScaler(), Ridge(**options))
 
 
