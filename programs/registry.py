@@ -84,6 +84,12 @@ def _family_of_type(type_name: str) -> Entry | None:
     return None
 
 
+def family_of(type_name: str) -> str | None:
+    """The name of the family whose space root has the PyGlove type name ``type_name``."""
+    entry = _family_of_type(type_name)
+    return None if entry is None else entry.name
+
+
 def known_types() -> list[str]:
     """Names of the spec types that ``build`` can turn into a module."""
     return sorted(e.meta["type_name"] for e in FAMILIES.entries().values())

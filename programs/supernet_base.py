@@ -16,6 +16,10 @@ Every family's supernet subclasses :class:`Supernet` (``activate``, ``forward_ac
   sizes of a weight-entangled one); ``forward_weighted(x, weights)`` mixes every decision's
   candidates with ``weights[decision]`` (op outputs, DARTS; superimposed weight slices,
   TangleNAS); and ``discretize(weights)`` returns the spec the weights select.
+- ``quantized`` (:class:`QuantizableSupernet`): a sliced supernet whose sub-networks run its own
+  Conv2d/Linear modules whole and whose ``sliced_state`` returns those modules' own tensors, so
+  ``programs.supernet(spaces.quantized(space))`` turns each layer into an elastic fake-quantized
+  one in place (EQ-Net's quantization supernet, ``programs.families.quantized``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-CAPABILITIES = ("parsed", "sliced", "sized", "differentiable")
+CAPABILITIES = ("parsed", "sliced", "sized", "differentiable", "quantized")
 
 
 class Supernet(nn.Module):
@@ -176,11 +180,19 @@ class DifferentiableSupernet(Supernet):
         raise NotImplementedError
 
 
+class QuantizableSupernet(SlicedSupernet):
+    """A sliced supernet that an elastic quantization supernet can wrap: every sub-network runs
+    the supernet's own ``nn.Conv2d`` / ``nn.Linear`` modules (no weight slices), and
+    ``sliced_state(spec)`` holds those modules' own parameters (``state_dict(keep_vars=True)``),
+    keyed by the standalone module's names."""
+
+
 _CAPABILITY_CLASSES: dict[str, type] = {
     "parsed": ParsedSupernet,
     "sliced": SlicedSupernet,
     "sized": SizedSupernet,
     "differentiable": DifferentiableSupernet,
+    "quantized": QuantizableSupernet,
 }
 
 

@@ -5,7 +5,8 @@ naming the family and what is wrong: ``extract`` equals the supernet, the declar
 are those the registry reads, ``activate`` parses a spec once, a foreign spec is refused,
 ``sliced_state`` is keyed like the standalone module, and each declared capability works
 (``sized``: the extremes are ordered; ``differentiable``: one-hot mixtures equal the discrete
-forward, logits get gradients). :func:`check_family` runs them all.
+forward, logits get gradients; ``quantized``: the elastic quantization supernet of its space
+extracts what it computes). :func:`check_family` runs them all.
 """
 
 from __future__ import annotations
@@ -181,6 +182,42 @@ def check_differentiable(family: str) -> None:
     assert not without, f"{family}: no gradient reaches the logits of {without[:5]}"
 
 
+def check_quantized(family: str) -> None:
+    """A ``quantized`` family's space composed with ``spaces.quantized`` gives a supernet whose
+    ``extract`` equals it (within 1e-5) for mixed bit-widths, whose ``sliced_state`` is keyed like
+    the quantized standalone module, and that refuses a spec with foreign units (a family
+    without the capability passes)."""
+    space, supernet, _, x = _setup(family)
+    if not has_capability(supernet, "quantized"):
+        return
+    torch.manual_seed(0)
+    quantized = spaces.quantized(space, bits=(2, 4, 32))
+    qnet = programs.supernet(quantized).eval()
+    codec = spaces.compile(quantized)
+    specs = [codec.decode(g) for g in codec.distinct(2, np.random.default_rng(0))]
+    with torch.no_grad():
+        for spec in specs:
+            difference = (qnet.extract(spec).eval()(x) - qnet(x, spec)).abs().max()
+            assert difference <= 1e-5, (
+                f"{family}: the quantized supernet's extract(spec) differs from it by "
+                f"{float(difference):.3g} for {spec}"
+            )
+            state = qnet.sliced_state(spec)
+            reference = qnet.standalone(qnet.arch_of(spec)).state_dict()
+            assert set(state) == set(reference), (
+                f"{family}: the quantized sliced_state keys differ from the standalone module's: "
+                f"{sorted(set(state) ^ set(reference))[:5]}"
+            )
+    foreign = {**specs[0], "quant": {**specs[0]["quant"], "units": {"no.such.unit": {
+        "weight_bits": 4, "act_bits": 4}}}}
+    try:
+        qnet.activate(foreign)
+    except ValueError as e:
+        assert "no.such.unit" in str(e), f"{family}: the refusal does not name the unit: {e}"
+        return
+    raise AssertionError(f"{family}: the quantized supernet took a spec with foreign units")
+
+
 FAMILY_CHECKS: tuple[Callable[[str], None], ...] = (
     check_extract_equals_supernet,
     check_declared_capabilities,
@@ -189,6 +226,7 @@ FAMILY_CHECKS: tuple[Callable[[str], None], ...] = (
     check_sliced_state_keys,
     check_sized,
     check_differentiable,
+    check_quantized,
 )
 
 

@@ -26,7 +26,7 @@ from symnas.programs.families.cell_ops import (
     nb201_op,
     single_path_state,
 )
-from symnas.programs.supernet_base import DifferentiableSupernet, SlicedSupernet
+from symnas.programs.supernet_base import DifferentiableSupernet, QuantizableSupernet
 from symnas.spaces.cells import NB201_EDGES, NB201_OPS, NB201Cell, nb201_cell, nb201_edges
 from symnas.spaces.relaxation import op_decisions
 
@@ -144,7 +144,7 @@ class NB201Network(_NB201Skeleton):
         return self._run(x, lambda _, cell, h: cell(h))
 
 
-class NB201Supernet(_NB201Skeleton, SlicedSupernet, DifferentiableSupernet):
+class NB201Supernet(_NB201Skeleton, QuantizableSupernet, DifferentiableSupernet):
     """Single-path NAS-Bench-201 supernet: every cell edge holds all 5 ops, ``none`` gives zeros.
 
     Cell weights are not shared across the 15 cells; ``cells[k].edges[e].ops[name]`` is the op

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symnas.programs import registry
-from symnas.programs.supernet_base import SlicedSupernet
+from symnas.programs.supernet_base import QuantizableSupernet
 from symnas.spaces.pooling import PoolingSpace
 
 _TYPE = PoolingSpace.__type_name__
@@ -167,7 +167,7 @@ def build(spec: Any, batch_stats: bool = False, **task: Any) -> PoolingResNet:
     )
 
 
-class PoolingSupernet(SlicedSupernet):
+class PoolingSupernet(QuantizableSupernet):
     """One set of weights shared by every pooling configuration of a :class:`PoolingSpace`."""
 
     def __init__(self, space: PoolingSpace, batch_stats: bool = True, **task: Any) -> None:

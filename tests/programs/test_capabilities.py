@@ -21,7 +21,7 @@ def test_supernet_class_is_that_of_the_built_supernet():
 
 def test_classes_and_instances_declare_the_same_capabilities():
     space = spaces.nb201_cell(C=2, N=1)
-    for capability in ("parsed", "sliced", "sized", "differentiable"):
+    for capability in ("parsed", "sliced", "sized", "differentiable", "quantized"):
         assert has_capability(NB201Supernet, capability) == has_capability(
             programs.supernet(space), capability
         )
@@ -29,6 +29,6 @@ def test_classes_and_instances_declare_the_same_capabilities():
     assert not has_capability(PoolingSupernet, "differentiable")
     require(NB201Supernet, "differentiable", "a test")
     with pytest.raises(
-        TypeError, match="a test needs .* PoolingSupernet has \\['parsed', 'sliced'\\]"
+        TypeError, match="a test needs .* PoolingSupernet has \\['parsed', 'sliced', 'quantized'\\]"
     ):
         require(PoolingSupernet, "differentiable", "a test")
