@@ -21,8 +21,10 @@ nested search, Peng et al., NeurIPS 2020):
 
 A candidate whose bit-widths the accelerator does not support is infeasible: its metrics carry
 ``unsupported_units`` (how many units use a width the accelerator lacks; a constraint ``<= 0`` of
-the outer search), its inner reward is 0 (so evolution never keeps it over a feasible one), and
-the report names each unit and width (``spaces.hardware.unsupported``).
+the outer search), its inner reward is ``-unsupported_units`` (Deb's feasibility-first rule in
+scalar form: below every feasible candidate, whose reward is positive, and better the fewer units
+it must change, so evolution is led towards the widths the accelerator supports), and the report
+names each unit and width (``spaces.hardware.unsupported``).
 """
 
 from __future__ import annotations
@@ -162,7 +164,11 @@ class QuantCoDesignObjective:
             "unsupported_units": float(len(reasons)),
             "mean_weight_bits": float(np.mean([w for w, _ in bits.values()])),
             "mean_act_bits": float(np.mean([a for _, a in bits.values()])),
-            "reward": accuracy * (latency / self.target_latency_ms) ** MNAS_W if feasible else 0.0,
+            "reward": (
+                accuracy * (latency / self.target_latency_ms) ** MNAS_W
+                if feasible
+                else -float(len(reasons))
+            ),
         }
 
     def __getstate__(self) -> dict[str, Any]:
@@ -197,6 +203,7 @@ def train_quant_supernet(
             data,
             TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
             sampler=path_sampler(sampler, space, None),
+            space=space,
             out=out,
             resume=resume,
             device=device,

@@ -19,6 +19,7 @@ ARCH = {
     "in_chans": 1,
     "image_size": 8,
 }
+UNITS = [f"layers.{i}" for i in range(10)] + ["fc"]
 HW = {"rows": 16, "cols": 16, "dataflow": "os", "precisions": [2, 4, 8]}
 
 
@@ -50,7 +51,9 @@ def test_unsupported_widths_make_the_pair_infeasible(objective):
     spec = quant_spec(ARCH, 4)
     metrics = objective(dict(HW, precisions=[8]), spec)
     assert metrics["unsupported_units"] == 9.0  # every unit but the first and last (8 bits)
-    assert metrics["reward"] == 0.0 and metrics["accuracy"] > 0
+    assert metrics["reward"] == -9.0 and metrics["accuracy"] > 0
+    mixed = quant_spec(ARCH, {u: (4, 4) if u == "layers.2" else (8, 8) for u in UNITS})
+    assert objective(dict(HW, precisions=[8]), mixed)["reward"] == -1.0
     outer = quant_hw_flow.codesign_objectives(2.0)
     assert outer.violation(metrics) > 0 and outer.violation(objective(HW, spec)) == 0
 
