@@ -100,3 +100,27 @@ def test_the_flow_is_registered_with_its_options():
     entry = get_flow("quant-hw-nested")
     assert entry.options["bits"].default == "2,4,8"
     assert entry.parse_options({"cqap_candidates": "2"}) == {"cqap_candidates": 2}
+
+
+def test_the_flow_writes_a_front_a_plot_and_why_pairs_were_infeasible(tmp_path, monkeypatch):
+    from symnas import programs
+
+    def untrained(space, *args, **kwargs):  # the training itself is the shared trainer's
+        return programs.supernet(space)
+
+    monkeypatch.setattr(quant_hw_flow, "train_quant_supernet", untrained)
+    out = tmp_path / "q"
+    result = quant_hw_nested(
+        budget=3, inner_budget=4, out=str(out), verbose=False, device="cpu", bits="4,8",
+        precisions="8;4,8", cqap_candidates=1, seed=1,
+    )  # fmt: skip
+    assert len(result.outer.trials) == 3
+    pairs = result.pairs()
+    assert all(0 <= p.metrics["accuracy"] <= 1 and p.metrics["latency_ms"] > 0 for p in pairs)
+    report = (out / "report.txt").read_text()
+    assert "Pareto front of (accelerator, quantized network) pairs" in report
+    infeasible = [p for p in pairs if p.metrics["unsupported_units"] > 0]
+    assert infeasible and all(p.hw["precisions"] == [8] for p in infeasible)
+    assert "not in the accelerator's precisions [8]" in report
+    assert all(p.metrics["unsupported_units"] == 0 for p in result.pareto_front())
+    assert (out / "pareto.png").stat().st_size > 1000
