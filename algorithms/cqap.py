@@ -24,7 +24,8 @@ quantization space here has one ``symmetric`` for both, so it takes two columns.
 that ``Surrogate(model="cqap_mlp")`` builds. :func:`cqap_filter` wraps an evolution in
 ``SurrogateFilter`` with this predictor: each trial the evolution proposes ``candidates``
 children and the one predicted best is evaluated (EQ-Net's genetic search ranks its population
-by the predictor).
+by the predictor, fitted beforehand on supernet accuracies of sampled sub-networks: pass it as
+``predictor``).
 """
 
 from __future__ import annotations
@@ -210,16 +211,23 @@ def cqap_filter(
     refit_every: int = 8,
     seed: int | None = None,
     model_options: Mapping[str, Any] | None = None,
+    predictor: Surrogate | None = None,
 ) -> SurrogateFilter:
-    """``base`` (an evolution) filtered by the CQAP predictor: after ``warmup`` evaluated
-    trials, ``candidates`` proposals per trial, the predicted best evaluated, the predictor
-    refitted every ``refit_every`` trials."""
+    """``base`` (an evolution) filtered by the CQAP predictor: ``candidates`` proposals per
+    trial, the predicted best evaluated.
+
+    With ``predictor`` (a :func:`cqap_surrogate` fitted before the search, as EQ-Net fits it on
+    the supernet accuracies of sampled sub-networks, or to be fitted before the first proposal)
+    every trial is filtered and the predictor is never refitted; without, a fresh one is fitted
+    on the search's own rewards after ``warmup`` trials and refitted every ``refit_every``.
+    """
     return SurrogateFilter(
         base=base,
-        surrogate=cqap_surrogate(space, 0 if seed is None else seed, model_options),
+        surrogate=predictor or cqap_surrogate(space, 0 if seed is None else seed, model_options),
         candidates=candidates,
         warmup=warmup,
         refit_every=refit_every,
         space=space,
         seed=seed,
+        prefitted=predictor is not None,
     )

@@ -17,7 +17,10 @@ nested search, Peng et al., NeurIPS 2020):
 - **Architectures and precisions** (inner search per accelerator): regularized evolution whose
   children are filtered by EQ-Net's conditional quantization-aware accuracy predictor
   (``algorithms.cqap``: ``cqap_candidates`` children per trial, the predicted best evaluated),
-  on the MnasNet-style reward ``accuracy * (latency / target) ** -0.07`` of ``hw-nested``.
+  on the MnasNet-style reward ``accuracy * (latency / target) ** -0.07`` of ``hw-nested``. As
+  in EQ-Net, the predictor is fitted once, on the supernet accuracy of ``cqap_samples`` random
+  networks, before the search; it predicts accuracy, which dominates the reward (the latency
+  factor moves it by 5% for a twofold latency).
 
 A candidate whose bit-widths the accelerator does not support is infeasible: its metrics carry
 ``unsupported_units`` (how many units use a width the accelerator lacks; a constraint ``<= 0`` of
@@ -38,9 +41,11 @@ from typing import Any
 import numpy as np
 
 from symnas.algorithms.base import SearchAlgorithm
+from symnas.algorithms.cqap import cqap_filter, cqap_surrogate
 from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
+from symnas.algorithms.surrogate import SurrogateFilter
 from symnas.core.files import write_text_atomic
 from symnas.flows.hw_flow import MNAS_W, path_sampler
 from symnas.flows.nested import NestedResult, nested
@@ -212,6 +217,24 @@ def train_quant_supernet(
     return supernet
 
 
+def fit_predictor(
+    predictor: Any,
+    space: Any,
+    accuracy: Callable[[Any], float],
+    samples: int,
+    seed: int,
+    verbose: bool = False,
+) -> None:
+    """Fits the CQAP ``predictor`` on the inherited accuracy of ``samples`` distinct random
+    networks of ``space`` (drawn with ``seed``)."""
+    from symnas.spaces.codec import compile as compile_space
+
+    codec = compile_space(space)
+    specs = [codec.decode(g) for g in codec.distinct(samples, np.random.default_rng(seed))]
+    with phase(logger, f"{FLOW}: fitting the CQAP predictor on {samples} networks", verbose):
+        predictor.fit(specs, [accuracy(spec) for spec in specs])
+
+
 def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAlgorithm:
     constraints = {"area_mm2": ("<=", max_area), "unsupported_units": ("<=", 0.0)}
     if algorithm is None or algorithm == "nsga2":
@@ -224,20 +247,17 @@ def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAl
 
 
 def _inner(
-    algorithm: SearchAlgorithm | str | None, space: Any, candidates: int, warmup: int
+    algorithm: SearchAlgorithm | str | None, space: Any, candidates: int, predictor: Any
 ) -> Deduped:
-    """The inner algorithm, deduped; the default is regularized evolution filtered by CQAP
-    (``candidates`` children per trial after ``warmup`` trials; 1: no filter)."""
-    from symnas.algorithms.cqap import cqap_filter
-
+    """The inner algorithm, deduped; the default is regularized evolution whose children are
+    filtered by the CQAP ``predictor`` (``candidates`` per trial; 1: no filter), fitted once
+    before the inner searches begin (every inner search runs a copy)."""
     if algorithm is None:
         algorithm = create(
             "regularized_evolution", population_size=8, tournament_size=3, metric="reward"
         )
         if candidates > 1:
-            algorithm = cqap_filter(
-                algorithm, space, candidates=candidates, warmup=warmup, refit_every=warmup
-            )
+            algorithm = cqap_filter(algorithm, space, candidates=candidates, predictor=predictor)
     elif isinstance(algorithm, str):
         if algorithm == "nsga2":
             algorithm = create(algorithm, population_size=8, objectives={"reward": "max"})
@@ -270,7 +290,7 @@ def quant_hw_nested(
     precisions: str = "8;4,8;2,4,8",
     search_fusion: bool = True,
     cqap_candidates: int = 4,
-    cqap_warmup: int = 6,
+    cqap_samples: int = 64,
 ) -> NestedResult:
     """Runs the nested precision x architecture x accelerator search; writes ``pareto.png``
     and ``report.txt`` in ``out``.
@@ -297,8 +317,8 @@ def quant_hw_nested(
         plain PEs only.
       cqap_candidates: children the evolution proposes per evaluated one, the CQAP predictor
         keeping the best (1: no filter; default inner algorithm only).
-      cqap_warmup: evaluated trials per inner search before the predictor is first fitted
-        (and between refits).
+      cqap_samples: random quantized networks whose supernet accuracy trains the CQAP
+        predictor, once, before the nested search (EQ-Net's accuracy data set).
     """
     from symnas import programs, spaces
     from symnas.spaces.quantization import quantized
@@ -312,7 +332,7 @@ def quant_hw_nested(
         ("cqap_candidates", cqap_candidates),
     ):
         int_option(FLOW, name, value)
-    int_option(FLOW, "cqap_warmup", cqap_warmup, minimum=2, why="the predictor needs 2 trials")
+    int_option(FLOW, "cqap_samples", cqap_samples, minimum=2, why="the predictor needs 2 samples")
     positive_number(FLOW, "max_area_mm2", max_area_mm2)
     positive_number(FLOW, "target_latency_ms", target_latency_ms)
     device_option(FLOW, device)
@@ -330,7 +350,8 @@ def quant_hw_nested(
         raise ValueError(f"{FLOW}: {e}") from None
     path_sampler(sampler, space, None)  # fails before any work
     outer_algorithm = _outer(algorithm, max_area_mm2)
-    inner = _inner(inner_algorithm, space, cqap_candidates, cqap_warmup)
+    predictor = cqap_surrogate(space, seed=seed)
+    inner = _inner(inner_algorithm, space, cqap_candidates, predictor)
     out_dir = prepare_out_dir(out) if out is not None else None
     if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):
         raise ValueError(
@@ -349,9 +370,10 @@ def quant_hw_nested(
         sampler=sampler,
         verbose=verbose,
     )
-    objective = QuantCoDesignObjective(
-        InheritedAccuracy(supernet, data, device), data.input_shape, target_latency_ms
-    )
+    accuracy = InheritedAccuracy(supernet, data, device)
+    if isinstance(inner.base, SurrogateFilter) and inner.base.surrogate is predictor:
+        fit_predictor(predictor, space, accuracy, cqap_samples, seed, verbose)
+    objective = QuantCoDesignObjective(accuracy, data.input_shape, target_latency_ms)
     result = nested(
         hw_space,
         space,
@@ -374,7 +396,7 @@ def quant_hw_nested(
             "precisions": [list(p) for p in precision_sets],
             "search_fusion": search_fusion,
             "cqap_candidates": cqap_candidates,
-            "cqap_warmup": cqap_warmup,
+            "cqap_samples": cqap_samples,
         },
     )
     if out_dir is not None:

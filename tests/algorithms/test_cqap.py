@@ -141,3 +141,27 @@ def test_the_filtered_evolution_finds_better_networks_than_plain_evolution(space
             scores = [t.metrics["accuracy"] for t in result.trials[12:]]
             (plain if name == "plain" else kept).append(np.mean(scores))
     assert np.mean(kept) > np.mean(plain)
+
+
+def test_a_prefitted_predictor_filters_from_the_first_trial_and_is_never_refitted(space):
+    specs = _specs(space, 40, seed=2)
+    predictor = cqap_surrogate(space, model_options=SMALL).fit(
+        specs, [bits_objective(s)["accuracy"] for s in specs]
+    )
+    before = predictor.predict(specs[:5])
+    base = algorithms.RegularizedEvolution(population_size=4, tournament_size=2, metric="accuracy")
+    search = cqap_filter(base, space, candidates=6, predictor=predictor)
+    search.setup(spaces.compile(space).dna_spec)
+    pools: list[np.ndarray] = []
+    propose = search.base.propose_batch
+
+    def recording(n):
+        pools.append(propose(n))
+        return pools[-1]
+
+    object.__setattr__(search.base, "propose_batch", recording)
+    for _ in range(8):
+        kept = search.propose_batch(1)
+        assert len(pools[-1]) == 6  # filtered from the very first trial
+        search.feedback_batch(kept, [bits_objective(search._decoder.decode(kept[0]))])
+    np.testing.assert_array_equal(search.surrogate.predict(specs[:5]), before)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from symnas import algorithms, spaces
+from symnas.algorithms.cqap import cqap_surrogate
 from symnas.algorithms.surrogate import SurrogateFilter
 from symnas.flows import quant_hw_flow
 from symnas.flows.quant_hw_flow import QuantCoDesignObjective, _inner, quant_hw_nested
@@ -60,12 +61,14 @@ def test_unsupported_widths_make_the_pair_infeasible(objective):
 
 def test_the_default_inner_search_is_cqap_filtered_evolution_deduped():
     space = quantized(spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8))
-    inner = _inner(None, space, candidates=4, warmup=6)
+    predictor = cqap_surrogate(space)
+    inner = _inner(None, space, candidates=4, predictor=predictor)
     assert isinstance(inner, algorithms.Deduped) and isinstance(inner.base, SurrogateFilter)
-    assert inner.base.candidates == 4 and inner.base.warmup == 6
+    assert inner.base.candidates == 4 and inner.base.prefitted
+    assert inner.base.surrogate is predictor  # the flow fits it once the supernet is trained
     clone = inner.clone(deep=True)  # every inner search runs a clone
     assert clone.base.surrogate is not inner.base.surrogate
-    plain = _inner(None, space, candidates=1, warmup=6)
+    plain = _inner(None, space, candidates=1, predictor=predictor)
     assert isinstance(plain.base, algorithms.RegularizedEvolution)
 
 
@@ -77,7 +80,7 @@ def test_the_default_inner_search_is_cqap_filtered_evolution_deduped():
         ({"bits": "1,8"}, "bits value 1 is not supported"),
         ({"precisions": ""}, "'precisions' must list sets"),
         ({"precisions": "8;4,16"}, "precisions entry must be"),
-        ({"cqap_warmup": 1}, "'cqap_warmup' must be an integer >= 2"),
+        ({"cqap_samples": 1}, "'cqap_samples' must be an integer >= 2"),
         ({"cqap_candidates": 0}, "'cqap_candidates' must be an integer >= 1"),
         ({"sampler": "unifrom"}, "unifrom"),
         ({"max_area_mm2": -1.0}, "'max_area_mm2' must be a number > 0"),
@@ -124,3 +127,17 @@ def test_the_flow_writes_a_front_a_plot_and_why_pairs_were_infeasible(tmp_path, 
     assert "not in the accelerator's precisions [8]" in report
     assert all(p.metrics["unsupported_units"] == 0 for p in result.pareto_front())
     assert (out / "pareto.png").stat().st_size > 1000
+
+
+def test_the_predictor_is_fitted_on_supernet_accuracies_of_distinct_random_networks():
+    space = quantized(spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8))
+    predictor = cqap_surrogate(space, model_options={"hidden_size": 16, "epochs": 5})
+    asked: list[str] = []
+
+    def accuracy(spec):
+        asked.append(repr(spec))
+        return mean_bits_accuracy(spec)
+
+    quant_hw_flow.fit_predictor(predictor, space, accuracy, samples=12, seed=0)
+    assert len(asked) == len(set(asked)) == 12
+    assert predictor.predict([quant_spec(ARCH, 8)]).shape == (1,)
