@@ -13,6 +13,11 @@ difference quant - float.
     python benchmarks/quant_hw_nested.py --method float --seed 0
     python benchmarks/quant_hw_nested.py --method quant --seed 0
     python benchmarks/quant_hw_nested.py --summarise
+    python benchmarks/quant_hw_nested.py --cost-table
+
+``--cost-table`` prices one ResNet20 pooling network at uniform 8, 4 and 2 bits (the first and
+last unit at 8) on a 16 x 16 output-stationary array with and without Bit Fusion and writes
+``benchmarks/results/quant_cost_table.json``.
 """
 
 from __future__ import annotations
@@ -114,14 +119,41 @@ def summarise() -> dict:
     return out
 
 
+def cost_table() -> list[dict]:
+    """Latency, energy and DRAM traffic of one network at uniform widths, fused or not."""
+    from symnas import spaces
+    from symnas.flows.quant_hw_flow import QuantCoDesignObjective
+    from symnas.spaces.quantization import quant_spec
+
+    arch = spaces.compile(spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8))
+    spec = arch.decode(arch.random(1, np.random.default_rng(0))[0])
+    objective = QuantCoDesignObjective(lambda _: 1.0, (1, 8, 8), target_latency_ms=0.05)
+    rows = []
+    for fused in (False, True):
+        hw = {"rows": 16, "cols": 16, "dataflow": "os", "precisions": [2, 4, 8],
+              "bit_fusion": fused}  # fmt: skip
+        for bits in (8, 4, 2):
+            m = objective(hw, quant_spec(spec, bits))
+            rows.append({"bit_fusion": fused, "bits": bits, "latency_ms": m["latency_ms"],
+                         "energy_uJ": m["energy"], "area_mm2": m["area_mm2"]})  # fmt: skip
+    return rows
+
+
 def main() -> None:
     """Runs one (method, seed), or summarises the stored runs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=("float", "quant"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--summarise", action="store_true")
+    parser.add_argument("--cost-table", action="store_true")
     parser.add_argument("--work", default="runs/quant_hw_nested", help="flow output folders")
     args = parser.parse_args()
+    if args.cost_table:
+        rows = cost_table()
+        write_json_atomic(RESULTS / "quant_cost_table.json", rows)
+        for row in rows:
+            print(row)
+        return
     if args.summarise:
         summary = summarise()
         write_json_atomic(RESULTS / "quant_hw_nested.json", summary)
