@@ -13,6 +13,7 @@ from typing import Any
 from symnas.core.registry import Entry
 from symnas.spaces.cells import darts_cell, nb201_cell
 from symnas.spaces.pooling import resnet20_pooling
+from symnas.spaces.quantization import quantized
 from symnas.spaces.registry import SPACES, register_space
 from symnas.spaces.tdnn import tdnn_space
 from symnas.spaces.vit import vit_space
@@ -99,6 +100,25 @@ def darts_digits_space() -> Any:
 def pooling_digits_space() -> Any:
     """ResNet20 pooling positions for 8x8 digits: 36 architectures."""
     return resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
+
+
+@register_space(
+    "pooling_digits_quantized",
+    "ResNet20 max-pool positions for 8x8 digits with EQ-Net bit-widths 2/4/8/float per layer: "
+    "about 9.9e12 architectures",
+    input_shape=(1, 8, 8),
+    data="digits",
+    architectures=36 * 4**18 * 2 * 2,
+)
+def pooling_digits_quantized_space() -> Any:
+    """``pooling_digits`` composed with ``spaces.quantized`` (bits 2, 4, 8, 32; 9 searched
+    layers of weights and inputs, the stem and the classifier at 8 bits): 36 * 4**18 * 4.
+
+    It is no family's example (``examples()``): it composes the pooling family's, and the
+    ``quantized`` supernet contract is checked on every family that declares it
+    (``symnas.testing.check_quantized``).
+    """
+    return quantized(resnet20_pooling(num_classes=10, in_chans=1, image_size=8), bits=(2, 4, 8, 32))
 
 
 @register_space(

@@ -40,12 +40,16 @@ def _example_supernet(family: str) -> tuple[Any, Any]:
 
 
 def registered_sampler(name: str, num_specs: int = 6) -> tuple[MakeSampler, Any, Any]:
-    """``(factory, space, supernet)`` to check the registered sampler ``name`` on the example
-    of its ``family``, else of :data:`SAMPLER_FAMILY` (or of the first family with the
-    capability it requires); a sampler whose constructor requires ``specs`` gets ``num_specs``
+    """``(factory, space, supernet)`` to check the registered sampler ``name`` on its
+    ``example`` space, else on the example of its ``family``, else of :data:`SAMPLER_FAMILY` (or
+    of the first family with the capability it requires); a sampler whose constructor requires ``specs`` gets ``num_specs``
     distinct specs of the space."""
     cls = SAMPLERS.get(name).obj
-    space, supernet = _example_supernet(cls.family or _family_for(cls.requires))
+    if cls.example is not None:
+        space = spaces.SPACES.get(cls.example).obj()
+        supernet = programs.supernet(space)
+    else:
+        space, supernet = _example_supernet(cls.family or _family_for(cls.requires))
     specs = inspect.signature(cls).parameters.get("specs")
     options = {}
     if specs is not None and specs.default is specs.empty:

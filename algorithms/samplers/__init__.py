@@ -2,7 +2,8 @@
 
 ``UniformSampler`` (SPOS), ``SandwichSampler`` (BigNAS/OFA), ``PreferredSampler`` (PreNAS),
 the PA&DA samplers (``pada_path``, ``pada_data``, ``pada``) with their gradient-free ``control``,
-and ``MultiPathSampler`` (ViT-ResNAS multi-architecture sampling) implement ``PathSampler``
+``MultiPathSampler`` (ViT-ResNAS multi-architecture sampling) and ``QuantScheduler`` (QuantLLM's
+non-parametric scheduler of quantization configurations) implement ``PathSampler``
 (``sample(rng)``, ``update(specs, losses)``, JSON state); each is registered by name (``SAMPLERS``), and ``create_sampler(name, **options)`` makes one.
 """
 
@@ -11,6 +12,7 @@ from symnas.algorithms.samplers.control import ControlSampler
 from symnas.algorithms.samplers.multi_path import MultiPathSampler
 from symnas.algorithms.samplers.pada import PADADataSampler, PADAPathSampler, PADASampler
 from symnas.algorithms.samplers.preferred import PreferredSampler
+from symnas.algorithms.samplers.quant_scheduler import QuantScheduler
 from symnas.algorithms.samplers.sandwich import SandwichSampler
 from symnas.algorithms.samplers.uniform import UniformSampler
 
@@ -23,6 +25,7 @@ __all__ = [
     "PADASampler",
     "PathSampler",
     "PreferredSampler",
+    "QuantScheduler",
     "SandwichSampler",
     "UniformSampler",
     "create_sampler",

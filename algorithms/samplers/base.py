@@ -42,6 +42,9 @@ class PathSampler:
     requires: str | None = None
     #: The family (``programs`` registry name) the sampler is defined for, if only one.
     family: str | None = None
+    #: The registered space (``spaces.SPACES`` name) the conformance kit checks it on, for a
+    #: sampler defined for a composed space that is no family's example.
+    example: str | None = None
     #: Each spec of a step trains on its own share of the batch, not on the whole batch.
     split_batch: bool = False
     #: The trainer reports every batch (``observe_data``) and draws by ``data_weights``.

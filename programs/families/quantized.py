@@ -214,7 +214,8 @@ class QuantizedSupernet(SlicedSupernet):
     def _select(self) -> None:
         active = self.active_arch["active"]
         for name, layer in self.layers.items():
-            layer.select(*active[name][1]) if name in active else layer.select(None, None)
+            settings = active[name][1] if name in active else (None, None)
+            layer.select(*settings)
 
     def forward_active(self, x: torch.Tensor) -> torch.Tensor:
         """The family supernet's active path with the active quantizers."""

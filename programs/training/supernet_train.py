@@ -18,6 +18,11 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
   Adam(3e-4, betas (0.5, 0.999), weight decay 1e-3) as defaults); ``arch_step`` is the hook a
   second-order variant overrides.
 
+EQ-Net's two losses for quantization supernets (``programs.training.quant_losses``) are options:
+``wdr_kurtosis``/``wdr_skewness`` add its Weight Distribution Regularization (rates 0.015 and 1.0
+in EQ-Net), and ``gpg_alpha`` (0.5 in EQ-Net) trains a step's specs by Group Progressive
+Guidance, from the highest mean bit-width to the lowest, each distilled from the one before.
+
 Weights follow ``programs.train``'s recipe (named optimizer, per-step cosine decay to ``lr_min``,
 optional gradient clipping); ``augment="crop_flip"`` augments each training batch on its device
 (``programs.data.augment``), and the validation batches of the architecture step too (DARTS's search
@@ -54,6 +59,10 @@ from symnas.core.files import write_atomic, write_text_atomic
 from symnas.programs.data import Dataset, shuffled_indices, weighted_indices
 from symnas.programs.data.augment import AUGMENTATIONS, augment
 from symnas.programs.supernet_base import Supernet, require
+from symnas.programs.training.quant_losses import (
+    progressive_guidance_losses,
+    weight_distribution_loss,
+)
 from symnas.programs.training.train import cosine_schedule, evaluate, make_optimizer
 
 CHECKPOINT = "checkpoint.pt"
@@ -132,6 +141,9 @@ class TrainConfig:
     arch_weight_decay: float = 1e-3
     lr_min: float = 0.0
     augment: str | None = None
+    wdr_kurtosis: float = 0.0
+    wdr_skewness: float = 0.0
+    gpg_alpha: float | None = None
 
     def check(self) -> None:
         """Raises ``ValueError`` naming the first bad field."""
@@ -157,6 +169,19 @@ class TrainConfig:
             raise ValueError(
                 f"SupernetTrainer: augment must be None or one of {list(AUGMENTATIONS)}; got "
                 f"{self.augment!r}."
+            )
+        for name in ("wdr_kurtosis", "wdr_skewness"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"SupernetTrainer: {name} must be a number >= 0; got {value!r}.")
+        if self.gpg_alpha is not None and (
+            isinstance(self.gpg_alpha, bool)
+            or not isinstance(self.gpg_alpha, (int, float))
+            or not 0 <= self.gpg_alpha <= 1
+        ):
+            raise ValueError(
+                f"SupernetTrainer: gpg_alpha must be None or a number in [0, 1]; got "
+                f"{self.gpg_alpha!r}."
             )
         if self.arch_lr is not None and not self.arch_lr > 0:
             raise ValueError(
@@ -218,6 +243,14 @@ class SupernetTrainer:
                 raise ValueError("SupernetTrainer: arch_lr needs valid= (the validation stream).")
         elif config.arch_lr is not None:
             raise ValueError("SupernetTrainer: arch_lr applies only with arch= parameters.")
+        if config.gpg_alpha is not None and (
+            sampler is None or sampler.split_batch or sampler.observes_data
+        ):
+            raise ValueError(
+                "SupernetTrainer: gpg_alpha (EQ-Net's group progressive guidance) needs a path "
+                "sampler whose specs all train on the whole batch (no split_batch, no "
+                "observes_data)."
+            )
         self.device = resolve_device(device)
         self.supernet = supernet.to(self.device)
         self.data, self.valid, self.config = data, valid, config
@@ -303,6 +336,10 @@ class SupernetTrainer:
                 loss = torch.stack(losses).mean()
         else:
             loss = self.loss(self.weighted_logits(x), y)
+        if self.config.wdr_kurtosis or self.config.wdr_skewness:
+            loss = loss + weight_distribution_loss(
+                self.supernet, self.config.wdr_kurtosis, self.config.wdr_skewness
+            )
         loss.backward()
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.supernet.parameters(), self.config.grad_clip)
@@ -325,6 +362,10 @@ class SupernetTrainer:
         on its own share with ``split_batch``); reports each share to a sampler that observes
         data."""
         specs = self.sampler.sample(self.rng)
+        if self.config.gpg_alpha is not None:
+            return progressive_guidance_losses(
+                specs, lambda spec: self.supernet(x, spec), y, self.config.gpg_alpha, self.loss
+            )
         if not self.sampler.split_batch and not self.sampler.observes_data:
             return specs, [self.loss(self.supernet(x, spec), y) for spec in specs]
         shares = (
