@@ -30,7 +30,10 @@ width:
   bit-bricks into ``floor(B / b_w) * floor(B / b_a)`` narrower multipliers whose products it adds
   each cycle, so the array consumes the reduction dimension that many times faster. Operands
   wider than ``B`` take ``ceil(b / B)`` passes each (Bit Fusion's temporal fusion), fused or not;
-  an accelerator without fusion runs narrower operands at one MAC per PE and cycle.
+  an accelerator without fusion runs narrower operands at one MAC per PE and cycle. The packing
+  shortens the reduction the array folds over (the input channels; a convolution's kernel
+  window is not packed); the memory model keeps the operand streams of the unpacked GEMM, with
+  each operand's own word width, and only sees the shorter compute time.
 
 Whether a configuration *supports* the widths at all is the space's business
 (``spaces.hardware.unsupported``); the cost of unsupported widths is still defined by these
