@@ -4,6 +4,7 @@ quantization supernet with them."""
 from __future__ import annotations
 
 import numpy as np
+import pyglove as pg
 import pytest
 import torch
 import torch.nn.functional as F
@@ -82,7 +83,8 @@ def _trainer(sampler, **options):
     torch.manual_seed(0)
     supernet = programs.supernet(space, affine=False)
     data = synthetic(64, (1, 8, 8), 3, seed=0, noise=0.5)
-    config = TrainConfig(epochs=1, batch_size=16, lr=0.05, seed=0, **options)
+    options = {"epochs": 1, **options}
+    config = TrainConfig(batch_size=16, lr=0.05, seed=0, **options)
     return SupernetTrainer(
         supernet, data, config, sampler=sampler, space=space, device="cpu", progress=False
     )
@@ -136,3 +138,61 @@ def test_the_estimator_scores_configurations_with_recalibrated_bn_as_their_extra
         trainer.supernet, spec, trainer.data.loader("train", 256, shuffle=False), 2
     )
     assert scores["accuracy"] == pytest.approx(evaluate(model, trainer.data)["accuracy"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resumed_scheduled_training_ends_with_the_uninterrupted_weights(tmp_path):
+    def trainer(out, resume=False):
+        made = _trainer(QuantScheduler(num_paths=2), epochs=2, gpg_alpha=0.5)
+        made.out, made.resume = out, resume
+        return made
+
+    whole = trainer(tmp_path / "whole")
+    whole.fit()
+    interrupted = trainer(tmp_path / "split")
+
+    def stop_at_the_second_epoch(epoch):
+        if epoch == 1:
+            raise _Stop
+
+    interrupted.begin_epoch = stop_at_the_second_epoch
+    with pytest.raises(_Stop):
+        interrupted.fit()
+    resumed = trainer(tmp_path / "split", resume=True)
+    resumed.fit()
+    assert resumed.sampler.state_dict() == whole.sampler.state_dict()
+    for (name, a), b in zip(
+        whole.supernet.state_dict().items(), resumed.supernet.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_a_supernet_trained_on_one_configuration_is_static_qat_of_it():
+    family = spaces.resnet_pooling((4, 4, 8), num_pools=1, num_classes=3, in_chans=1, image_size=8)
+    space = spaces.quantized(family, bits=(2, 4))
+    arch = pg.to_json(family.clone(override={"pool_at": [1]}))
+    spec = spaces.quant_spec(arch, 2)
+    data = synthetic(64, (1, 8, 8), 3, seed=0, noise=0.5)
+    recipe = {"batch_size": 16, "lr": 0.05, "optimizer": "sgd", "seed": 0}
+    torch.manual_seed(0)
+    supernet = programs.supernet(space, batch_stats=False)
+    config = TrainConfig(epochs=2, **recipe)
+    SupernetTrainer(
+        supernet,
+        data,
+        config,
+        sampler=UniformSampler(specs=[spec]),
+        space=space,
+        device="cpu",
+        progress=False,
+    ).fit()
+    torch.manual_seed(0)
+    static = programs.build(spec)
+    programs.train(static, data, 2, **recipe)
+    inherited, trained = supernet.extract(spec).state_dict(), static.state_dict()
+    assert set(inherited) == set(trained)
+    for key, tensor in trained.items():
+        assert torch.equal(inherited[key], tensor), key
