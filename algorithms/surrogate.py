@@ -33,7 +33,7 @@ from symnas.algorithms.objectives import Objectives
 
 #: The zero-cost proxies of the paper's ZCP encoding.
 ZC_PROXIES: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "jacov", "plain", "synflow")
-MODELS = ("random_forest", "extra_trees", "gradient_boosting", "ridge")
+MODELS = ("random_forest", "extra_trees", "gradient_boosting", "ridge", "cqap_mlp")
 TARGETS = ("raw", "percentile", "minmax")
 FeatureFn = Callable[[Any], Mapping[str, float]]
 
@@ -55,6 +55,10 @@ def _regressor(model: str, seed: int, options: Mapping[str, Any]) -> Any:
         return ExtraTreesRegressor(random_state=seed, **options)
     if model == "gradient_boosting":
         return HistGradientBoostingRegressor(random_state=seed, **options)
+    if model == "cqap_mlp":  # EQ-Net's accuracy predictor (algorithms.cqap)
+        from symnas.algorithms.cqap import CQAPRegressor
+
+        return CQAPRegressor(random_state=seed, **options)
     return make_pipeline(SimpleImputer(), StandardScaler(), Ridge(**options))
 
 
@@ -274,6 +278,11 @@ class Surrogate(pg.JSONConvertible):
         ("warmup", pg.typing.Int(min_value=2, default=20), "Trials evaluated before filtering."),
         ("refit_every", pg.typing.Int(min_value=1, default=20), "Trials between refits."),
         ("space", pg.typing.Any(default=None), "The space, to decode outside flows.search."),
+        (
+            "prefitted",
+            pg.typing.Bool(default=False),
+            "The surrogate comes fitted and is never refitted: every trial is filtered.",
+        ),
     ]
 )
 class SurrogateFilter(SearchAlgorithm):
@@ -286,6 +295,8 @@ class SurrogateFilter(SearchAlgorithm):
     algorithm, so it must accept feedback on a subset of its proposals (random search, regularized
     evolution). Proposals depend only on the seed and the feedback, so a resumed search replays
     exactly. ``seed`` (or the search's seed) seeds the wrapped algorithm unless it has its own.
+    With ``prefitted=True`` the surrogate was fitted before the search (e.g. EQ-Net's predictor
+    on supernet accuracies): it filters from the first trial and is never refitted.
     """
 
     def _on_bound(self) -> None:
@@ -318,7 +329,7 @@ class SurrogateFilter(SearchAlgorithm):
         self._fitted_at = 0
 
     def _propose_genomes(self, n: int) -> np.ndarray:
-        if self._fitted_at == 0:
+        if self._fitted_at == 0 and not self.prefitted:
             return self.base.propose_batch(n)
         pool = self.base.propose_batch(n * self.candidates)
         scores = self.surrogate.predict([self._decoder.decode(g) for g in pool])
@@ -341,6 +352,8 @@ class SurrogateFilter(SearchAlgorithm):
     def _update(self, genomes, rewards, violations) -> None:
         self.base._update(genomes, rewards, violations)
         self.base._num_feedbacks += len(genomes)
+        if self.prefitted:
+            return
         for genome, reward in zip(genomes, rewards, strict=True):
             if reward is not None:
                 self._specs.append(self._decoder.decode(genome))

@@ -15,6 +15,17 @@ SRAM_AREA_MM2_PER_KB``. Both constants come from the TPU v1 floorplan (Jouppi et
 28 nm): the 256 x 256 8-bit MAC array takes about 24% of a die of at most 331 mm2 (about
 0.0012 mm2 per PE) and the 24 MiB unified buffer about 29% (about 0.004 mm2 per KB). A
 multiplier's area grows with the square of its operand width, hence ``word_bytes**2``.
+
+Precisions. ``precisions`` lists the operand bit-widths the array supports (None: only its
+native width ``8 * word_bytes``); narrower operands are stored packed and fed to the native
+multipliers. With ``bit_fusion`` the PEs are bit-level composable (Bit Fusion: Sharma et al.,
+ISCA 2018): a native-width PE splits into ``floor(B / b_w) * floor(B / b_a)`` narrower
+multipliers (``programs.cost.hardware_precision``). Bit Fusion builds its PEs from 2-bit
+bit-bricks joined by shift-add trees; the extra area of that composition is modelled as a factor
+``FUSION_AREA_FACTOR`` on the PE area, a modelling assumption of this project (the paper gives
+no per-PE area ratio against a fixed-width MAC that this model could take over), so that the
+outer search weighs fusion's throughput against silicon. A network whose units use a width the
+configuration does not list cannot run on it (``unsupported`` says why).
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ DATAFLOWS = ("ws", "os", "is", "rs")
 SYSTOLIC_DATAFLOWS = ("ws", "os", "is")
 PE_AREA_MM2 = 0.0012
 SRAM_AREA_MM2_PER_KB = 0.004
+FUSION_AREA_FACTOR = 1.5
 
 DEFAULTS: dict[str, Any] = {
     "ifmap_sram_kb": 64,
@@ -40,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "word_bytes": 1,
     "max_area_mm2": None,
     "dram_ports": 1,
+    "precisions": None,
+    "bit_fusion": False,
 }
 DRAM_PORTS = (1, 3)  # one interface shared by the three SRAMs, or one each (as SCALE-Sim)
 _INT_FIELDS = (
@@ -69,6 +83,16 @@ _INT_FIELDS = (
             pg.typing.Float(min_value=0.0).noneable(),
             "Area cap the configuration must meet (None: no cap).",
         ),
+        (
+            "precisions",
+            pg.typing.List(pg.typing.Int(min_value=1)).noneable(),
+            "Supported operand bit-widths (None: only the native 8 * word_bytes).",
+        ),
+        (
+            "bit_fusion",
+            pg.typing.Bool(default=False),
+            "Bit-level composable PEs: narrower operands run several MACs per PE and cycle.",
+        ),
     ]
 )
 class SystolicAccelerator(pg.Object):
@@ -97,6 +121,8 @@ def systolic_accelerator(
     dataflow: Sequence[str] = SYSTOLIC_DATAFLOWS,
     clock_mhz: Sequence[float] = (500.0,),
     word_bytes: int = 1,
+    precisions: Sequence[Sequence[int]] | None = None,
+    bit_fusion: Sequence[bool] = (False,),
 ) -> SystolicAccelerator:
     """The accelerator space: 5 x 5 x 5**3 x 3 x 3 = 28,125 configurations with the defaults.
 
@@ -104,15 +130,27 @@ def systolic_accelerator(
     Eyeriss's row-stationary mapping (``"rs"``) to the three systolic ones. With
     ``max_area_mm2`` the space keeps only array sizes whose smallest configuration meets the
     cap and records the cap in every spec, so that ``feasible(spec)`` tells whether a configuration meets it.
+    ``precisions`` are the candidate sets of supported operand widths (e.g. ``((8,), (4, 8),
+    (2, 4, 8))``; None: the native width only) and ``bit_fusion`` the candidate PE kinds
+    (``(False, True)`` searches both); several candidates make each a searched decision.
     """
     bad = [d for d in dataflow if d not in DATAFLOWS]
     if bad:
         raise ValueError(f"systolic_accelerator: dataflow must be in {DATAFLOWS}; got {bad}.")
+    precision_sets = (
+        None if precisions is None else [_precision_set(p, word_bytes) for p in precisions]
+    )
+    fusion = list(bit_fusion)
+    if not fusion or any(not isinstance(f, bool) for f in fusion):
+        raise ValueError(
+            f"systolic_accelerator: bit_fusion must be a non-empty sequence of bools; got "
+            f"{bit_fusion!r}."
+        )
     if max_area_mm2 is not None and max_area_mm2 <= 0:
         raise ValueError(f"systolic_accelerator: max_area_mm2 must be > 0; got {max_area_mm2}.")
     if max_area_mm2 is not None:
         smallest_sram = 3 * min(sram_kb) * SRAM_AREA_MM2_PER_KB
-        pe_area = PE_AREA_MM2 * word_bytes**2
+        pe_area = PE_AREA_MM2 * word_bytes**2 * min(_fusion_factor(f) for f in fusion)
 
         def fits(r: int, c: int) -> bool:
             return r * c * pe_area + smallest_sram <= max_area_mm2
@@ -134,7 +172,27 @@ def systolic_accelerator(
         clock_mhz=_choice("clock_mhz", [float(c) for c in clock_mhz]),
         word_bytes=word_bytes,
         max_area_mm2=max_area_mm2,
+        precisions=None if precision_sets is None else _choice("precisions", precision_sets),
+        bit_fusion=_choice("bit_fusion", fusion),
     )
+
+
+def _precision_set(widths: Sequence[int], word_bytes: int) -> list[int]:
+    """A checked, sorted set of supported widths (each from 1 to the native width)."""
+    native = 8 * word_bytes
+    values = list(widths) if isinstance(widths, (list, tuple)) else None
+    if not values or any(
+        isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= native for b in values
+    ):
+        raise ValueError(
+            f"systolic_accelerator: each precisions entry must be a non-empty sequence of "
+            f"bit-widths from 1 to the native {native} (8 * word_bytes); got {widths!r}."
+        )
+    return sorted(set(values))
+
+
+def _fusion_factor(bit_fusion: bool) -> float:
+    return FUSION_AREA_FACTOR if bit_fusion else 1.0
 
 
 def fields(spec: Any) -> dict[str, Any]:
@@ -172,7 +230,51 @@ def fields(spec: Any) -> dict[str, Any]:
         )
     if not isinstance(out["clock_mhz"], (int, float)) or out["clock_mhz"] <= 0:
         raise ValueError(f"hardware spec: clock_mhz must be > 0; got {out['clock_mhz']!r}.")
+    if not isinstance(out["bit_fusion"], bool):
+        raise ValueError(f"hardware spec: bit_fusion must be a bool; got {out['bit_fusion']!r}.")
+    if out["precisions"] is not None:
+        native = 8 * out["word_bytes"]
+        widths = out["precisions"]
+        if (
+            not isinstance(widths, (list, tuple))
+            or not widths
+            or any(
+                isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= native
+                for b in widths
+            )
+        ):
+            raise ValueError(
+                f"hardware spec: precisions must be a non-empty list of bit-widths from 1 to "
+                f"the native {native} (8 * word_bytes), or None; got {widths!r}."
+            )
     return out
+
+
+def supported_precisions(spec: Any) -> tuple[int, ...]:
+    """The operand bit-widths a configuration supports (its native width when unset)."""
+    f = fields(spec)
+    widths = f["precisions"] if f["precisions"] is not None else [8 * f["word_bytes"]]
+    return tuple(sorted(set(widths)))
+
+
+def unsupported(spec: Any, unit_bits: Mapping[str, Sequence[int]]) -> list[str]:
+    """Why a network of ``{unit: (weight_bits, act_bits)}`` cannot run on ``spec``: one line
+    per unit whose weight or activation width the configuration does not support (empty when
+    every width is supported)."""
+    widths = supported_precisions(spec)
+    reasons = []
+    for unit, (weight_bits, act_bits) in unit_bits.items():
+        bad = [
+            f"{role}={bits}"
+            for role, bits in (("weight_bits", weight_bits), ("act_bits", act_bits))
+            if bits not in widths
+        ]
+        if bad:
+            reasons.append(
+                f"unit {unit!r}: {', '.join(bad)} not in the accelerator's precisions "
+                f"{list(widths)}"
+            )
+    return reasons
 
 
 def area_mm2(spec: Any) -> float:
@@ -180,6 +282,8 @@ def area_mm2(spec: Any) -> float:
     f = fields(spec)
     sram_kb = f["ifmap_sram_kb"] + f["filter_sram_kb"] + f["ofmap_sram_kb"]
     pe = f["rows"] * f["cols"] * PE_AREA_MM2 * f["word_bytes"] ** 2
+    if f["bit_fusion"]:
+        pe *= FUSION_AREA_FACTOR
     return pe + sram_kb * SRAM_AREA_MM2_PER_KB
 
 

@@ -48,6 +48,12 @@ Energy (Horowitz, "Computing's Energy Problem", ISSCC 2014, 45 nm): a MAC of ``w
 costs ``0.2 * w**2 + 0.03 * w`` pJ (8-bit multiply 0.2 pJ, 8-bit add 0.03 pJ; multiplier energy
 grows with the square of the width), an SRAM access 1.25 pJ per byte (5 pJ per 32-bit read of an
 8 KB SRAM) and DRAM 160 pJ per byte (640 pJ per 32-bit access). ``energy`` is in microjoules.
+
+Precision (``precision=``, ``hardware_precision``): per-layer weight and activation widths of a
+quantized network set each operand's words per SRAM and per port, its DRAM and SRAM bytes, the
+MAC energy (multiplier energy by the product of the operand widths) and, on an accelerator with
+``bit_fusion``, how many MACs a PE completes per cycle. Without it every operand has the native
+width ``8 * word_bytes`` and the results are those of the model above, bit for bit.
 """
 
 from __future__ import annotations
@@ -60,6 +66,14 @@ from torch import nn
 
 from symnas.programs.cost.hardware_layers import LayerTable, layers
 from symnas.programs.cost.hardware_memory import systolic_traffic
+from symnas.programs.cost.hardware_precision import (
+    LayerBits,
+    UnitBits,
+    layer_bits,
+    native_scales,
+    packed_reduction,
+    precision_scales,
+)
 from symnas.spaces.hardware import DATAFLOWS, area_mm2, fields
 
 MUL_PJ_PER_BYTE2 = 0.2
@@ -77,9 +91,19 @@ _HW_KEYS = (
     "clock_mhz",
     "word_bytes",
     "dram_ports",
+    "bit_fusion",
 )
 
-__all__ = ["LayerTable", "cost", "cost_table", "hardware_arrays", "layers", "table_cost"]
+__all__ = [
+    "LayerBits",
+    "LayerTable",
+    "cost",
+    "cost_table",
+    "hardware_arrays",
+    "layer_bits",
+    "layers",
+    "table_cost",
+]
 
 
 def hardware_arrays(hw_specs: Iterable[Any]) -> dict[str, np.ndarray]:
@@ -96,13 +120,21 @@ def _ceil_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.ceil(a / b)
 
 
-def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray]) -> dict:
+def cost_table(
+    table: LayerTable,
+    hw_specs: Iterable[Any] | dict[str, np.ndarray],
+    precision: UnitBits | LayerBits | None = None,
+) -> dict:
     """Costs of every layer of ``table`` on every configuration, vectorised.
 
-    ``hw_specs`` is an iterable of decoded specs or the output of ``hardware_arrays``. Returns
-    arrays of shape ``(H, L)`` (``cycles``, ``compute_cycles``, ``mem_cycles``, ``latency_ms``,
-    ``energy``, ``dram_bytes``, ``sram_bytes``, ``utilization``) and totals of shape ``(H,)``
-    under ``total_<name>``.
+    ``hw_specs`` is an iterable of decoded specs or the output of ``hardware_arrays``.
+    ``precision`` gives the operand widths: ``{unit: (weight_bits, act_bits)}`` (module-path
+    prefixes, as ``spaces.quantization.unit_bits`` returns them) or a ``LayerBits`` of the
+    table; None: every operand at the native width ``8 * word_bytes``. Returns arrays of shape
+    ``(H, L)`` (``cycles``, ``compute_cycles``, ``mem_cycles``, ``latency_ms``, ``energy``,
+    ``dram_bytes``, ``sram_bytes``, ``utilization``) and totals of shape ``(H,)`` under
+    ``total_<name>``. Utilisation is relative to the peak of ``rows * cols`` PEs completing as
+    many MACs per cycle as the layer's widths allow.
     """
     if not isinstance(table, LayerTable):
         raise TypeError(
@@ -114,20 +146,32 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         getattr(table, f)[None, :].astype(np.float64) for f in ("m", "k", "n", "count")
     )
     word = col["word_bytes"]
-    cap = {key: col[f"{key}_sram_kb"] * 512.0 / word for key in ("ifmap", "filter", "ofmap")}
+    scale = _scales(table, hw, precision)
+    # Operand words: an operand of ``b`` bits takes ``b / B`` native words.
+    width = {"ifmap": scale.act, "filter": scale.weight, "ofmap": scale.act}
+    cap = {
+        key: col[f"{key}_sram_kb"] * 512.0 / word / width[key]
+        for key in ("ifmap", "filter", "ofmap")
+    }
     a_words, w_words, o_words = (
         getattr(table, f)[None, :] / table.count[None, :]
         for f in ("in_words", "w_words", "out_words")
     )
     flow = col["dataflow"]
-    systolic = _systolic(m, k, n, col["rows"], col["cols"], flow)
-    rs = _row_stationary(table, m, k, n, count, col["rows"], col["cols"])
+    kernel = table.kh[None, :].astype(np.float64) * table.kw[None, :]
+    reduction = packed_reduction(k, kernel, scale.macs_per_pe)
+    systolic = _systolic(m, reduction, n, col["rows"], col["cols"], flow)
+    rs = _row_stationary(table, m, reduction, n, count, col["rows"], col["cols"])
     is_rs = flow == DATAFLOWS.index("rs")
     compute = count * np.where(is_rs, rs["cycles"], systolic["cycles"])
     refetch_in, refetch_w, spills = (
         np.where(is_rs, rs[key], systolic[key]) for key in ("refetch_in", "refetch_w", "spills")
     )
-    sram_words = m * k * refetch_in + k * n * refetch_w + m * n * (1 + spills)
+    sram_words = (
+        m * k * refetch_in * scale.act
+        + k * n * refetch_w * scale.weight
+        + m * n * (1 + spills) * scale.act
+    )
     # Row stationary: an operand that does not fit half its SRAM is re-read per refetch and
     # partial sums that do not fit spill and come back.
     rs_moved = (
@@ -145,7 +189,7 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         col["cols"],
         {name: flow == DATAFLOWS.index(name) for name in ("os", "ws", "is")},
         {key: 2.0 * value for key, value in cap.items()},
-        port_bw,
+        {key: port_bw / value for key, value in width.items()},
         compute / count,
         np.minimum(a_words, m * k),
     )
@@ -159,17 +203,22 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     # Memory-bound operators run on a vector unit of ``cols`` lanes below the array; every
     # operand moves between DRAM and the SRAMs once.
     gemm = table.is_gemm[None, :]
-    vector_words = (a_words + w_words + o_words) * count
+    vector_words = (a_words * scale.act + w_words * scale.weight + o_words * scale.act) * count
     compute = np.where(gemm, compute, np.ceil(m * k / col["cols"]))
-    dram_bytes = np.where(gemm, count * (in_moved + w_moved + out_moved), vector_words) * word
+    native_moved = (in_moved * scale.act, w_moved * scale.weight, out_moved * scale.act)
+    gemm_moved = native_moved[0] + native_moved[1] + native_moved[2]
+    dram_bytes = np.where(gemm, count * gemm_moved, vector_words) * word
     sram_bytes = np.where(gemm, count * sram_words, vector_words) * word
     # With one port per SRAM the busiest port sets the transfer time and the array stalls as
     # in SCALE-Sim (ws/os/is); with one shared interface the transfer times add up.
     split = col["dram_ports"] > 1
     moved = [
-        np.where(gemm, count * on_chip, off_chip)
-        for on_chip, off_chip in zip(
-            (in_moved, w_moved, out_moved), (a_words, w_words, o_words), strict=True
+        np.where(gemm, count * on_chip, off_chip * op_width)
+        for on_chip, off_chip, op_width in zip(
+            native_moved,
+            (a_words, w_words, o_words),
+            (scale.act, scale.weight, scale.act),
+            strict=True,
         )
     ]
     busiest = np.maximum(np.maximum(moved[0], moved[1]), moved[2])
@@ -180,8 +229,8 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
     cycles = compute + stall
     macs = np.broadcast_to(table.macs[None, :].astype(np.float64), cycles.shape)
     vector_ops = np.where(gemm, 0.0, m * k).repeat(len(col["rows"]), axis=0)
-    e_mac = MUL_PJ_PER_BYTE2 * word**2 + ADD_PJ_PER_BYTE * word
-    arithmetic = macs * e_mac + vector_ops * ADD_PJ_PER_BYTE * word
+    e_mac = MUL_PJ_PER_BYTE2 * scale.mul_width + ADD_PJ_PER_BYTE * scale.add_width
+    arithmetic = macs * e_mac + vector_ops * ADD_PJ_PER_BYTE * word * scale.act
     energy = (arithmetic + sram_bytes * SRAM_PJ_PER_BYTE + dram_bytes * DRAM_PJ_PER_BYTE) * 1e-6
     out = {
         "macs": macs,
@@ -194,13 +243,32 @@ def cost_table(table: LayerTable, hw_specs: Iterable[Any] | dict[str, np.ndarray
         "dram_bytes": dram_bytes,
         "sram_bytes": sram_bytes,
     }
-    out["utilization"] = _safe_div(macs, col["rows"] * col["cols"] * cycles)
+    if scale.macs_per_pe is None:
+        peak = col["rows"] * col["cols"] * cycles
+    else:
+        peak = col["rows"] * col["cols"] * np.where(gemm, scale.macs_per_pe, 1.0) * cycles
+    out["utilization"] = _safe_div(macs, peak)
     for key in list(out):
         out[f"total_{key}"] = out[key].sum(axis=1)
-    out["total_utilization"] = _safe_div(
-        out["total_macs"], hw["rows"] * hw["cols"] * out["total_cycles"]
+    total_peak = (
+        hw["rows"] * hw["cols"] * out["total_cycles"]
+        if scale.macs_per_pe is None
+        else peak.sum(axis=1)
     )
+    out["total_utilization"] = _safe_div(out["total_macs"], total_peak)
     return out
+
+
+def _scales(table: LayerTable, hw: dict[str, np.ndarray], precision: Any):
+    """The operand-width factors of ``precision`` (``hardware_precision``) on ``hw``."""
+    if precision is None:
+        return native_scales(hw["word_bytes"], len(table))
+    bits = precision if isinstance(precision, LayerBits) else layer_bits(table, precision)
+    if len(bits.weight) != len(table):
+        raise ValueError(
+            f"precision: LayerBits of {len(bits.weight)} layers for a table of {len(table)}."
+        )
+    return precision_scales(bits, hw["word_bytes"], hw["bit_fusion"])
 
 
 def _systolic(m, k, n, rows, cols, flow) -> dict[str, np.ndarray]:
@@ -252,7 +320,11 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def cost(
-    module: nn.Module, input_shape: Sequence[int], hw: Any, batch_size: int = 1
+    module: nn.Module,
+    input_shape: Sequence[int],
+    hw: Any,
+    batch_size: int = 1,
+    precision: UnitBits | None = None,
 ) -> dict[str, Any]:
     """Cost of one batch through ``module`` on one configuration, with a per-layer breakdown.
 
@@ -261,20 +333,26 @@ def cost(
 
     Keys: ``cycles``, ``compute_cycles``, ``mem_cycles``, ``latency_ms``, ``energy`` (uJ),
     ``utilization``, ``dram_bytes``, ``sram_bytes``, ``macs``, ``area_mm2`` and ``layers`` (one
-    dict per layer with its name, kind, GEMM shape and the same metrics).
+    dict per layer with its name, kind, GEMM shape and the same metrics). ``precision``
+    (``{unit: (weight_bits, act_bits)}``, as in ``cost_table``) prices the layers at those
+    operand widths.
     """
-    return table_cost(layers(module, input_shape, batch_size), hw)
+    return table_cost(layers(module, input_shape, batch_size), hw, precision=precision)
 
 
 def table_cost(
-    table: LayerTable, hw: Any, per_layer: bool = True, costs: dict | None = None
+    table: LayerTable,
+    hw: Any,
+    per_layer: bool = True,
+    costs: dict | None = None,
+    precision: UnitBits | LayerBits | None = None,
 ) -> dict[str, Any]:
     """``cost`` of a layer table (``layers``, or ``spec_cost.SpecCoster.layers`` of a spec).
 
     ``per_layer=False`` leaves out the ``layers`` breakdown (the totals are the same);
-    ``costs`` is ``cost_table(table, [hw])`` when it is already known.
+    ``costs`` is ``cost_table(table, [hw], precision)`` when it is already known.
     """
-    res = cost_table(table, [hw]) if costs is None else costs
+    res = cost_table(table, [hw], precision) if costs is None else costs
     metrics = ("macs", "cycles", "compute_cycles", "mem_cycles", "latency_ms", "energy")
     metrics += ("dram_bytes", "sram_bytes", "utilization")
     out: dict[str, Any] = {key: float(res[f"total_{key}"][0]) for key in metrics}

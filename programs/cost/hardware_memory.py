@@ -186,7 +186,7 @@ def systolic_traffic(
     cols: np.ndarray,
     flow: dict[str, np.ndarray],
     sram_words: dict[str, np.ndarray],
-    bw: np.ndarray,
+    bw: np.ndarray | dict[str, np.ndarray],
     compute: np.ndarray,
     in_words: np.ndarray,
 ) -> dict[str, np.ndarray]:
@@ -194,9 +194,12 @@ def systolic_traffic(
 
     Keys ``<op>_words`` and ``<op>_stalls`` for ``op`` in ifmap, filter, ofmap.
     ``flow`` holds boolean masks ``os``, ``ws``, ``is``; ``sram_words`` each operand's whole
-    SRAM in words; ``bw`` words per cycle per port; ``compute`` the GEMM's compute cycles;
-    ``in_words`` its unique input words.
+    SRAM in words of that operand; ``bw`` words per cycle per port (one array for all
+    operands, or one per operand when their widths differ); ``compute`` the GEMM's compute
+    cycles; ``in_words`` its unique input words.
     """
+    if not isinstance(bw, dict):
+        bw = {"ifmap": bw, "filter": bw, "ofmap": bw}
     ifmap, filt = streams(m, k, n, rows, cols, flow, in_words)
     # Partial sums of ws/is leave the array once per reduction fold; they stay on chip when
     # the output fits half the ofmap SRAM, else each fold's copy is written out.
@@ -204,9 +207,9 @@ def systolic_traffic(
     fits = m * n <= np.floor(sram_words["ofmap"] / 2.0)
     writes = m * n * np.where(flow["os"] | fits, 1.0, rf)
     results = (
-        ("ifmap", read_buffer(ifmap, sram_words["ifmap"], bw, compute)),
-        ("filter", read_buffer(filt, sram_words["filter"], bw, compute)),
-        ("ofmap", write_buffer(writes, sram_words["ofmap"], bw, compute)),
+        ("ifmap", read_buffer(ifmap, sram_words["ifmap"], bw["ifmap"], compute)),
+        ("filter", read_buffer(filt, sram_words["filter"], bw["filter"], compute)),
+        ("ofmap", write_buffer(writes, sram_words["ofmap"], bw["ofmap"], compute)),
     )
     return {
         f"{name}_{key}": value[i]

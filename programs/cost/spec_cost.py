@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -186,12 +186,23 @@ class SpecCoster:
         macs = int(block.numbers[:, _NUMBERS.index("macs")].sum())
         return {"params": block.params, "macs": macs}
 
-    def cost(self, spec: Any, hw: Any, per_layer: bool = True, **task: Any) -> dict[str, Any]:
+    def cost(
+        self,
+        spec: Any,
+        hw: Any,
+        per_layer: bool = True,
+        precision: Mapping[str, tuple[int, int]] | None = None,
+        **task: Any,
+    ) -> dict[str, Any]:
         """``hardware.cost(programs.build(spec, **task), input_shape, hw)``, without the build.
 
         ``per_layer=False`` leaves out the per-layer breakdown (``layers``); the totals are the
-        same.
+        same. ``precision`` (``{unit: (weight_bits, act_bits)}``) prices the layers at those
+        operand widths (``hardware.cost_table``), from the spec's cached layer table.
         """
+        if precision is not None:
+            table = self.layers(spec, **task)
+            return hardware.table_cost(table, hw, per_layer, precision=precision)
         return self._cost(self._top(spec, task), hw, per_layer, _configuration(hw))
 
     def costs(self, specs: Sequence[Any], hw: Any, **task: Any) -> list[dict[str, float]]:

@@ -24,6 +24,8 @@ def test_default_space_size_and_spec_fields():
         "clock_mhz": 500.0,
         "word_bytes": 1,
         "max_area_mm2": None,
+        "precisions": None,
+        "bit_fusion": False,
     }
 
 
@@ -93,3 +95,59 @@ def test_dram_ports_default_to_one_shared_interface():
     assert hardware.fields({"rows": 4, "cols": 4, "dataflow": "ws"})["dram_ports"] == 1
     with pytest.raises(ValueError, match="dram_ports"):
         hardware.fields({"rows": 4, "cols": 4, "dataflow": "ws", "dram_ports": 2})
+
+
+def test_precisions_and_bit_fusion_are_searched_decisions():
+    space = spaces.systolic_accelerator(
+        precisions=((8,), (4, 8), (2, 4, 8)), bit_fusion=(False, True)
+    )
+    assert pg.dna_spec(space).space_size == 5 * 5 * 5**3 * 3 * 3 * 3 * 2
+    codec = spaces.compile(space)
+    decoded = [codec.decode(g) for g in codec.random(64, np.random.default_rng(0))]
+    assert {tuple(s["precisions"]) for s in decoded} == {(8,), (4, 8), (2, 4, 8)}
+    assert {s["bit_fusion"] for s in decoded} == {False, True}
+    fixed = pg.to_json(
+        pg.materialize(spaces.systolic_accelerator(precisions=((8, 4, 4),)), pg.DNA([0] * 7))
+    )
+    assert fixed["precisions"] == [4, 8]
+
+
+def test_fused_pes_cost_the_fusion_area_factor():
+    spec = {"rows": 16, "cols": 8, "dataflow": "ws"}
+    fused = dict(spec, bit_fusion=True)
+    pe_area = 16 * 8 * hardware.PE_AREA_MM2
+    assert hardware.area_mm2(fused) - hardware.area_mm2(spec) == pytest.approx(
+        pe_area * (hardware.FUSION_AREA_FACTOR - 1.0)
+    )
+    # The area cap prunes with the cheaper PE kind when both are candidates.
+    both = spaces.systolic_accelerator(max_area_mm2=0.5, bit_fusion=(True, False))
+    only_fused = spaces.systolic_accelerator(max_area_mm2=0.5, bit_fusion=(True,))
+    assert len(both.sym_init_args.rows.candidates) >= len(only_fused.sym_init_args.rows.candidates)
+
+
+def test_unsupported_names_each_unit_and_width():
+    spec = {"rows": 4, "cols": 4, "dataflow": "os", "precisions": [4, 8]}
+    assert hardware.supported_precisions(spec) == (4, 8)
+    assert hardware.supported_precisions({"rows": 4, "cols": 4, "dataflow": "os"}) == (8,)
+    reasons = hardware.unsupported(spec, {"a": (4, 8), "b": (2, 8), "c": (32, 3)})
+    assert reasons == [
+        "unit 'b': weight_bits=2 not in the accelerator's precisions [4, 8]",
+        "unit 'c': weight_bits=32, act_bits=3 not in the accelerator's precisions [4, 8]",
+    ]
+    assert hardware.unsupported(spec, {"a": (4, 4)}) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"precisions": [16]}, "precisions"),
+        ({"precisions": []}, "precisions"),
+        ({"precisions": [0, 8]}, "precisions"),
+        ({"bit_fusion": 1}, "bit_fusion"),
+    ],
+)
+def test_bad_precision_fields_are_refused_by_name(extra, field):
+    with pytest.raises(ValueError, match=field):
+        hardware.fields({"rows": 4, "cols": 4, "dataflow": "os", **extra})
+    with pytest.raises(ValueError, match="precisions"):
+        spaces.systolic_accelerator(precisions=((4, 12),))
