@@ -94,9 +94,7 @@ class SearchResult:
     objectives: Objectives
     out: Path | None = None
 
-    _scores: _ScoreCache | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    _scores: _ScoreCache | None = field(default=None, init=False, repr=False, compare=False)
 
     def _scored(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
         """The ok trials with their rewards and violations, extended as trials are appended."""
