@@ -52,9 +52,10 @@ def test_darts_path_encoding_counts_every_path_from_a_cell_input_by_hand():
         return (cell * 2 + source) * per_input + offset + sum(o * n**j for j, o in enumerate(ops))
 
     # normal: node 0 reads inputs 0 and 1; node 1 reads node 0 (index 2) and input 0; node 2
-    # reads node 1 twice; node 3 reads input 1 and node 2. reduce: every node reads both inputs.
+    # reads node 1 twice; node 3 reads input 1 and node 2. reduce: every node reads the inputs
+    # (node 2 reads input 1 twice through the same op: one feature counted twice).
     normal = [(0, 1, 1, 2), (2, 0, 3, 4), (3, 3, 5, 6), (1, 4, 7, 1)]
-    reduce = [(0, 1, 4, 5), (0, 1, 6, 7), (1, 0, 2, 3), (0, 1, 1, 1)]
+    reduce = [(0, 1, 4, 5), (0, 1, 6, 7), (1, 1, 2, 2), (0, 1, 1, 1)]
     genome = _darts_genome(codec, {"normal": normal, "reduce": reduce})
     expected: dict[int, float] = {}
     for nodes, cell in ((normal, 0), (reduce, 1)):
@@ -74,6 +75,7 @@ def test_darts_path_encoding_counts_every_path_from_a_cell_input_by_hand():
     # Node 2 reads node 1 through ops 5 and 6: input 0 -> op 1 -> op 3 then either op.
     assert features[feature(0, 0, (1, 3, 5))] == 1.0 and features[feature(0, 0, (1, 3, 6))] == 1.0
     assert features[feature(0, 1, (7,))] == 1.0  # node 3's direct edge from input 1
+    assert features[feature(1, 1, (2,))] == 2.0
 
 
 def test_onehot_encoding_of_a_conditional_mixed_space_by_hand():
