@@ -90,3 +90,17 @@ def test_the_next_proposals_are_the_queued_candidates_in_order():
     for candidate in plan["candidates"]:
         assert min(np.sum(candidate != p) for p in parents) == 1
         assert not any(np.array_equal(candidate, g) for g in algo._genomes)
+
+
+def test_the_model_is_first_consulted_after_num_init_random_trials():
+    """Proposed and fed back one at a time: the first ``num_init`` proposals are random draws
+    (no plan, although two or more results exist from the third on); the next one is planned."""
+    algo = algorithms.BANANAS(metric="f", epochs=5, seed=1, **SETTINGS)
+    algo.bind(spaces.compile(SPACE), 1)
+    plans = []
+    plan = algo._plan
+    algo._plan = lambda: plans.append(len(algo._genomes)) or plan()
+    for _ in range(SETTINGS["num_init"] + 1):
+        genome = algo.propose_batch(1)
+        algo.feedback_batch(genome, [{"f": float(genome[0].sum())}])
+    assert plans == [SETTINGS["num_init"]]
