@@ -110,3 +110,22 @@ def test_the_encoder_chooses_by_space_and_refuses_what_it_cannot_encode():
     # Six edges that are not NB201's ops are not taken for an NB201 cell.
     six = spaces.compile(pg.Dict(edges=[pg.oneof(["a", "b", "c", "d", "e"]) for _ in range(6)]))
     assert encodings.encoder(six)(np.zeros((1, 6))).shape == (1, 30)
+
+
+class _Digit(pg.hyper.CustomHyper):
+    """A custom decision point: one random digit."""
+
+    def custom_decode(self, dna: pg.DNA) -> int:
+        return int(dna.value)
+
+    def random_dna(self, random_generator=None, previous_dna=None) -> pg.DNA:
+        return pg.DNA(str((random_generator or np.random.default_rng(0)).integers(10)))
+
+
+def test_a_space_with_a_custom_decision_point_is_refused_by_name():
+    codec = spaces.compile(pg.Dict(n=pg.oneof([1, 2]), digit=_Digit()))
+    for encoding in ("auto", "onehot"):
+        with pytest.raises(ValueError, match=r"custom decision points \['digit'\]"):
+            encodings.encoder(codec, encoding)
+    with pytest.raises(ValueError, match=r"custom decision points \['digit'\]"):
+        encodings.onehot_encoding(codec, np.zeros((1, codec.num_slots)))
