@@ -129,3 +129,15 @@ def test_a_space_with_a_custom_decision_point_is_refused_by_name():
             encodings.encoder(codec, encoding)
     with pytest.raises(ValueError, match=r"custom decision points \['digit'\]"):
         encodings.onehot_encoding(codec, np.zeros((1, codec.num_slots)))
+
+
+def test_a_fixed_float_scales_to_zero_and_a_partial_darts_layout_is_one_hot():
+    fixed = spaces.compile(pg.Dict(r=pg.floatv(1.0, 1.0)))
+    assert encodings.encoder(fixed, "onehot")(np.array([[1.0]])).tolist() == [[0.0, 1.0]]
+    ops = list(spaces.cells.DARTS_OPS)
+    one_node = pg.Dict(
+        normal=[pg.Dict(inputs=[pg.oneof([0, 1]), pg.oneof([0, 1])], ops=[pg.oneof(ops)] * 2)]
+    )
+    codec = spaces.compile(one_node)
+    assert [s.path for s in codec.slots][0] == "normal[0].inputs[0]"
+    assert encodings.encoder(codec)(np.zeros((1, 4))).shape == (1, 2 + 2 + 8 + 8)
