@@ -56,3 +56,53 @@ def test_widened_draws_spread_over_more_candidates():
     wide = model.widened(4.0).sample(np.random.default_rng(0), 4000)
     assert np.mean(narrow[:, 0] == 1) > np.mean(wide[:, 0] == 1) + 0.05
     assert np.std(wide[:, 1]) > np.std(narrow[:, 1])
+
+
+def _mixture(model: _Parzen, c: float, r: float) -> float:
+    """The estimator's density at (c, r) from its parts, with scipy's truncated normal."""
+    from scipy.stats import truncnorm
+
+    weights = np.exp(model.log_weights)
+    table = model.parts[0][1]
+    _, mus, sigmas, low, high = model.parts[1]
+    a, b = (low - mus) / sigmas, (high - mus) / sigmas
+    floats = truncnorm.pdf(r, a, b, loc=mus, scale=sigmas)
+    return float(np.sum(weights * table[:, int(c)] * floats))
+
+
+def test_log_pdf_is_the_weighted_product_kernel_mixture():
+    model = _parzen([[1, 0.2], [3, 0.7], [1, 0.9]])
+    points = np.array([[1, 0.2], [0, 0.5], [3, 0.05], [2, 0.99]])
+    expected = [np.log(_mixture(model, c, r)) for c, r in points]
+    assert np.allclose(model.log_pdf(points), expected)
+
+
+def test_draws_follow_the_mixture():
+    from scipy.stats import kstest, truncnorm
+
+    model = _parzen([[1, 0.2], [3, 0.7], [1, 0.9]])
+    draws = model.sample(np.random.default_rng(3), 20000)
+    weights = np.exp(model.log_weights)
+    choice = weights @ model.parts[0][1]
+    counts = np.bincount(draws[:, 0].astype(int), minlength=4) / len(draws)
+    assert np.allclose(counts, choice, atol=0.015)
+    _, mus, sigmas, low, high = model.parts[1]
+    a, b = (low - mus) / sigmas, (high - mus) / sigmas
+
+    def cdf(r):
+        return np.sum(weights * truncnorm.cdf(np.asarray(r)[..., None], a, b, mus, sigmas), axis=-1)
+
+    assert draws[:, 1].min() >= 0.0 and draws[:, 1].max() <= 1.0
+    assert kstest(draws[:, 1], cdf).pvalue > 0.01
+
+
+def test_a_one_element_manyof_is_modelled():
+    from symnas import algorithms
+
+    codec = spaces.compile(pg.Dict(m=pg.manyof(1, [1, 2, 3, 4]), c=pg.oneof([0, 1])))
+    algo = algorithms.TPE(n_startup_trials=3, metric="f", seed=0)
+    algo.bind(codec, 0)
+    for _ in range(6):
+        genome = algo.propose_batch(1)
+        algo.feedback_batch(genome, [{"f": float(genome[0].sum())}])
+    assert algo.num_feedbacks == 6
