@@ -236,7 +236,8 @@ def pack_array(values: Any) -> dict[str, Any]:
     if array.dtype.kind not in "iu":
         array = np.ascontiguousarray(array, dtype=np.float64)
     dtype = _exact_type(array)
-    data = base64.b64encode(array.astype(dtype).tobytes()).decode()
+    # Encoded from the (contiguous) array's buffer: no bytes copy, no copy when the type fits.
+    data = base64.b64encode(np.ascontiguousarray(array.astype(dtype, copy=False))).decode()
     return {"shape": list(array.shape), dtype: data}
 
 

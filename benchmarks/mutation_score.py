@@ -14,6 +14,10 @@ their own tests (``--only`` and ``--tests`` replace the two lists in the staged 
     nice -n 10 python benchmarks/mutation_score.py [--work /tmp/symnas-mutmut] [--max-children 2]
     nice -n 10 python benchmarks/mutation_score.py --only src/symnas/algorithms/pareto.py \
         --tests tests/algorithms/test_mechanisms.py tests/algorithms/test_sampling_algorithms.py
+
+A module too large for the time at hand is scored on a fixed random sample of its mutants:
+``--sample 150 --seed 0`` checks at most 150 mutants per module, drawn with ``random.Random(0)``
+from the sorted names of all its mutants (the others are reported as not checked).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import collections
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -58,6 +63,49 @@ def override(pyproject: Path, key: str, values: list[str]) -> None:
     pyproject.write_text(pattern.sub(lambda _: f"{key} = {json.dumps(values)}", text, count=1))
 
 
+GENERATE = (
+    "import os\n"
+    "from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants, "
+    "setup_source_paths\n"
+    "os.makedirs('mutants', exist_ok=True)\n"
+    "copy_src_dir()\n"
+    "copy_also_copy_files()\n"
+    "setup_source_paths()\n"
+    "create_mutants(1)\n"
+)
+
+
+def sample_mutants(work: Path, env: dict[str, str], size: int, seed: int) -> list[str]:
+    """At most ``size`` mutant names per module, a seeded draw from all of the staged ones.
+
+    The mutants are generated once to learn their names (deterministic for a source file), then
+    the generated folder is removed so that ``mutmut run`` starts from a clean state.
+    """
+    subprocess.run(
+        [sys.executable, "-c", GENERATE], cwd=work, env=env, check=True, capture_output=True
+    )
+    results = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    shutil.rmtree(work / "mutants")
+    by_module: dict[str, list[str]] = collections.defaultdict(list)
+    for line in results.splitlines():
+        name = line.strip().rpartition(": ")[0]
+        if "__mutmut_" in name:
+            by_module[module_of(name)].append(name)
+    rng = random.Random(seed)
+    chosen = []
+    for module in sorted(by_module):
+        names = sorted(by_module[module])
+        chosen += sorted(rng.sample(names, min(size, len(names))))
+    return chosen
+
+
 def module_of(mutant: str) -> str:
     """``symnas.spaces.codec`` of ``symnas.spaces.codec.xǁCodecǁmutate__mutmut_3``."""
     parts = mutant.split(".")
@@ -90,6 +138,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse an existing staged run")
     parser.add_argument("--only", nargs="+", help="files to mutate (src/symnas/...)")
     parser.add_argument("--tests", nargs="+", help="test files to run against the mutants")
+    parser.add_argument("--sample", type=int, help="check at most this many mutants a module")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
     args = parser.parse_args()
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", args.commit],
@@ -104,9 +154,10 @@ def main() -> None:
         if args.tests:
             override(args.work / "pyproject.toml", "pytest_add_cli_args_test_selection", args.tests)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    names = sample_mutants(args.work, env, args.sample, args.seed) if args.sample else []
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *names],
         cwd=args.work,
         env=env,
         check=False,
@@ -122,6 +173,8 @@ def main() -> None:
     ).stdout
     counts, survivors = scores(results)
     print(f"commit {commit}, mutmut run {elapsed / 60:.1f} min, {args.max_children} children")
+    if args.sample:
+        print(f"sample: at most {args.sample} mutants a module, seed {args.seed}")
     print(
         f"{'module':<44} {'mutants':>7} {'killed':>7} {'survived':>8} {'no tests':>8} {'score':>6}"
     )

@@ -18,7 +18,7 @@ RECORD_FIELDS = frozenset(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Trial:
     """One evaluated candidate."""
 
@@ -94,23 +94,26 @@ class SearchResult:
     objectives: Objectives
     out: Path | None = None
 
-    _scores: tuple[list[Trial], list[Trial], list, list] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    _scores: _ScoreCache | None = field(default=None, init=False, repr=False, compare=False)
 
     def _scored(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
         """The ok trials with their rewards and violations, extended as trials are appended."""
-        seen, ok, rewards, violations = self._scores or ([], [], [], [])
-        if len(seen) > len(self.trials) or not all(map(operator.is_, seen, self.trials)):
-            seen, ok, rewards, violations = [], [], [], []  # changed, not only extended
-        new = [t for t in self.trials[len(seen) :] if t.ok]
-        ok.extend(new)
+        cache = self._scores
+        if (
+            cache is None
+            or len(cache.seen) > len(self.trials)
+            or not all(map(operator.is_, cache.seen, self.trials))
+        ):
+            cache = _ScoreCache()  # changed, not only extended
+        new = [t for t in self.trials[len(cache.seen) :] if t.ok]
         with paused_gc():
-            _score(self.objectives, new, rewards, violations)
-        self._scores = (list(self.trials), ok, rewards, violations)
-        if not ok:
+            cache.add(self.objectives, new)
+        cache.seen = list(self.trials)
+        self._scores = cache
+        if not cache.ok:
             return [], np.zeros((0, 1)), np.zeros(0)
-        return list(ok), np.array(rewards, dtype=np.float64), np.array(violations, np.float64)
+        count = len(cache.ok)
+        return list(cache.ok), cache.rewards[:count], cache.violations[:count]
 
     def _candidates(self) -> tuple[list[Trial], np.ndarray, np.ndarray]:
         """The ok trials that may be best, with rewards and violations: those at the largest
@@ -184,6 +187,34 @@ def largest_budget(ok: list[Trial]) -> Any:
     if len(budgets) < 2:
         return None
     return max(b for b in budgets if b is not None)
+
+
+class _ScoreCache:
+    """The ok trials of a search with their rewards and violations in arrays that grow by
+    doubling (a few bytes a trial, where a list of per-trial lists held about a hundred)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Trial] = []  # every trial scored so far, ok or not
+        self.ok: list[Trial] = []
+        self.rewards = np.zeros((0, 0))
+        self.violations = np.zeros(0)
+
+    def add(self, objectives: Objectives, trials: list[Trial]) -> None:
+        """Scores ok ``trials`` after those already held."""
+        if not trials:
+            return
+        rewards: list[list[float]] = []
+        violations: list[float] = []
+        _score(objectives, trials, rewards, violations)
+        start, stop = len(self.ok), len(self.ok) + len(trials)
+        if stop > len(self.violations):
+            spare = max(stop, 2 * len(self.violations)) - start
+            held = self.rewards[:start].reshape(start, len(rewards[0]))
+            self.rewards = np.concatenate([held, np.zeros((spare, held.shape[1]))])
+            self.violations = np.concatenate([self.violations[:start], np.zeros(spare)])
+        self.rewards[start:stop] = rewards
+        self.violations[start:stop] = violations
+        self.ok.extend(trials)
 
 
 def _score(objectives: Objectives, trials: list[Trial], rewards: list, violations: list) -> None:

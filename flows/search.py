@@ -391,7 +391,7 @@ class _Loop:
             extra["feedback"] = PRUNED_FEEDBACK
         trial = Trial(
             id=trial_id,
-            genome=genome,
+            genome=genome.copy(),  # its own 240 bytes, not a view that keeps the batch alive
             dna=self.codec.numbers(genome),
             spec=spec,
             metrics=metrics,

@@ -90,3 +90,82 @@ def test_the_next_proposals_are_the_queued_candidates_in_order():
     for candidate in plan["candidates"]:
         assert min(np.sum(candidate != p) for p in parents) == 1
         assert not any(np.array_equal(candidate, g) for g in algo._genomes)
+
+
+def test_the_model_is_first_consulted_after_num_init_random_trials():
+    """Proposed and fed back one at a time: the first ``num_init`` proposals are random draws
+    (no plan, although two or more results exist from the third on); the next one is planned."""
+    algo = algorithms.BANANAS(metric="f", epochs=5, seed=1, **SETTINGS)
+    algo.bind(spaces.compile(SPACE), 1)
+    plans = []
+    plan = algo._plan
+    algo._plan = lambda: plans.append(len(algo._genomes)) or plan()
+    for _ in range(SETTINGS["num_init"] + 1):
+        genome = algo.propose_batch(1)
+        algo.feedback_batch(genome, [{"f": float(genome[0].sum())}])
+    assert plans == [SETTINGS["num_init"]]
+
+
+class _SpyMLP:
+    """Stands in for scikit-learn's MLPRegressor: records its settings and training data and
+    predicts the first input feature."""
+
+    made: list[dict] = []
+    fitted: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def __init__(self, **settings):
+        _SpyMLP.made.append(settings)
+
+    def fit(self, x, y):
+        _SpyMLP.fitted.append((np.array(x), np.array(y, dtype=np.float64)))
+        return self
+
+    def predict(self, x):
+        return np.asarray(x, dtype=np.float64)[:, 0]
+
+
+@pytest.fixture
+def spy_mlp(monkeypatch):
+    import sklearn.neural_network
+
+    _SpyMLP.made, _SpyMLP.fitted = [], []
+    monkeypatch.setattr(sklearn.neural_network, "MLPRegressor", _SpyMLP)
+    return _SpyMLP
+
+
+@pytest.mark.parametrize("constant", [False, True])
+def test_members_train_on_standardised_targets_with_the_configured_network(spy_mlp, constant):
+    algo = algorithms.BANANAS(metric="f", epochs=7, seed=2, **SETTINGS)
+    algo.bind(spaces.compile(SPACE), 2)
+    genomes = algo.propose_batch(SETTINGS["num_init"])
+    values = [1.0 if constant else float(g.sum() + 3 * g[0]) for g in genomes]
+    metrics = [{"f": v} for v in values]
+    metrics[4] = None  # a failed trial in the middle of the batch: the others still count
+    algo.feedback_batch(genomes, metrics)
+    algo._plan()
+    assert len(spy_mlp.made) == SETTINGS["num_ensemble"]
+    for settings in spy_mlp.made:
+        assert settings["hidden_layer_sizes"] == (SETTINGS["layer_width"],) * SETTINGS["num_layers"]
+        assert settings["max_iter"] == 7 and settings["learning_rate_init"] == 0.01
+        assert settings["alpha"] == 0.0
+    assert len({s["random_state"] for s in spy_mlp.made}) == SETTINGS["num_ensemble"]
+    x, y = spy_mlp.fitted[0]
+    assert len(x) == len(y) == SETTINGS["num_init"] - 1
+    kept = np.array([v for i, v in enumerate(values) if i != 4])
+    if constant:
+        assert np.array_equal(y, np.zeros(len(kept)))
+    else:
+        assert np.allclose(y, (kept - kept.mean()) / kept.std())
+
+
+def test_the_encoding_setting_is_the_one_the_members_see(spy_mlp):
+    nb201 = spaces.compile(spaces.nb201_cell())
+    widths = {}
+    for encoding in ("path", "onehot"):
+        algo = algorithms.BANANAS(metric="f", encoding=encoding, seed=0, **SETTINGS)
+        algo.bind(nb201, 0)
+        genomes = algo.propose_batch(SETTINGS["num_init"])
+        algo.feedback_batch(genomes, [{"f": float(g.sum())} for g in genomes])
+        algo._plan()
+        widths[encoding] = spy_mlp.fitted[-1][0].shape[1]
+    assert widths == {"path": 155, "onehot": 30}

@@ -204,3 +204,17 @@ def test_on_the_nb201_table_tpe_and_local_search_beat_random(shared_data):
     random_best = mean_best("random")
     assert mean_best("tpe") > random_best + 0.1
     assert mean_best("local_search") > random_best + 0.1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_architecture_is_proposed_twice_until_the_space_is_exhausted(name):
+    """27 architectures, 27 proposals one at a time with feedback: every one is new."""
+    codec = spaces.compile(pg.Dict(x=[pg.oneof([0, 1, 2]) for _ in range(3)]))
+    algo = _small(name)
+    algo.bind(codec, 0)
+    seen = set()
+    for _ in range(27):
+        genome = algo.propose_batch(1)
+        seen.add(codec.key(genome[0]))
+        algo.feedback_batch(genome, [{"f": float(genome[0] @ [1.0, -2.0, 0.5])}])
+    assert len(seen) == 27

@@ -1,0 +1,114 @@
+"""Local search's moves on a small space of 27 architectures (three choices of three values):
+best improvement scans a whole neighbourhood and moves to its best, first improvement moves at
+the first better neighbour, a local optimum restarts, and batches that outrun a neighbourhood
+never move to a point that is not a neighbour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyglove as pg
+import pytest
+
+from symnas import algorithms, spaces
+
+SPACE = pg.Dict(x=[pg.oneof([0, 1, 2]) for _ in range(3)])
+TARGET = np.array([2.0, 0.0, 1.0])
+
+
+def _value(genome: np.ndarray) -> float:
+    """Higher nearer ``TARGET``, with a tie-free bonus per coordinate."""
+    return float(-np.abs(genome - TARGET).sum() + 0.01 * genome @ np.array([1.0, 2.0, 4.0]))
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> int:
+    return int((a != b).sum())
+
+
+def _trace(strategy: str, trials: int, batch: int = 1, value=_value):
+    codec = spaces.compile(SPACE)
+    algo = algorithms.LocalSearch(num_init=1, strategy=strategy, metric="f", seed=2)
+    algo.bind(codec, 0)
+    proposals = []
+    while len(proposals) < trials:
+        genomes = algo.propose_batch(batch)
+        algo.feedback_batch(genomes, [{"f": value(g)} for g in genomes])
+        proposals.extend(genomes)
+    return proposals
+
+
+def test_best_improvement_scans_the_neighbourhood_then_moves_to_its_best():
+    proposals = _trace("best", 13)
+    start, scanned, after = proposals[0], proposals[1:7], proposals[7:13]
+    assert all(_distance(g, start) == 1 for g in scanned) and len({tuple(g) for g in scanned}) == 6
+    best = max(scanned, key=_value)
+    assert _value(best) > _value(start)
+    # The next neighbourhood is the best neighbour's: four of its six are new (the start and
+    # the start's other neighbour along the same decision were scanned).
+    assert all(_distance(g, best) == 1 for g in after[:4])
+
+
+def test_first_improvement_moves_at_the_first_better_neighbour():
+    proposals = _trace("first", 12)
+    current, moves = proposals[0], 0
+    for g in proposals[1:]:
+        if np.array_equal(current, TARGET):
+            break  # the optimum: its neighbourhood, then a restart
+        assert _distance(g, current) == 1  # every proposal is a neighbour of the current point
+        if _value(g) > _value(current):
+            current, moves = g, moves + 1
+    assert moves >= 2
+
+
+def test_a_local_optimum_restarts_from_a_new_random_point():
+    optimum = np.array([1.0, 1.0, 1.0])
+
+    def peak(genome):
+        return -float(_distance(genome, optimum)) + 0.01 * float(genome @ [1.0, 2.0, 4.0])
+
+    for strategy in ("best", "first"):
+        proposals = _trace(strategy, 27, value=peak)
+        at = next(i for i, g in enumerate(proposals) if np.array_equal(g, optimum))
+        # Its six neighbours (those not seen yet) are tried, none is better: a restart follows,
+        # and the search reaches the optimum's neighbourhood only through new random points.
+        unseen_neighbours = [g for g in proposals[at + 1 :] if _distance(g, optimum) == 1]
+        assert len({tuple(g) for g in proposals}) == len(proposals)  # never a repeat
+        assert len(proposals) == 27 and unseen_neighbours  # the whole space was visited
+        assert all(peak(g) < peak(optimum) for g in proposals if not np.array_equal(g, optimum))
+
+
+def _moves(strategy: str, seed: int, batch: int, rounds: int, value=_value):
+    """(phase, current point) after each round of ``batch`` proposals."""
+    codec = spaces.compile(SPACE)
+    algo = algorithms.LocalSearch(num_init=2, strategy=strategy, metric="f", seed=seed)
+    algo.bind(codec, 0)
+    states = []
+    for _ in range(rounds):
+        genomes = algo.propose_batch(batch)
+        algo.feedback_batch(genomes, [{"f": value(g)} for g in genomes])
+        states.append((algo._phase, algo._current))
+    return states
+
+
+@pytest.mark.parametrize("strategy", ["best", "first"])
+@pytest.mark.parametrize("batch", [1, 10])
+def test_the_current_point_moves_only_to_a_better_neighbour_until_a_restart(strategy, batch):
+    """Batches of 10 outrun a neighbourhood of 6: the proposals after it are random fillers,
+    which must never be taken for neighbours."""
+    moves = 0
+    for seed in range(4):
+        last = None
+        for phase, current in _moves(strategy, seed, batch, 40 // batch, _plateaus):
+            if phase == "init" or current is None:
+                last = None  # a restart: the next current point is the best initial one
+                continue
+            if last is not None and not np.array_equal(last[0], current[0]):
+                moves += 1
+                assert _distance(last[0], current[0]) == 1
+                assert current[1] > last[1]
+            last = current
+    assert moves >= 2
+
+
+def _plateaus(genome: np.ndarray) -> float:
+    """Two local optima: all zeros and all twos, with a slope towards each."""
+    return float(max((genome == 0).sum(), (genome == 2).sum() + 0.5) + 0.01 * genome[0])
