@@ -1,5 +1,6 @@
-"""The calibrated latency model's feature edges: which element-wise rows count as activations,
-an op whose output reaches nothing at all, and the prior of cells without any analytical cycles."""
+"""The calibrated latency model's edges: which element-wise rows count as activations, an op
+whose output reaches nothing at all or carries no gradient, features on several devices at once,
+the prior of cells without any analytical cycles, and the smallest calibration split."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from torch import nn
 from symnas.programs.cost import hardware_layers, latency_model
 from symnas.programs.cost.latency_model import (
     FEATURE_NAMES,
+    MIN_CELLS,
     CalibratedLatencyModel,
+    calibration_split,
     dead_modules,
+    kernel_features,
     kernel_kinds,
 )
 from symnas.programs.families.cell_ops import Zero
@@ -45,6 +49,23 @@ class _Discarded(nn.Module):
         return self.used(x)
 
 
+class _Masked(nn.Module):
+    """A convolution gated by a sign mask: the mask module's output carries no gradient."""
+
+    class Mask(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x > 0).float()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.mask = self.Mask()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return y * self.mask(y)
+
+
 def test_only_rows_run_by_activation_modules_are_activations():
     net = _Mixed()
     table = hardware_layers.layers(net, (3, 8, 8))
@@ -61,6 +82,24 @@ def test_only_rows_run_by_activation_modules_are_activations():
 
 def test_an_op_whose_output_reaches_nothing_is_dead():
     assert dead_modules(_Discarded(), (3, 4, 4)) == {"discarded"}
+
+
+def test_an_op_without_gradient_is_neither_dead_nor_an_error():
+    assert dead_modules(_Masked(), (3, 4, 4)) == set()
+
+
+def test_features_on_several_devices_are_the_features_on_each():
+    net = _Mixed()
+    both = kernel_features(net, (3, 8, 8), ["fpga", "generic"])
+    assert both.shape == (2, len(FEATURE_NAMES))
+    assert np.array_equal(both[0], kernel_features(net, (3, 8, 8), ["fpga"])[0])
+    assert np.array_equal(both[1], kernel_features(net, (3, 8, 8), ["generic"])[0])
+    assert not np.array_equal(both[0], both[1])
+
+
+def test_the_calibration_split_takes_as_few_as_the_fewest_cells():
+    first, rest = calibration_split(20, MIN_CELLS)
+    assert len(first) == MIN_CELLS and len(rest) == 20 - MIN_CELLS
 
 
 def test_cells_without_analytical_cycles_give_a_zero_prior_and_finite_rates():
