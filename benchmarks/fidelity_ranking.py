@@ -11,7 +11,11 @@ validation). It prints Kendall's tau between the validation accuracy after 1, 3 
 the full-count validation and test accuracy, and the training seconds per epoch.
 
     OMP_NUM_THREADS=1 python benchmarks/fidelity_ranking.py [--cells 12] [--seed 0]
-        [--settings 8:64:9 8:64:27 16:64:9 16:64:27 16:32:27]   # size:batch:full epochs
+        [--settings 8:64:9 16:64:9 16:64:27]   # size:batch:full epochs
+        [--out benchmarks/results/fidelity_ranking.json]
+
+The results file holds, per setting, every cell's validation accuracy after each epoch, its
+full-count test accuracy, the seconds per epoch and the taus.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from scipy.stats import kendalltau
 
 from symnas import programs
 from symnas.core.files import write_json_atomic
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fidelity_ranking.json"
 
 
 def parse_setting(text: str) -> tuple[int, int, int]:
@@ -64,7 +70,7 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--settings", nargs="+", default=["8:64:9", "16:64:9", "16:64:27"])
-    parser.add_argument("--out", type=Path, default=Path("runs/fidelity_ranking.json"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     specs = list(pg.random_sample(space(), num_examples=args.cells, seed=args.seed))
