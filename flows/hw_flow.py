@@ -95,27 +95,35 @@ def supernet_accuracy_table(
     name, over the space's architectures: uniform single-path sampling by default; Adam, cosine)
     and returns the inherited test accuracy of every architecture of ``space``, keyed by the
     architecture's JSON. With ``out`` the training is checkpointed there and ``resume``
-    continues it; ``verbose`` shows the progress of both phases (``flows.progress``)."""
+    continues it; ``verbose`` shows the progress of both phases (``flows.progress``). A sampler
+    that scores its steps on validation batches (``balanced_mixture``) trains on one half of the
+    training set and validates on the other (``programs.data.validation_split``); a mixture
+    sampler's architectures are scored by the supernet each is assigned to."""
     from symnas import programs
+    from symnas.programs.data import validation_split
     from symnas.programs.training.estimator import SupernetEstimator
     from symnas.programs.training.supernet_train import SupernetTrainer, TrainConfig
 
     every = every_spec(space)
     torch.manual_seed(seed)
-    supernet = programs.supernet(space)
+    path = path_sampler(sampler, space, every)
+    train, valid = validation_split(data, 0.5, seed) if path.observes_valid else (data, None)
     with phase(logger, f"hw-nested: training the pooling supernet, {epochs} epochs", verbose):
-        SupernetTrainer(
-            supernet,
-            data,
+        trainer = SupernetTrainer(
+            programs.supernet(space),
+            train,
             TrainConfig(epochs=epochs, optimizer="adam", lr=lr, seed=seed),
-            sampler=path_sampler(sampler, space, every),
+            sampler=path,
+            space=space,
+            valid=valid,
             out=out,
             resume=resume,
             device=device,
             progress=verbose,
-        ).fit()
+        )
+        trainer.fit()
     with phase(logger, f"hw-nested: scoring {len(every)} architectures on it", verbose):
-        scores = SupernetEstimator(supernet, data, device=device).evaluate_batch(every)
+        scores = SupernetEstimator(trainer.supernet, data, device=device).evaluate_batch(every)
     return {_arch_key(spec): s["accuracy"] for spec, s in zip(every, scores, strict=True)}
 
 

@@ -3,7 +3,8 @@
 :func:`check_sampler` takes a factory of fresh samplers, a space and a supernet of that space,
 and raises ``AssertionError`` naming the sampler and what is wrong: a step samples a non-empty
 path, ``config`` and ``state_dict`` are JSON (with epochs ending and, for a sampler that
-``observes_data``, made-up batches observed between steps), a state loaded into a fresh sampler gives the same
+``observes_data`` or ``observes_valid``, made-up batches observed between steps; each sampler
+bound to the supernet its ``prepare`` gives), a state loaded into a fresh sampler gives the same
 paths as the sampler it came from, and a sampler that ``requires`` a capability refuses a
 supernet without it with an error that names the capability.
 """
@@ -83,6 +84,9 @@ def _run(sampler: PathSampler, rng: np.random.Generator, steps: int) -> list[str
         specs = sampler.sample(rng)
         assert specs, f"{type(sampler).__name__}: sample() returned an empty path"
         sampler.update(specs, [float(step + i) for i in range(len(specs))])
+        if sampler.observes_valid:
+            logits = [torch.as_tensor(rng.normal(size=(4, 3)), dtype=torch.float32) for _ in specs]
+            sampler.observe_valid(specs, logits, torch.as_tensor(rng.integers(3, size=4)))
         if sampler.observes_data:
             for _ in specs:
                 indices = rng.integers(16, size=4)
@@ -97,17 +101,22 @@ def _run(sampler: PathSampler, rng: np.random.Generator, steps: int) -> list[str
     return paths
 
 
+def _bound(sampler: PathSampler, space: Any, supernet: Any) -> PathSampler:
+    """``sampler`` bound to ``space`` and the supernet it trains (its ``prepare(supernet)``)."""
+    return sampler.bind(space, sampler.prepare(supernet))
+
+
 def check_state_round_trip(
     make_sampler: MakeSampler, space: Any, supernet: Any, steps: int = 6
 ) -> None:
     """A sampler's state after ``steps`` steps, loaded into a fresh one, gives the paths the
     first one samples next (with equal random generators)."""
-    trained = make_sampler().bind(space, supernet)
+    trained = _bound(make_sampler(), space, supernet)
     label = type(trained).__name__
     _json(label, "config()", trained.config())
     _run(trained, np.random.default_rng(0), steps)
     state = _json(label, "state_dict()", trained.state_dict())
-    fresh = make_sampler().bind(space, supernet)
+    fresh = _bound(make_sampler(), space, supernet)
     fresh.load_state_dict(state)
     assert _json(label, "state_dict()", fresh.state_dict()) == state, (
         f"{label}: state_dict() after load_state_dict(state) is not that state"
@@ -146,7 +155,7 @@ def check_capability_refused(
     if lacking is None:
         return
     try:
-        make_sampler().bind(space, lacking)
+        _bound(make_sampler(), space, lacking)
     except TypeError as error:
         assert repr(sampler.requires) in str(error), (
             f"{label}: the error for a supernet without {sampler.requires!r} does not name "

@@ -9,12 +9,16 @@ checkpoints. The random generator belongs to the trainer, which checkpoints it t
 Samplers register by name (:func:`register_sampler`), so that :func:`create_sampler` makes one
 from a name such as ``"uniform"``, ``"sandwich"`` or ``"preferred"``.
 
-Three optional hooks serve samplers that learn over epochs or over the data: ``end_epoch`` runs
+Optional hooks serve samplers that learn over epochs, over the data or from validation: ``end_epoch`` runs
 after each epoch's last step; a sampler with ``observes_data`` receives the dataset indices,
 logits and targets of every sub-network's batch (``observe_data``) and gives the probabilities
 the trainer draws the next epoch's training indices with (``data_weights``; the draw itself is
-the trainer's). A sampler with ``split_batch`` has each spec of a step trained on its own equal
-share of the batch (multi-architecture sampling) instead of on the whole batch.
+the trainer's); a sampler with ``observes_valid`` receives, after every step, the eval-mode logits
+of the step's specs on the next batch of the trainer's validation stream (``observe_valid``). A
+sampler with ``split_batch`` has each spec of a step trained on its own equal share of the batch
+(multi-architecture sampling) instead of on the whole batch. ``prepare(supernet)`` gives the
+supernet that training with the sampler trains: the given one, or for a mixture sampler several
+copies of it (the trainer trains and checkpoints what ``prepare`` returns).
 """
 
 from __future__ import annotations
@@ -46,6 +50,13 @@ class PathSampler:
     split_batch: bool = False
     #: The trainer reports every batch (``observe_data``) and draws by ``data_weights``.
     observes_data: bool = False
+    #: The trainer reports the step's specs scored on a validation batch (``observe_valid``).
+    observes_valid: bool = False
+
+    def prepare(self, supernet: Any) -> Any:
+        """The supernet that training with this sampler trains (``supernet`` itself by default);
+        the trainer calls it before ``bind``."""
+        return supernet
 
     def bind(self, space: Any, supernet: Any = None) -> PathSampler:
         """Sets the sampler up on a space (or compiled codec; None for samplers of a fixed set of
@@ -75,6 +86,10 @@ class PathSampler:
     def observe_data(self, indices: np.ndarray, logits: Any, targets: Any) -> None:
         """Receives the dataset indices, logits and targets of the examples one spec of the last
         step trained on (called only when ``observes_data``)."""
+
+    def observe_valid(self, specs: Sequence[Spec], logits: Sequence[Any], targets: Any) -> None:
+        """Receives the eval-mode logits of each spec of the last step on one validation batch
+        and its targets (called only when ``observes_valid``)."""
 
     def data_weights(self, size: int) -> np.ndarray | None:
         """Probabilities over the ``size`` training examples for drawing the next epoch's

@@ -10,6 +10,9 @@ A :class:`SupernetTrainer` trains a supernet's shared weights in one of two ways
   sampling). A sampler that ``observes_data`` receives each share's dataset indices, logits and
   targets, and each epoch's training indices are drawn with replacement from its
   ``data_weights`` (``programs.data.weighted_indices``; the plain shuffle until it has any).
+  A sampler that ``observes_valid`` receives, after every step, the eval-mode logits of the
+  step's specs on the next batch of the validation stream (``valid``, its test split). The
+  trainer trains the supernet the sampler's ``prepare`` returns (a mixture sampler's copies).
   Every sampler's ``end_epoch`` runs after an epoch's last step, before the checkpoint;
 - **weighted mixture**: with :class:`ArchitectureParameters` (one logit vector per op decision of
   a ``differentiable`` supernet) every step runs ``forward_weighted`` with the softmax of the
@@ -174,8 +177,8 @@ class SupernetTrainer:
       sampler: a path sampler (``algorithms.samplers``); bound here to ``space``.
       space: the supernet's space (needed by samplers that draw from it).
       arch: architecture parameters (weighted-mixture training; needs ``differentiable``).
-      valid: the validation stream for the architecture step (its test split); required with
-        ``config.arch_lr``.
+      valid: the validation stream (its test split) for the architecture step, or for a sampler
+        that ``observes_valid``; required with ``config.arch_lr`` and such samplers.
       eval_spec: the spec whose inherited accuracy is reported each epoch (sampled training);
         None reports the training loss only.
       out: folder for ``checkpoint.pt`` and ``train_log.jsonl``; None keeps nothing.
@@ -207,6 +210,13 @@ class SupernetTrainer:
                 f"SupernetTrainer: supernet must be a programs.Supernet; got {type(supernet).__name__}."
             )
         config.check()
+        if sampler is not None:
+            supernet = sampler.prepare(supernet)
+            if sampler.observes_valid and valid is None:
+                raise ValueError(
+                    f"SupernetTrainer: sampler {type(sampler).__name__} scores every step on a "
+                    "validation batch; give valid= (the validation stream)."
+                )
         if (sampler is None) == (arch is None):
             raise ValueError(
                 "SupernetTrainer: give exactly one of sampler= (sampled paths) and arch= "
@@ -311,7 +321,22 @@ class SupernetTrainer:
             self.arch.zero_grad(set_to_none=True)
         if self.sampler is not None:
             self.sampler.update(specs, [float(v.detach()) for v in losses])
+            if self.sampler.observes_valid:
+                self.observe_valid(specs)
         return float(loss.detach())
+
+    @torch.no_grad()
+    def observe_valid(self, specs: list[Any]) -> None:
+        """Scores ``specs`` in eval mode on the next validation batch and reports their logits
+        to the sampler."""
+        x, y = next(self.valid_batches)
+        x, y = x.to(self.device), y.to(self.device)
+        self.supernet.eval()
+        try:
+            logits = [self.supernet(x, spec) for spec in specs]
+        finally:
+            self.supernet.train()
+        self.sampler.observe_valid(specs, logits, y)
 
     def _shares(self, size: int, count: int) -> list[torch.Tensor]:
         """The non-empty shares of a batch of ``size`` that ``count`` split-batch specs train on
@@ -405,6 +430,8 @@ class SupernetTrainer:
         start, cpu_start = time.perf_counter(), time.process_time()
         self.supernet.train()
         valid = self._valid_stream(epoch) if self.arch_optimizer is not None else None
+        if self.sampler is not None and self.sampler.observes_valid:
+            self.valid_batches = self._valid_stream(epoch)
         order = self._epoch_order(epoch)
         if order is None:
             batches = self.data.loader("train", cfg.batch_size, shuffle=True, seed=cfg.seed + epoch)
