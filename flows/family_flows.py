@@ -9,7 +9,11 @@ on validation, report test). The networks are small (8x8 digits, FSDD log-mel fr
 The objective reports the validation accuracy after every epoch (``trial.report``) and stops
 when the search's pruner says so (``symnas run nb201-digits --pruner median``); its fidelity is
 the number of epochs, from 1 to the flow's ``epochs``, so budgeted algorithms choose how long
-each trial trains (``--algorithm asha``).
+each trial trains (``--algorithm asha``). The learning-rate schedule always spans the flow's
+full ``epochs`` (a trial of budget ``b`` is the first ``b`` epochs of the full training), so a
+trial below the full count saves its state in the trial's checkpoint folder, and a later trial
+of the same architecture at a larger budget continues the latest state saved below its budget
+and trains only the epochs left (``programs.train``'s ``save_to``/``resume_from``).
 Weight initialisation and training use the trial's seed (``flows.seeding``), so a repeated or
 resumed run gives the same metrics; the tiny models train single-threaded (``threads=1``), which
 is fastest for them and insensitive to other load on the machine.
@@ -46,6 +50,9 @@ VALID_SEED = 0
 #: The metric the family flows optimise.
 METRIC = "valid_accuracy"
 
+#: File name prefix of a trial's saved training state, followed by its epoch.
+STATE_PREFIX = "epoch_"
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -77,9 +84,12 @@ def train_objective(
 ) -> dict[str, float]:
     """Builds ``spec`` and trains it under the trial's seed (0 outside a search) for the
     trial's budget (``epochs`` without a trial) on the training samples less the
-    ``valid_fraction`` held out; reports the validation accuracy and loss after each epoch and
-    stops when the trial's pruner says so. Returns ``valid_accuracy`` and ``valid_loss``,
-    ``test_accuracy`` of the final weights, params, MACs and the training time."""
+    ``valid_fraction`` held out, under the cosine schedule over ``epochs``; reports the
+    validation accuracy and loss after each epoch and stops when the trial's pruner says so.
+    With the trial's checkpoint folder, continues the latest state saved there below the
+    budget (:func:`latest_state`) and, below ``epochs``, saves its own state once trained.
+    Returns ``valid_accuracy`` and ``valid_loss``, ``test_accuracy`` of the final weights,
+    params, MACs, the training time and the epochs trained (``epochs_trained``)."""
     import torch
 
     from symnas import programs
@@ -90,16 +100,33 @@ def train_objective(
     torch.manual_seed(seed)
     model = programs.build(spec, num_classes=dataset.num_classes)
     size = programs.count(model, dataset.input_shape)
-    on_epoch = None
+    on_epoch, budget, resume_from, save_to = None, epochs, None, None
     if trial is not None:
-        epochs = int(trial.budget) if trial.budget is not None else epochs
+        budget = int(trial.budget) if trial.budget is not None else epochs
+        folder = trial.checkpoint_dir
+        if folder is not None:
+            resume_from = latest_state(folder, budget)
+            if resume_from is not None:
+                trial.continue_from(state_epoch(resume_from))
+            if budget < epochs:
+                save_to = folder / f"{STATE_PREFIX}{budget}.pt"
 
         def on_epoch(epoch: int, module: torch.nn.Module) -> bool:
             scores = programs.evaluate(module, dataset, "valid")
             trial.report(epoch, {METRIC: scores["accuracy"], "valid_loss": scores["loss"]})
             return not trial.should_stop()
 
-    metrics = programs.train(model, dataset, epochs=epochs, lr=lr, seed=seed, on_epoch=on_epoch)
+    metrics = programs.train(
+        model,
+        dataset,
+        epochs=budget,
+        lr=lr,
+        seed=seed,
+        on_epoch=on_epoch,
+        schedule_epochs=epochs,
+        resume_from=resume_from,
+        save_to=save_to,
+    )
     return {
         METRIC: metrics["valid_accuracy"],
         "valid_loss": metrics["valid_loss"],
@@ -107,7 +134,22 @@ def train_objective(
         "params": float(size["params"]),
         "macs": float(size["macs"]),
         "train_s": metrics["wall_s"],
+        "epochs_trained": metrics["epochs_trained"],
     }
+
+
+def state_epoch(path: Path) -> int:
+    """The epoch of a state saved by ``train_objective`` (from its file name)."""
+    return int(path.stem[len(STATE_PREFIX) :])
+
+
+def latest_state(folder: Path, budget: int) -> Path | None:
+    """The state saved in ``folder`` at the most epochs below ``budget`` (None if none).
+
+    Below, not up to: a trial run again after a kill, whose state at its own budget may be on
+    disk, continues from the same state as the first time and trains the same epochs."""
+    saved = [p for p in folder.glob(f"{STATE_PREFIX}*.pt") if state_epoch(p) < budget]
+    return max(saved, key=state_epoch, default=None)
 
 
 def _algorithm(algorithm: SearchAlgorithm | str | None) -> SearchAlgorithm:

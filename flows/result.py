@@ -160,10 +160,14 @@ class SearchResult:
         return [t for t in self.trials if t.status == "pruned"]
 
     def summary(self) -> dict[str, Any]:
-        """A JSON summary: counts, best trial and Pareto front."""
+        """A JSON summary: counts, the budget trained (``budget_trained``, when the trials
+        ran at budgets), best trial and Pareto front."""
         best = self.best
         objectives = self.objectives
+        trained = [budget_trained(t) for t in self.trials]
+        spent = {"budget_trained": sum(trained)} if any(b is not None for b in trained) else {}
         return {
+            **spent,
             "counts": {
                 "total": len(self.trials),
                 "ok": sum(t.ok for t in self.trials),
@@ -178,6 +182,20 @@ class SearchResult:
             "best": best.to_record() if best else None,
             "pareto_front": [t.to_record() for t in self.pareto_front()],
         }
+
+
+def budget_trained(trial: Trial) -> float | None:
+    """The budget (epochs, data fraction) a trial actually trained, None without one: an ok
+    trial's budget, else its last report's step (0 without a report), less the step of the
+    state it continued (``start``)."""
+    budget = trial.extra.get("budget")
+    if budget is None:
+        return None
+    start = trial.extra.get("start", 0)
+    reports = trial.extra.get("reports", [])
+    if trial.status == "ok":
+        return budget - start
+    return reports[-1][0] - start if reports else 0
 
 
 def largest_budget(ok: list[Trial]) -> Any:

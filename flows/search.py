@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections import deque
@@ -51,7 +52,14 @@ from symnas.flows.result import SearchResult, Trial
 from symnas.flows.run_config import check_resumable, prepare_out_dir, run_config
 from symnas.flows.seeding import trial_seed
 from symnas.flows.trial_eval import Objective, Outcome
-from symnas.flows.trial_handle import REPORTS_FILE, TrialContext, objective_form, pruner_trial
+from symnas.flows.trial_handle import (
+    CHECKPOINTS_DIR,
+    REPORTS_FILE,
+    TrialContext,
+    checkpoint_key,
+    objective_form,
+    pruner_trial,
+)
 from symnas.flows.trial_log import TrialLog, drop_torn_line, paused_gc, read_trials
 from symnas.spaces.codec import Codec
 from symnas.spaces.codec import compile as compile_space
@@ -227,6 +235,7 @@ def _run(
         drop_torn_line(out_dir / "trials.jsonl")  # before appending: the checks have passed
         if not records:
             (out_dir / CHECKPOINT_FILE).unlink(missing_ok=True)  # a stale one, without its log
+            shutil.rmtree(out_dir / CHECKPOINTS_DIR, ignore_errors=True)  # trials' ones too
         with paused_gc():
             logged = {t.id: t for t in Trial.from_records(records)}
         write_json_atomic(out_dir / "config.json", config)
@@ -363,7 +372,12 @@ class _Loop:
         the objective takes a budget or a trial handle)."""
         spec = self.codec.decode(genome)
         trial_seed_ = trial_seed(self.seed, trial_id)
-        context = self.trials.context(trial_id, budget, self.reports_path, self.view)
+        folder = None
+        if self.out_dir is not None:
+            folder = str(
+                self.out_dir / CHECKPOINTS_DIR / checkpoint_key(self.codec.numbers(genome))
+            )
+        context = self.trials.context(trial_id, budget, self.reports_path, self.view, folder)
         if context is None:
             self.runner.submit(trial_id, spec, trial_seed_)
         else:
@@ -387,6 +401,8 @@ class _Loop:
             extra["reports"] = progress["reports"]
         if progress.get("pruner"):
             extra["pruner"] = progress["pruner"]
+        if progress.get("start"):
+            extra["start"] = progress["start"]
         if status == "pruned":
             extra["feedback"] = PRUNED_FEEDBACK
         trial = Trial(
@@ -595,7 +611,12 @@ class _TrialSettings:
         return [self.fidelity.value(b) for b in raw]
 
     def context(
-        self, trial_id: int, budget: Any, reports_path: str | None, view: list[PrunerTrial]
+        self,
+        trial_id: int,
+        budget: Any,
+        reports_path: str | None,
+        view: list[PrunerTrial],
+        checkpoint_dir: str | None = None,
     ) -> TrialContext | None:
         """What the trial is sent with (None for ``objective(spec)``)."""
         if self.form == "spec":
@@ -608,6 +629,7 @@ class _TrialSettings:
             self.pruner,
             self.objectives,
             list(view) if self.pruner is not None else [],
+            checkpoint_dir,
         )
 
     def pruner_view(self, trial: Trial) -> PrunerTrial:

@@ -11,16 +11,24 @@ is logged ``pruned`` with its last report as its metrics, whatever it returns.
 
 The pruner decides from the trials that had finished when the trial was submitted (sent with
 it, so trials in other processes or on Ray decide alike and a run is reproducible).
+
+``trial.checkpoint_dir`` (a search with an output folder) is the architecture's folder under
+``out/checkpoints/``, the same for every trial of the same architecture, so a candidate promoted
+to a larger budget finds what its lower-rung trial saved there. An objective that continues a
+saved state calls ``trial.continue_from(step)``: the log records the step as the trial's
+``start``, and its reports must come after it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from symnas.algorithms.objectives import Objectives
@@ -30,6 +38,14 @@ from symnas.flows.trial_eval import normalize_metrics
 
 FORMS = ("spec", "budget", "trial")
 REPORTS_FILE = "reports.jsonl"
+#: Folder of the output folder that holds one checkpoint folder per architecture.
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def checkpoint_key(numbers: Sequence[Any]) -> str:
+    """The name of an architecture's checkpoint folder: a digest of its DNA numbers."""
+    text = json.dumps([n if isinstance(n, str) else float(n) for n in numbers])
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def objective_form(objective: Any) -> str:
@@ -68,6 +84,7 @@ class TrialContext:
     pruner: Pruner | None = None
     objectives: Objectives | None = None
     finished: list[PrunerTrial] = field(default_factory=list)
+    checkpoint_dir: str | None = None
 
 
 class TrialHandle:
@@ -79,6 +96,7 @@ class TrialHandle:
         self._view = PrunerTrial("running")
         self._decided = 0  # reports the pruner has seen
         self.pruned = False
+        self.start: int | None = None  # the step of the state the objective continues
 
     @property
     def id(self) -> int:
@@ -95,15 +113,37 @@ class TrialHandle:
         """The budget to train for (epochs or data fraction); None without a declared fidelity."""
         return self._context.budget
 
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        """The folder where the objective may keep this architecture's checkpoints (shared by
+        every trial of it in the search; created on first write); None without an output
+        folder."""
+        folder = self._context.checkpoint_dir
+        return None if folder is None else Path(folder)
+
+    def continue_from(self, step: int) -> None:
+        """Records that the trial continues a state saved after ``step`` (an epoch count):
+        the log keeps it as the trial's ``start`` and later reports must come after it."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(
+                f"trial.continue_from: 'step' must be a non-negative int; got {step!r}."
+            )
+        if self.reports or self.start is not None:
+            raise ValueError(
+                f"trial.continue_from must come before any report and only once (trial {self.id})."
+            )
+        self.start = step
+
     def report(self, step: int, metrics: float | Mapping[str, float]) -> None:
         """Records intermediate metrics after ``step`` (an epoch count; steps must increase),
         appended to the reports file and flushed; non-finite values are a ``ValueError``."""
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise ValueError(f"trial.report: 'step' must be a non-negative int; got {step!r}.")
-        if self.reports and step <= self.reports[-1][0]:
+        last = self.reports[-1][0] if self.reports else self.start
+        if last is not None and step <= last:
             raise ValueError(
                 f"trial.report: steps must increase; got step {step} after step "
-                f"{self.reports[-1][0]} (trial {self.id})."
+                f"{last} (trial {self.id})."
             )
         values = normalize_metrics(metrics)
         context = self._context
@@ -141,6 +181,8 @@ class TrialHandle:
         }
         if self._view.record:
             progress["pruner"] = self._view.record
+        if self.start:
+            progress["start"] = self.start
         return progress
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from symnas.core.files import write_atomic
 from symnas.programs.data import Dataset
 
 Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
@@ -160,6 +162,9 @@ def train(
     step_fn: StepFn | None = None,
     parameters: Iterable[nn.Parameter] | None = None,
     on_epoch: OnEpoch | None = None,
+    schedule_epochs: int | None = None,
+    resume_from: str | Path | None = None,
+    save_to: str | Path | None = None,
 ) -> dict[str, float]:
     """Trains ``module`` on ``data.x_train`` and scores it on every split of ``data``.
 
@@ -177,13 +182,23 @@ def train(
     e.g. to report intermediate accuracy; returning False stops the training there (the
     remaining epochs are not run, the schedule is not compressed).
 
+    ``schedule_epochs`` (default ``epochs``, capped by ``max_steps``) is the length of the
+    cosine schedule: with a longer schedule, a run of ``epochs`` is the exact prefix of the run
+    of ``schedule_epochs``, so it can be continued. ``save_to`` receives, atomically, the
+    state after the run's last epoch when the run completes ``epochs`` whole epochs
+    (:func:`save_training_state`); ``resume_from`` continues such a state: it loads the
+    weights, optimizer, schedule, torch's generator and epoch, and trains from that epoch up to
+    ``epochs`` under the state's seed, so a run of 3 epochs continued to 9 equals a run of 9
+    epochs bit for bit (the schedule's length, batch size and optimizer must be the same).
+
     The run is deterministic for a ``seed``: it seeds torch's global generator (dropout,
     sampling inside ``step_fn``) and the shuffling of every epoch.
 
     Returns ``accuracy`` and ``loss`` on the test split, ``train_accuracy`` and ``train_loss``
     of the final weights on the train split, ``valid_accuracy`` and ``valid_loss`` on the valid
     split when ``data`` has one (``Dataset.with_validation``), ``epochs`` (passes run, fractional when
-    ``max_steps`` stopped the last one), ``steps`` and ``wall_s``.
+    ``max_steps`` stopped the last one; counted from the start of the run a resumed state
+    continues), ``epochs_trained`` (passes run by this call), ``steps`` and ``wall_s``.
     """
     _check_inputs(module, data, "train")
     _positive_int("epochs", epochs)
@@ -195,6 +210,9 @@ def train(
     if grad_clip is not None and not grad_clip > 0:
         raise ValueError(f"train: grad_clip must be None or positive; got {grad_clip!r}.")
     start = time.perf_counter()
+    state = load_training_state(resume_from) if resume_from is not None else None
+    if state is not None:
+        seed = state["seed"]
     torch.manual_seed(seed)
     forward = forward or _call_module
     device = torch.device(device)
@@ -208,11 +226,29 @@ def train(
     total_steps = epochs * steps_per_epoch
     if max_steps is not None:
         total_steps = min(total_steps, max_steps)
-    schedule = cosine_schedule(opt, total_steps)
+    if schedule_epochs is None:
+        schedule_steps = total_steps
+    else:
+        _positive_int("schedule_epochs", schedule_epochs)
+        if schedule_epochs < epochs:
+            raise ValueError(
+                f"train: schedule_epochs ({schedule_epochs}) must be at least epochs ({epochs})."
+            )
+        schedule_steps = schedule_epochs * steps_per_epoch
+    schedule = cosine_schedule(opt, schedule_steps)
     step = 0
+    settings = {
+        "seed": seed,
+        "batch_size": batch_size,
+        "schedule_steps": schedule_steps,
+        "optimizer_name": optimizer,
+    }
+    if state is not None:
+        step = _restore(state, settings, total_steps, module, opt, schedule)
+    first_step = step
     module.train()
-    with tqdm(total=total_steps, disable=not progress, desc="train") as bar:
-        for epoch in range(math.ceil(total_steps / steps_per_epoch)):
+    with tqdm(total=total_steps, initial=step, disable=not progress, desc="train") as bar:
+        for epoch in range(step // steps_per_epoch, math.ceil(total_steps / steps_per_epoch)):
             batches = data.loader("train", batch_size, shuffle=True, seed=seed + epoch)
             for x, y in batches:
                 if step == total_steps:
@@ -236,6 +272,8 @@ def train(
             if on_epoch is not None and step % steps_per_epoch == 0:
                 if on_epoch(step // steps_per_epoch, module) is False:
                     break
+    if save_to is not None and step == epochs * steps_per_epoch:
+        save_training_state(save_to, module, opt, schedule, step, settings)
     on_test = evaluate(module, data, "test", device=device, forward=forward)
     on_train = evaluate(module, data, "train", device=device, forward=forward)
     result = {
@@ -250,6 +288,64 @@ def train(
     return {
         **result,
         "epochs": step / steps_per_epoch,
+        "epochs_trained": (step - first_step) / steps_per_epoch,
         "steps": step,
         "wall_s": time.perf_counter() - start,
     }
+
+
+def save_training_state(
+    path: str | Path,
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    step: int,
+    settings: dict[str, Any],
+) -> None:
+    """Writes what continuing a run needs (weights, optimizer, schedule, torch's generator, the
+    step reached and the run's ``settings``) to ``path`` atomically (``torch.save``)."""
+    state = {
+        "model": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "rng": torch.get_rng_state(),
+        "step": step,
+        **settings,
+    }
+    write_atomic(path, lambda f: torch.save(state, f))
+
+
+def load_training_state(path: str | Path) -> dict[str, Any]:
+    """A state written by :func:`save_training_state` (tensors on the CPU)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"train: resume_from {str(path)!r} is not a file.")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _restore(
+    state: dict[str, Any],
+    settings: dict[str, Any],
+    total_steps: int,
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+) -> int:
+    """Loads ``state`` into the run (checking it was made with the same ``settings`` and lies
+    within its ``total_steps``); returns the step it continues from."""
+    for name, value in settings.items():
+        if state.get(name) != value:
+            raise ValueError(
+                f"train: cannot resume a run made with {name}={state.get(name)!r} with "
+                f"{name}={value!r}; continue it with the settings it was made with."
+            )
+    if state["step"] > total_steps:
+        raise ValueError(
+            f"train: the state to resume has run {state['step']} steps, more than the "
+            f"{total_steps} steps asked for."
+        )
+    module.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["rng"])
+    return int(state["step"])

@@ -139,7 +139,9 @@ def test_family_flow_with_a_pruner_and_with_asha(tmp_path, capsys):
     assert cli.main([*argv, "--algorithm", "asha"]) == 0
     records = [json.loads(x) for x in (out / "trials.jsonl").read_text().splitlines()]
     assert {r["budget"] for r in records} == {1, 3}
-    assert all(len(r["reports"]) == r["budget"] for r in records)
+    # A promoted cell continues its rung-1 checkpoint: it reports the epochs it adds.
+    assert all(len(r["reports"]) == r["budget"] - r.get("start", 0) for r in records)
+    assert all(r.get("start") == 1 for r in records if r["budget"] == 3)
 
 
 def test_pruner_with_a_bracket_algorithm_or_a_flow_without_search_is_refused(tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,10 +16,14 @@ from symnas.flows.family_flows import METRIC, VALID_FRACTION, nb201_digits, trai
 class _Trial:
     """A trial handle that records the reports of ``train_objective`` and never stops it."""
 
-    budget = 2
-
-    def __init__(self) -> None:
+    def __init__(self, budget: int = 2, checkpoint_dir: Path | None = None) -> None:
+        self.budget = budget
+        self.checkpoint_dir = checkpoint_dir
+        self.start = 0
         self.reports: list[tuple[int, dict]] = []
+
+    def continue_from(self, step: int) -> None:
+        self.start = step
 
     def report(self, step: int, metrics: dict) -> None:
         self.reports.append((step, metrics))
@@ -45,7 +50,15 @@ def test_the_objective_trains_without_the_valid_part_and_reports_valid_accuracy(
     assert len(digits.y_valid) == pytest.approx(VALID_FRACTION * len(full.y_train), abs=10)
     trial = _Trial()
     metrics = train_objective(SPEC, trial, data_name="digits", epochs=4)
-    assert set(metrics) == {METRIC, "valid_loss", "test_accuracy", "params", "macs", "train_s"}
+    assert set(metrics) == {
+        METRIC,
+        "valid_loss",
+        "test_accuracy",
+        "params",
+        "macs",
+        "train_s",
+        "epochs_trained",
+    }
     # The per-epoch reports, which pruners and bracket algorithms read, are validation scores;
     # the last one is the trial's selection metric, and the test accuracy is never reported.
     assert [step for step, _ in trial.reports] == [1, 2]
@@ -89,3 +102,36 @@ def test_a_run_made_without_the_validation_split_is_not_resumed(tmp_path):
     config_path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="'algorithm.metric' was 'accuracy'"):
         nb201_digits(budget=2, epochs=1, out=tmp_path, resume=True, verbose=False)
+
+
+def test_a_promoted_trial_continues_its_lower_rung_bit_for_bit(tmp_path):
+    """A budget-3 trial continued to 9 equals a budget-9 trial trained straight (same seed):
+    the schedule spans the flow's 9 epochs, whatever the trial's budget."""
+    folder = tmp_path / "arch"
+    cheap = {**SPEC, "edges": ["nor_conv_1x1", "skip_connect", "none", "none", "none", "none"]}
+    low = train_objective(cheap, _Trial(3, folder), data_name="digits", epochs=9)
+    assert low["epochs_trained"] == 3 and (folder / "epoch_3.pt").is_file()
+    promoted = _Trial(9, folder)
+    continued = train_objective(cheap, promoted, data_name="digits", epochs=9)
+    assert promoted.start == 3 and [s for s, _ in promoted.reports] == list(range(4, 10))
+    straight = _Trial(9)
+    full = train_objective(cheap, straight, data_name="digits", epochs=9)
+    assert continued["epochs_trained"] == 6 and full["epochs_trained"] == 9
+    for name in (METRIC, "valid_loss", "test_accuracy"):
+        assert continued[name] == full[name]
+    assert promoted.reports == straight.reports[3:]
+    assert not (folder / "epoch_9.pt").exists()  # a full-count state is never continued
+    # A trial at the same budget again continues the state below it, not its own.
+    again = _Trial(3, folder)
+    repeated = train_objective(cheap, again, data_name="digits", epochs=9)
+    assert again.start == 0 and repeated[METRIC] == low[METRIC]
+
+
+def test_hyperband_on_a_flow_continues_promoted_cells_and_counts_epochs_trained(tmp_path):
+    result = nb201_digits(budget=6, epochs=3, algorithm="hyperband", out=tmp_path, verbose=False)
+    promoted = [t for t in result.trials if t.extra.get("start")]
+    assert promoted and all(t.extra["budget"] == 3 and t.extra["start"] == 1 for t in promoted)
+    assert all(t.metrics["epochs_trained"] == 2 for t in promoted)
+    trained = sum(t.metrics["epochs_trained"] for t in result.trials)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["budget_trained"] == trained < sum(t.extra["budget"] for t in result.trials)

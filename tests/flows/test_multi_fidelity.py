@@ -16,6 +16,7 @@ import pytest
 
 from symnas import algorithms, flows
 from symnas.algorithms.pruners import MedianPruner
+from symnas.core.files import write_json_atomic
 from symnas.flows import Fidelity
 from symnas.flows.last_reports import last_reports
 
@@ -302,3 +303,133 @@ def test_killed_bracket_search_resumes_exactly(tmp_path, name):
     assert sorted(reports) == sorted(
         (tmp_path / "straight" / "reports.jsonl").read_text().splitlines()
     )
+
+
+def _latest_state(folder, budget):
+    """The JSON state saved in ``folder`` at the most epochs below ``budget`` (or None)."""
+    saved = [p for p in folder.glob("*.json") if int(p.stem) < budget]
+    return max(saved, key=lambda p: int(p.stem), default=None)
+
+
+def checkpointing_objective(spec, trial):
+    """The learning curve, continued from the latest state of the architecture saved below the
+    trial's budget; saves its own state after its budget."""
+    start, value = 0, 0.0
+    folder = trial.checkpoint_dir
+    state = None if folder is None else _latest_state(folder, trial.budget)
+    if state is not None:
+        start, value = json.loads(state.read_text())
+        trial.continue_from(start)
+    for epoch in range(start + 1, trial.budget + 1):
+        value = _quality(spec) * (1.0 - 0.5**epoch)
+        trial.report(epoch, {"acc": value})
+    if folder is not None:
+        write_json_atomic(folder / f"{trial.budget}.json", [trial.budget, value])
+    return {"acc": value}
+
+
+def test_promoted_candidates_continue_from_their_lower_rung(tmp_path):
+    result = flows.search(
+        SPACE,
+        checkpointing_objective,
+        "hyperband",
+        30,
+        out=tmp_path,
+        fidelity=EPOCHS,
+        verbose=False,
+    )
+    records = _records(tmp_path)
+    continued = [r for r in records if "start" in r]
+    assert continued, "no promoted candidate continued"
+    for r in continued:
+        earlier = [q for q in records if q["id"] < r["id"] and q["dna"] == r["dna"]]
+        assert r["start"] in {q["budget"] for q in earlier} and r["start"] < r["budget"]
+        assert [s for s, _ in r["reports"]] == list(range(r["start"] + 1, r["budget"] + 1))
+    # Same architecture, same folder; one folder per architecture.
+    folders = {p.name for p in (tmp_path / "checkpoints").iterdir()}
+    assert len(folders) == len({json.dumps(r["dna"]) for r in records})
+    trained = sum(r["budget"] - r.get("start", 0) for r in records)
+    assert result.summary()["budget_trained"] == trained < sum(r["budget"] for r in records)
+    # Without an output folder there is no checkpoint folder: every trial trains from scratch.
+    plain = flows.search(
+        SPACE, checkpointing_objective, "hyperband", 30, fidelity=EPOCHS, verbose=False
+    )
+    assert all("start" not in t.extra for t in plain.trials)
+    assert [t.metrics for t in plain.trials] == [r["metrics"] for r in records]
+
+
+def test_continue_from_is_checked(tmp_path):
+    def objective(spec, trial):
+        trial.report(2, {"acc": 0.5})
+        trial.continue_from(1)
+        return {"acc": 0.5}
+
+    def backwards(spec, trial):
+        trial.continue_from(4)
+        trial.report(3, {"acc": 0.5})
+        return {"acc": 0.5}
+
+    for bad, match in ((objective, "before any report"), (backwards, "step 3 after step 4")):
+        result = flows.search(SPACE, bad, "random", 1, fidelity=EPOCHS, verbose=False)
+        assert result.trials[0].status == "failed" and match in result.trials[0].error
+
+
+KILLED_CHECKPOINT_SCRIPT = """
+import json, os, signal, sys
+import pyglove as pg
+from symnas import flows
+from symnas.core.files import write_json_atomic
+
+SPACE = pg.Dict(a=pg.oneof(list(range(8))), b=pg.oneof(list(range(8))))
+calls = 0
+
+def objective(spec, trial):
+    global calls
+    calls += 1
+    start, value = 0, 0.0
+    saved = [p for p in trial.checkpoint_dir.glob("*.json") if int(p.stem) < trial.budget]
+    if saved:
+        start, value = json.loads(max(saved, key=lambda p: int(p.stem)).read_text())
+        trial.continue_from(start)
+    for epoch in range(start + 1, trial.budget + 1):
+        value = (spec["a"] + spec["b"]) / 14.0 * (1.0 - 0.5 ** epoch)
+        trial.report(epoch, {"acc": value})
+    write_json_atomic(trial.checkpoint_dir / f"{trial.budget}.json", [trial.budget, value])
+    if calls == int(sys.argv[2]):  # saved and reported, not yet logged
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"acc": value}
+
+flows.search(SPACE, objective, "hyperband", budget=int(sys.argv[3]), out=sys.argv[1],
+             resume=len(sys.argv) > 4, fidelity=flows.Fidelity(1, 9), verbose=False)
+"""
+
+
+def test_killed_search_with_checkpoints_resumes_exactly(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(KILLED_CHECKPOINT_SCRIPT))
+
+    def run(out, kill_at, *resume):
+        return subprocess.run(
+            [sys.executable, str(script), str(out), str(kill_at), "30", *resume],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    killed, straight = tmp_path / "killed", tmp_path / "straight"
+    # Killed after a promoted candidate (trial 9 runs at budget 3) saved its state.
+    assert run(killed, 10).returncode != 0 and len(_records(killed)) == 9
+    assert list(killed.glob("checkpoints/*/3.json"))  # its state at its own budget is on disk
+    assert run(killed, 0, "resume").returncode == 0
+    assert run(straight, 0).returncode == 0, "the uninterrupted run failed"
+
+    def strip(folder):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in _records(folder)]
+
+    assert strip(killed) == strip(straight)  # no rung result lost, repeated or trained twice
+    assert strip(straight)[9]["budget"] == 3 and strip(straight)[9]["start"] == 1
+
+    def states(folder):
+        return {p.relative_to(folder): p.read_text() for p in folder.glob("checkpoints/*/*")}
+
+    assert states(killed) == states(straight)

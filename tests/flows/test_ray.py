@@ -20,6 +20,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'symnas[ray]')")
 
 from symnas import algorithms, flows  # noqa: E402
+from symnas.core.files import write_json_atomic  # noqa: E402
 from symnas.flows.executors import RayExecutor  # noqa: E402
 
 SPACE = pg.Dict(x=pg.oneof(list(range(40))), y=pg.oneof(list(range(40))))
@@ -303,3 +304,34 @@ def test_asha_on_ray_promotes_and_resumes(cluster, tmp_path):
     before = (tmp_path / "trials.jsonl").read_text()
     run(True)  # replays the asynchronous log in its feedback order, evaluates nothing
     assert (tmp_path / "trials.jsonl").read_text() == before
+
+
+def continuing_objective(spec, trial):
+    """The same curve, continued from the architecture's state saved below the budget."""
+    saved = [p for p in trial.checkpoint_dir.glob("*.json") if int(p.stem) < trial.budget]
+    start = max((int(p.stem) for p in saved), default=0)
+    if start:
+        trial.continue_from(start)
+    value = 0.0
+    for epoch in range(start + 1, trial.budget + 1):
+        value = (spec["x"] + spec["y"]) / 78.0 * (1.0 - 0.5**epoch)
+        trial.report(epoch, {"acc": value})
+    write_json_atomic(trial.checkpoint_dir / f"{trial.budget}.json", value)
+    return {"acc": value}
+
+
+def test_asha_on_ray_continues_promoted_candidates_from_the_shared_folder(cluster, tmp_path):
+    flows.search(
+        SPACE,
+        continuing_objective,
+        algorithms.create("asha", metric="acc"),
+        24,
+        out=tmp_path,
+        executor=RayExecutor(max_concurrent=2),
+        fidelity=flows.Fidelity(1, 9),
+        verbose=False,
+    )
+    records = [json.loads(x) for x in (tmp_path / "trials.jsonl").read_text().splitlines()]
+    promoted = [r for r in records if r["budget"] > 1]
+    assert promoted and all(r["start"] == r["budget"] // 3 for r in promoted)
+    assert all(r["reports"][0][0] == r["start"] + 1 for r in promoted)

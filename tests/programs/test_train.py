@@ -31,6 +31,7 @@ def test_training_beats_the_untrained_model(blobs):
         "train_accuracy",
         "train_loss",
         "epochs",
+        "epochs_trained",
         "steps",
         "wall_s",
     }
@@ -202,3 +203,72 @@ def test_train_scores_the_valid_split_when_the_data_has_one(blobs):
     assert len(split.y_train) + len(split.y_valid) == 300
     assert result["steps"] == 5 * math.ceil(len(split.y_train) / 32)
     assert "valid_accuracy" not in programs.train(_mlp(), blobs, epochs=1)
+
+
+def _dropout_mlp() -> nn.Module:
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 4))
+
+
+def test_a_run_continued_from_its_saved_state_equals_the_uninterrupted_run(blobs, tmp_path):
+    # Dropout draws from torch's generator and SGD with momentum keeps a state: both must be
+    # carried over for the continued run to match the straight one bit for bit.
+    settings = dict(batch_size=32, lr=0.05, optimizer="sgd", seed=7, schedule_epochs=9)
+    straight = _dropout_mlp()
+    seen: list[int] = []
+    full = programs.train(
+        straight, blobs, epochs=9, on_epoch=lambda e, m: seen.append(e), **settings
+    )
+    first = _dropout_mlp()
+    short = programs.train(first, blobs, epochs=3, save_to=tmp_path / "e3.pt", **settings)
+    assert short["epochs_trained"] == 3.0 and (tmp_path / "e3.pt").is_file()
+    continued = _dropout_mlp()
+    later: list[int] = []
+    rest = programs.train(
+        continued,
+        blobs,
+        epochs=9,
+        resume_from=tmp_path / "e3.pt",
+        on_epoch=lambda e, m: later.append(e),
+        **{**settings, "seed": 99},  # the state's seed wins
+    )
+    assert later == seen[3:] == [4, 5, 6, 7, 8, 9]
+    assert rest["epochs"] == 9.0 and rest["epochs_trained"] == 6.0
+    assert rest["loss"] == full["loss"] and rest["accuracy"] == full["accuracy"]
+    for a, b in zip(continued.state_dict().values(), straight.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_short_run_is_the_prefix_of_the_run_its_schedule_belongs_to(blobs):
+    short, stopped, compressed = _mlp(), _mlp(), _mlp()
+    programs.train(short, blobs, epochs=2, batch_size=32, schedule_epochs=6, seed=1)
+    programs.train(stopped, blobs, epochs=6, batch_size=32, seed=1, on_epoch=lambda e, m: e < 2)
+    programs.train(compressed, blobs, epochs=2, batch_size=32, seed=1)
+    assert torch.equal(short[0].weight, stopped[0].weight)
+    assert not torch.equal(short[0].weight, compressed[0].weight)
+
+
+def test_no_state_is_saved_when_the_run_stops_early(blobs, tmp_path):
+    programs.train(
+        _mlp(),
+        blobs,
+        epochs=3,
+        batch_size=32,
+        on_epoch=lambda e, m: e < 2,
+        save_to=tmp_path / "s.pt",
+    )
+    assert not (tmp_path / "s.pt").exists()
+
+
+def test_resuming_with_other_settings_is_a_clear_error(blobs, tmp_path):
+    programs.train(
+        _mlp(), blobs, epochs=1, batch_size=32, schedule_epochs=4, save_to=tmp_path / "s.pt"
+    )
+    with pytest.raises(ValueError, match="made with schedule_steps=40 with schedule_steps=30"):
+        programs.train(_mlp(), blobs, epochs=3, batch_size=32, resume_from=tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="made with batch_size=32 with batch_size=64"):
+        programs.train(_mlp(), blobs, epochs=3, schedule_epochs=4, resume_from=tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="schedule_epochs \\(2\\) must be at least epochs"):
+        programs.train(_mlp(), blobs, epochs=3, schedule_epochs=2)
+    with pytest.raises(FileNotFoundError, match="resume_from"):
+        programs.train(_mlp(), blobs, epochs=3, resume_from=tmp_path / "none.pt")
