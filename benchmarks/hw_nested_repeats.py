@@ -23,15 +23,15 @@ from symnas.flows import hw_flow
 
 def repeats(seed: int, budget: int, inner: int, deduped: bool) -> tuple[int, int]:
     """(inner trials, inner trials that repeat an architecture of the same configuration)."""
-    original = hw_flow._inner
+    original = hw_flow.inner_search_algorithm
     if not deduped:
-        hw_flow._inner = lambda algorithm: original(algorithm).base
+        hw_flow.inner_search_algorithm = lambda algorithm: original(algorithm).base
     try:
         result = hw_flow.hw_nested(
             budget=budget, inner_budget=inner, supernet_epochs=1, seed=seed, verbose=False
         )
     finally:
-        hw_flow._inner = original
+        hw_flow.inner_search_algorithm = original
     trials = repeated = 0
     for configuration in {json.dumps(t.spec, sort_keys=True): t for t in result.outer.trials}:
         inner_trials = result.inner.result(json.loads(configuration)).trials

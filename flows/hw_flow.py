@@ -25,7 +25,7 @@ from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.objectives import Objectives
 from symnas.algorithms.registry import create
-from symnas.core.files import write_json_atomic
+from symnas.core.files import write_json_atomic, write_text_atomic
 from symnas.flows.nested import NestedResult, nested
 from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
@@ -41,7 +41,8 @@ OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
 logger = logging.getLogger(__name__)
 
 
-def _arch_key(arch: Any) -> str:
+def arch_key(arch: Any) -> str:
+    """The key of a decoded architecture in accuracy tables and caches (its sorted JSON)."""
     return json.dumps(arch, sort_keys=True)
 
 
@@ -124,10 +125,33 @@ def supernet_accuracy_table(
         trainer.fit()
     with phase(logger, f"hw-nested: scoring {len(every)} architectures on it", verbose):
         scores = SupernetEstimator(trainer.supernet, data, device=device).evaluate_batch(every)
-    return {_arch_key(spec): s["accuracy"] for spec, s in zip(every, scores, strict=True)}
+    return {arch_key(spec): s["accuracy"] for spec, s in zip(every, scores, strict=True)}
 
 
-class CoDesignObjective:
+class LayerTables:
+    """Per-process cache of architectures' layer tables for the cost model (``input_shape``)."""
+
+    input_shape: tuple[int, ...]
+    _tables: dict[str, Any]
+    _coster: Any
+
+    def layer_table(self, arch: Any):
+        """The layer table of an architecture (once per process, assembled from cached parts)."""
+        from symnas.programs.cost.spec_cost import SpecCoster
+
+        key = arch_key(arch)
+        if key not in self._tables:
+            if self._coster is None:
+                self._coster = SpecCoster(self.input_shape)
+            self._tables[key] = self._coster.layers(arch)
+        return self._tables[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Layer tables and their part cache are rebuilt in each worker process, not shipped.
+        return {**self.__dict__, "_tables": {}, "_coster": None}
+
+
+class CoDesignObjective(LayerTables):
     """Metrics of a (hardware, architecture) pair from an accuracy table and the cost model."""
 
     def __init__(
@@ -144,24 +168,13 @@ class CoDesignObjective:
         self._tables: dict[str, Any] = {}
         self._coster: Any = None
 
-    def layer_table(self, arch: Any):
-        """The layer table of an architecture (once per process, assembled from cached parts)."""
-        from symnas.programs.cost.spec_cost import SpecCoster
-
-        key = _arch_key(arch)
-        if key not in self._tables:
-            if self._coster is None:
-                self._coster = SpecCoster(self.input_shape)
-            self._tables[key] = self._coster.layers(arch)
-        return self._tables[key]
-
     def __call__(self, hw: Any, arch: Any) -> dict[str, float]:
         from symnas.programs.cost import hardware
         from symnas.spaces.hardware import area_mm2
 
         costs = hardware.cost_table(self.layer_table(arch), [hw])
         latency = float(costs["total_latency_ms"][0])
-        accuracy = self.accuracy[_arch_key(arch)]
+        accuracy = self.accuracy[arch_key(arch)]
         return {
             "accuracy": accuracy,
             "latency_ms": latency,
@@ -171,13 +184,12 @@ class CoDesignObjective:
             "reward": accuracy * (latency / self.target_latency_ms) ** MNAS_W,
         }
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Layer tables and their part cache are rebuilt in each worker process, not shipped.
-        return {**self.__dict__, "_tables": {}, "_coster": None}
 
-
-def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAlgorithm:
-    constraints = {"area_mm2": ("<=", max_area)}
+def outer_search_algorithm(
+    algorithm: SearchAlgorithm | str | None, constraints: dict[str, tuple[str, float]]
+) -> SearchAlgorithm:
+    """The hardware search's algorithm: NSGA-II (population 8) over the co-design objectives
+    under ``constraints`` by default or by name; another name optimises ``reward``."""
     if algorithm is None or algorithm == "nsga2":
         return create(
             "nsga2", population_size=8, objectives=OUTER_OBJECTIVES, constraints=constraints
@@ -187,13 +199,16 @@ def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAl
     return algorithm
 
 
-def _inner(algorithm: SearchAlgorithm | str | None) -> Deduped:
+def default_inner_algorithm() -> SearchAlgorithm:
+    """Regularized evolution (population 8, tournament 3) on ``reward``."""
+    return create("regularized_evolution", population_size=8, tournament_size=3, metric="reward")
+
+
+def inner_search_algorithm(algorithm: SearchAlgorithm | str | None) -> Deduped:
     """The architecture search's algorithm, deduped: no (hardware, architecture) pair is
     evaluated twice (a repeated proposal is answered with the earlier trial's result)."""
     if algorithm is None:
-        algorithm = create(
-            "regularized_evolution", population_size=8, tournament_size=3, metric="reward"
-        )
+        algorithm = default_inner_algorithm()
     elif isinstance(algorithm, str):
         if algorithm == "nsga2":
             algorithm = create(algorithm, population_size=8, objectives={"reward": "max"})
@@ -268,7 +283,8 @@ def hw_nested(
     positive_number("hw-nested", "max_area_mm2", max_area_mm2)
     positive_number("hw-nested", "target_latency_ms", target_latency_ms)
     device_option("hw-nested", device)
-    outer_algorithm, inner_algorithm = _outer(algorithm, max_area_mm2), _inner(inner_algorithm)
+    outer_algorithm = outer_search_algorithm(algorithm, {"area_mm2": ("<=", max_area_mm2)})
+    inner_algorithm = inner_search_algorithm(inner_algorithm)
     arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
     path_sampler(sampler, arch_space, every_spec(arch_space))  # fails before any work
     out_dir = prepare_out_dir(out) if out is not None else None
@@ -356,7 +372,7 @@ def _write_report(result: NestedResult, out_dir: Path, max_area_mm2: float) -> N
             f"{p.metrics['accuracy']:9.4f} {p.metrics['latency_ms']:11.5f} "
             f"{p.metrics['area_mm2']:9.3f} {p.metrics['energy']:10.3f}  {hw} / {p.arch['pool_at']}"
         )
-    (out_dir / "report.txt").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out_dir / "report.txt", "\n".join(lines) + "\n")
     pair_result = SearchResult(
         [_pair_trial(i, p) for i, p in enumerate(result.pairs())], codesign, out_dir
     )

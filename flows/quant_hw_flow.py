@@ -32,7 +32,6 @@ names each unit and width (``spaces.hardware.unsupported``).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -44,10 +43,18 @@ from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.cqap import cqap_filter, cqap_surrogate
 from symnas.algorithms.dedup import Deduped
 from symnas.algorithms.objectives import Objectives
-from symnas.algorithms.registry import create
 from symnas.algorithms.surrogate import SurrogateFilter
 from symnas.core.files import write_text_atomic
-from symnas.flows.hw_flow import MNAS_W, path_sampler
+from symnas.flows.hw_flow import (
+    MNAS_W,
+    OUTER_OBJECTIVES,
+    LayerTables,
+    arch_key,
+    default_inner_algorithm,
+    inner_search_algorithm,
+    outer_search_algorithm,
+    path_sampler,
+)
 from symnas.flows.nested import NestedResult, nested
 from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
@@ -58,13 +65,8 @@ from symnas.flows.trial_log import read_trials
 from symnas.flows.validate import device_option, int_option, positive_number
 
 FLOW = "quant-hw-nested"
-OUTER_OBJECTIVES = {"accuracy": "max", "latency_ms": "min", "area_mm2": "min"}
 
 logger = logging.getLogger(__name__)
-
-
-def _key(spec: Any) -> str:
-    return json.dumps(spec, sort_keys=True)
 
 
 def parse_widths(flow: str, name: str, text: str) -> tuple[int, ...]:
@@ -105,7 +107,7 @@ class InheritedAccuracy:
         self._estimator: Any = None
 
     def __call__(self, spec: Any) -> float:
-        key = _key(spec)
+        key = arch_key(spec)
         if key not in self.cache:
             if self._estimator is None:
                 from symnas.programs.training.estimator import SupernetEstimator
@@ -118,7 +120,7 @@ class InheritedAccuracy:
         return {**self.__dict__, "_estimator": None}
 
 
-class QuantCoDesignObjective:
+class QuantCoDesignObjective(LayerTables):
     """Metrics of an (accelerator, quantized network) pair: ``accuracy(spec)`` and the cost
     model at the spec's operand widths, with the infeasibility of unsupported widths."""
 
@@ -135,17 +137,6 @@ class QuantCoDesignObjective:
         self.target_latency_ms = target_latency_ms
         self._tables: dict[str, Any] = {}
         self._coster: Any = None
-
-    def layer_table(self, arch: Any):
-        """The layer table of an architecture (once per process, from cached parts)."""
-        from symnas.programs.cost.spec_cost import SpecCoster
-
-        key = _key(arch)
-        if key not in self._tables:
-            if self._coster is None:
-                self._coster = SpecCoster(self.input_shape)
-            self._tables[key] = self._coster.layers(arch)
-        return self._tables[key]
 
     def __call__(self, hw: Any, spec: Any) -> dict[str, float]:
         from symnas.programs.cost import hardware
@@ -175,10 +166,6 @@ class QuantCoDesignObjective:
                 else -float(len(reasons))
             ),
         }
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Layer tables and their part cache are rebuilt in each worker process, not shipped.
-        return {**self.__dict__, "_tables": {}, "_coster": None}
 
 
 def train_quant_supernet(
@@ -235,35 +222,17 @@ def fit_predictor(
         predictor.fit(specs, [accuracy(spec) for spec in specs])
 
 
-def _outer(algorithm: SearchAlgorithm | str | None, max_area: float) -> SearchAlgorithm:
-    constraints = {"area_mm2": ("<=", max_area), "unsupported_units": ("<=", 0.0)}
-    if algorithm is None or algorithm == "nsga2":
-        return create(
-            "nsga2", population_size=8, objectives=OUTER_OBJECTIVES, constraints=constraints
-        )
-    if isinstance(algorithm, str):
-        return create(algorithm, metric="reward")
-    return algorithm
-
-
 def _inner(
     algorithm: SearchAlgorithm | str | None, space: Any, candidates: int, predictor: Any
 ) -> Deduped:
     """The inner algorithm, deduped; the default is regularized evolution whose children are
     filtered by the CQAP ``predictor`` (``candidates`` per trial; 1: no filter), fitted once
     before the inner searches begin (every inner search runs a copy)."""
-    if algorithm is None:
-        algorithm = create(
-            "regularized_evolution", population_size=8, tournament_size=3, metric="reward"
+    if algorithm is None and candidates > 1:
+        algorithm = cqap_filter(
+            default_inner_algorithm(), space, candidates=candidates, predictor=predictor
         )
-        if candidates > 1:
-            algorithm = cqap_filter(algorithm, space, candidates=candidates, predictor=predictor)
-    elif isinstance(algorithm, str):
-        if algorithm == "nsga2":
-            algorithm = create(algorithm, population_size=8, objectives={"reward": "max"})
-        else:
-            algorithm = create(algorithm, metric="reward")
-    return algorithm if isinstance(algorithm, Deduped) else Deduped(base=algorithm)
+    return inner_search_algorithm(algorithm)
 
 
 @register_flow(
@@ -349,7 +318,7 @@ def quant_hw_nested(
     except ValueError as e:
         raise ValueError(f"{FLOW}: {e}") from None
     path_sampler(sampler, space, None)  # fails before any work
-    outer_algorithm = _outer(algorithm, max_area_mm2)
+    outer_algorithm = outer_search_algorithm(algorithm, outer_constraints(max_area_mm2))
     predictor = cqap_surrogate(space, seed=seed)
     inner = _inner(inner_algorithm, space, cqap_candidates, predictor)
     out_dir = prepare_out_dir(out) if out is not None else None
@@ -404,12 +373,14 @@ def quant_hw_nested(
     return result
 
 
+def outer_constraints(max_area_mm2: float) -> dict[str, tuple[str, float]]:
+    """The area cap and the precisions' feasibility, constraints of the outer search."""
+    return {"area_mm2": ("<=", max_area_mm2), "unsupported_units": ("<=", 0.0)}
+
+
 def codesign_objectives(max_area_mm2: float) -> Objectives:
     """The objectives and constraints the report ranks pairs by."""
-    return Objectives.create(
-        OUTER_OBJECTIVES,
-        constraints={"area_mm2": ("<=", max_area_mm2), "unsupported_units": ("<=", 0.0)},
-    )
+    return Objectives.create(OUTER_OBJECTIVES, constraints=outer_constraints(max_area_mm2))
 
 
 def _bits_text(spec: Any) -> str:

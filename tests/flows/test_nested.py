@@ -275,8 +275,8 @@ def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path
 
 @pytest.mark.parametrize("inner", [None, "random", "nsga2"])
 def test_hw_nested_dedups_every_inner_algorithm(inner):
-    from symnas.flows.hw_flow import _inner
+    from symnas.flows.hw_flow import inner_search_algorithm
 
-    algorithm = _inner(inner)
+    algorithm = inner_search_algorithm(inner)
     assert isinstance(algorithm, algorithms.Deduped)
-    assert _inner(algorithm) is algorithm
+    assert inner_search_algorithm(algorithm) is algorithm
