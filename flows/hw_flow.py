@@ -199,6 +199,18 @@ def outer_search_algorithm(
     return algorithm
 
 
+def nested_out_dir(out: str | None, resume: bool) -> Path | None:
+    """The nested search's output folder, checked and made (None without ``out``); one that
+    already holds a search is refused unless ``resume``."""
+    out_dir = prepare_out_dir(out) if out is not None else None
+    if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):
+        raise ValueError(
+            f"{out_dir} already holds a search; pass --resume to continue it, or choose another "
+            "output folder."
+        )
+    return out_dir
+
+
 def default_inner_algorithm() -> SearchAlgorithm:
     """Regularized evolution (population 8, tournament 3) on ``reward``."""
     return create("regularized_evolution", population_size=8, tournament_size=3, metric="reward")
@@ -287,12 +299,7 @@ def hw_nested(
     inner_algorithm = inner_search_algorithm(inner_algorithm)
     arch_space = spaces.resnet20_pooling(num_classes=10, in_chans=1, image_size=8)
     path_sampler(sampler, arch_space, every_spec(arch_space))  # fails before any work
-    out_dir = prepare_out_dir(out) if out is not None else None
-    if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):
-        raise ValueError(
-            f"{out_dir} already holds a search; pass --resume to continue it, or choose another "
-            "output folder."
-        )
+    out_dir = nested_out_dir(out, resume)
     data = programs.data.digits()
     hw_space = spaces.systolic_accelerator(max_area_mm2=max_area_mm2)
     accuracy = _accuracy_table(

@@ -52,6 +52,7 @@ from symnas.flows.hw_flow import (
     arch_key,
     default_inner_algorithm,
     inner_search_algorithm,
+    nested_out_dir,
     outer_search_algorithm,
     path_sampler,
 )
@@ -60,8 +61,6 @@ from symnas.flows.progress import phase
 from symnas.flows.registry import register_flow
 from symnas.flows.report import pareto_plot, table
 from symnas.flows.result import SearchResult, Trial
-from symnas.flows.run_config import prepare_out_dir
-from symnas.flows.trial_log import read_trials
 from symnas.flows.validate import device_option, int_option, positive_number
 
 FLOW = "quant-hw-nested"
@@ -321,12 +320,7 @@ def quant_hw_nested(
     outer_algorithm = outer_search_algorithm(algorithm, outer_constraints(max_area_mm2))
     predictor = cqap_surrogate(space, seed=seed)
     inner = _inner(inner_algorithm, space, cqap_candidates, predictor)
-    out_dir = prepare_out_dir(out) if out is not None else None
-    if out_dir is not None and not resume and read_trials(out_dir / "trials.jsonl"):
-        raise ValueError(
-            f"{out_dir} already holds a search; pass --resume to continue it, or choose another "
-            "output folder."
-        )
+    out_dir = nested_out_dir(out, resume)
     data = programs.data.digits()
     supernet = train_quant_supernet(
         space,
