@@ -63,6 +63,14 @@ def override(pyproject: Path, key: str, values: list[str]) -> None:
     pyproject.write_text(pattern.sub(lambda _: f"{key} = {json.dumps(values)}", text, count=1))
 
 
+def set_option(pyproject: Path, key: str, value: float) -> None:
+    """Adds ``key = value`` to the staged ``[tool.mutmut]`` table."""
+    text = pyproject.read_text()
+    if "[tool.mutmut]\n" not in text:
+        raise ValueError(f"{pyproject}: no [tool.mutmut] table.")
+    pyproject.write_text(text.replace("[tool.mutmut]\n", f"[tool.mutmut]\n{key} = {value}\n", 1))
+
+
 GENERATE = (
     "import os\n"
     "from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants, "
@@ -140,6 +148,12 @@ def main() -> None:
     parser.add_argument("--tests", nargs="+", help="test files to run against the mutants")
     parser.add_argument("--sample", type=int, help="check at most this many mutants a module")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --sample draw")
+    parser.add_argument(
+        "--timeout-multiplier",
+        type=float,
+        help="mutmut's timeout_multiplier (default 15): a mutant's CPU-time limit is "
+        "2 x multiplier x (its tests' time + 1 s)",
+    )
     args = parser.parse_args()
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", args.commit],
@@ -153,6 +167,8 @@ def main() -> None:
             override(args.work / "pyproject.toml", "only_mutate", args.only)
         if args.tests:
             override(args.work / "pyproject.toml", "pytest_add_cli_args_test_selection", args.tests)
+        if args.timeout_multiplier is not None:
+            set_option(args.work / "pyproject.toml", "timeout_multiplier", args.timeout_multiplier)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     names = sample_mutants(args.work, env, args.sample, args.seed) if args.sample else []
     start = time.perf_counter()
