@@ -264,7 +264,8 @@ def hw_nested(
     device: str = "auto",
     sampler: str = "uniform",
 ) -> NestedResult:
-    """Runs the nested co-design search and writes ``pareto.png`` and ``report.txt`` in ``out``.
+    """Runs the nested co-design search and writes ``pairs_pareto.png`` (the pairs'
+    front) and ``report.txt`` in ``out``.
 
     ``algorithm`` is the outer (hardware) algorithm, ``budget`` the number of configurations.
     Options and the output folder are checked before the supernet is trained.
@@ -383,7 +384,7 @@ def _write_report(result: NestedResult, out_dir: Path, max_area_mm2: float) -> N
     pair_result = SearchResult(
         [_pair_trial(i, p) for i, p in enumerate(result.pairs())], codesign, out_dir
     )
-    pareto_plot(pair_result, out_dir / "pareto.png", color_by="area_mm2")
+    pareto_plot(pair_result, out_dir / "pairs_pareto.png", color_by="area_mm2")
 
 
 def _pair_trial(index: int, pair):

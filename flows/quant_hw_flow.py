@@ -260,8 +260,8 @@ def quant_hw_nested(
     cqap_candidates: int = 4,
     cqap_samples: int = 64,
 ) -> NestedResult:
-    """Runs the nested precision x architecture x accelerator search; writes ``pareto.png``
-    and ``report.txt`` in ``out``.
+    """Runs the nested precision x architecture x accelerator search; writes
+    ``pairs_pareto.png`` (the pairs' front) and ``report.txt`` in ``out``.
 
     ``algorithm`` is the outer (accelerator) algorithm, ``budget`` the number of
     configurations. Options and the output folder are checked before the supernet is trained.
@@ -385,7 +385,7 @@ def _bits_text(spec: Any) -> str:
 
 def write_report(result: NestedResult, out_dir: Path, max_area_mm2: float) -> None:
     """``report.txt`` (outer table, Pareto front of pairs, why pairs were infeasible) and
-    ``pareto.png`` (accuracy against latency, coloured by area)."""
+    ``pairs_pareto.png`` (accuracy against latency, coloured by area)."""
     from symnas.spaces.hardware import unsupported
     from symnas.spaces.quantization import unit_bits
 
@@ -414,4 +414,4 @@ def write_report(result: NestedResult, out_dir: Path, max_area_mm2: float) -> No
         Trial(i, np.zeros(0), [], {"hw": p.hw, "arch": p.arch}, p.metrics, "ok")
         for i, p in enumerate(pairs)
     ]
-    pareto_plot(SearchResult(trials, codesign, out_dir), out_dir / "pareto.png", "area_mm2")
+    pareto_plot(SearchResult(trials, codesign, out_dir), out_dir / "pairs_pareto.png", "area_mm2")

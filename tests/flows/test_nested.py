@@ -14,6 +14,7 @@ import pytest
 
 from symnas import algorithms, flows
 from symnas.flows.nested import hardware_key, joint_search, nested
+from symnas.flows.report import report as report_text
 
 HW = pg.Dict(rows=pg.oneof([2, 4, 8, 16]), cols=pg.oneof([2, 4, 8, 16]))
 ARCH = pg.Dict(width=pg.oneof([1, 2, 3, 4]), depth=pg.oneof([1, 2, 3]))
@@ -235,8 +236,13 @@ def test_hw_nested_flow_writes_front_table_and_plot(tmp_path):
     front = result.pareto_front()
     assert front and all(p.metrics["area_mm2"] <= 2.0 for p in front)
     assert all(p.metrics["latency_ms"] > 0 and 0 < p.metrics["accuracy"] <= 1 for p in front)
-    assert (out / "pareto.png").stat().st_size > 1000
+    assert (out / "pairs_pareto.png").stat().st_size > 1000
     assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
+    # The report of the folder plots the outer search beside the pairs' plot, not over it.
+    pairs_plot = (out / "pairs_pareto.png").read_bytes()
+    assert "Pareto plot:" in report_text(out)
+    assert (out / "pareto.png").stat().st_size > 1000
+    assert (out / "pairs_pareto.png").read_bytes() == pairs_plot
     accuracy = json.loads((out / "supernet_accuracy.json").read_text())
     assert len(accuracy) == 36  # every pooling configuration scored with inherited weights
     # The inner searches are deduped: no (hardware, architecture) pair is evaluated twice.
@@ -264,7 +270,7 @@ def test_hw_nested_flow_reports_with_a_single_objective_outer_algorithm(tmp_path
             out=str(out),
             verbose=True,
         )
-    assert (out / "pareto.png").stat().st_size > 1000
+    assert (out / "pairs_pareto.png").stat().st_size > 1000
     assert "Pareto front of (hardware, architecture) pairs" in (out / "report.txt").read_text()
     # Its long phases show progress (through the module loggers under symnas).
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("symnas.")]

@@ -126,7 +126,7 @@ def test_the_flow_writes_a_front_a_plot_and_why_pairs_were_infeasible(tmp_path, 
     assert infeasible and all(p.hw["precisions"] == [8] for p in infeasible)
     assert "not in the accelerator's precisions [8]" in report
     assert all(p.metrics["unsupported_units"] == 0 for p in result.pareto_front())
-    assert (out / "pareto.png").stat().st_size > 1000
+    assert (out / "pairs_pareto.png").stat().st_size > 1000
 
 
 def test_the_predictor_is_fitted_on_supernet_accuracies_of_distinct_random_networks():
