@@ -215,6 +215,97 @@ def test_closing_waits_for_running_trials_unless_cancelled():
     assert cancelled < waited, (cancelled, waited)
 
 
+class BatchObjective:
+    """Scores candidates one at a time or together; records the batch sizes it is given."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def __call__(self, spec):
+        return score(spec)
+
+    def evaluate_batch(self, specs):
+        self.batches.append(len(specs))
+        return [score(spec) for spec in specs]
+
+
+def test_trials_queued_together_are_scored_in_one_batch_call():
+    objective = BatchObjective()
+    executor = LocalExecutor(1)
+    executor.start(objective, None)
+    for trial_id, x in ((7, 1), (8, 2), (9, 3)):
+        executor.submit(trial_id, {"x": x}, trial_id)
+    finished = executor.wait()
+    assert objective.batches == [3]
+    assert [(i, outcome[0]) for i, outcome in finished] == [
+        (7, {"score": 2.0}),
+        (8, {"score": 4.0}),
+        (9, {"score": 6.0}),
+    ]
+    with pytest.raises(RuntimeError, match="no trial was submitted"):
+        executor.wait()
+
+
+def test_a_single_trial_or_a_trial_with_a_handle_is_not_batched():
+    objective = BatchObjective()
+    executor = LocalExecutor(1)
+    executor.start(objective, None)
+    executor.submit(0, {"x": 1}, 0)
+    assert [i for i, _ in executor.wait()] == [0]
+    executor.submit(1, {"x": 1}, 0, TrialContext(trial_id=1, form="spec"))
+    executor.submit(2, {"x": 2}, 0)
+    assert [i for i, _ in executor.wait()] == [1], "one at a time, in submission order"
+    assert [i for i, _ in executor.wait()] == [2]
+    assert objective.batches == []
+
+
+def test_a_pool_returns_each_trial_as_it_finishes():
+    executor = LocalExecutor(2)
+    executor.start(slow_score, None)
+    try:
+        executor.submit(0, {"sleep": 2.0}, 0)
+        executor.submit(1, {"sleep": 0.05}, 1)
+        start = time.perf_counter()
+        first = executor.wait()
+        assert [i for i, _ in first] == [1]
+        assert time.perf_counter() - start < 1.5
+        assert [i for i, _ in executor.wait()] == [0]
+    finally:
+        executor.close()
+
+
+PARENT_STATE = {"offset": 0.0}
+
+
+def offset_score(spec):
+    """Reads state the parent set at run time (a forked worker inherits it)."""
+    return {"score": PARENT_STATE["offset"]}
+
+
+def test_pool_workers_are_forked_from_the_search_process(monkeypatch):
+    monkeypatch.setitem(PARENT_STATE, "offset", 5.0)
+    executor = LocalExecutor(2)
+    executor.start(offset_score, None)
+    try:
+        executor.submit(0, {"x": 0}, 0)
+        ((_, outcome),) = executor.wait()
+    finally:
+        executor.close()
+    assert outcome[0] == {"score": 5.0}, "a spawned worker would re-import the module: 0.0"
+
+
+def test_a_pool_refuses_an_objective_it_cannot_send_before_any_trial():
+    executor = LocalExecutor(2)
+    with pytest.raises(
+        ValueError,
+        match=r"workers=2 runs trials in separate processes, but the "
+        r"objective cannot be sent to them \((PicklingError|AttributeError)",
+    ):
+        executor.start(lambda spec: {"score": 1.0}, None)
+    assert executor.pool is None
+    LocalExecutor(1).start(lambda spec: {"score": 1.0}, None)  # in this process: no pickling
+
+
 def test_threads_of_a_trial_by_place():
     in_process = LocalExecutor(1)
     in_process.start(score, None)
@@ -262,7 +353,7 @@ class FakeRay(types.ModuleType):
     """The parts of ``ray`` the executor uses. Tasks run at ``.remote()``; a task whose spec is
     in ``dying`` fails with a ``RayError`` that many times. ``wait`` returns the oldest ref."""
 
-    def __init__(self, cpus: float = 4.0, initialized: bool = False) -> None:
+    def __init__(self, cpus: float | None = 4.0, initialized: bool = False) -> None:
         super().__init__("ray")
         self.exceptions = types.SimpleNamespace(RayError=FakeRayError)
         self.cpus = cpus
@@ -284,7 +375,7 @@ class FakeRay(types.ModuleType):
         self.initialized = True
 
     def cluster_resources(self) -> dict:
-        return {"CPU": self.cpus}
+        return {} if self.cpus is None else {"CPU": self.cpus}
 
     def put(self, value):
         if self.refuse_put:
@@ -346,7 +437,14 @@ def test_ray_connects_once_with_the_driver_log_off_unless_asked(fake_ray):
 
 @pytest.mark.parametrize(
     ("cpus", "per_trial", "max_concurrent", "want"),
-    [(8.0, 1, None, 8), (7.0, 2, None, 3), (1.0, 2, None, 1), (6.0, 0, None, 6), (8.0, 1, 3, 3)],
+    [
+        (8.0, 1, None, 8),
+        (7.0, 2, None, 3),
+        (1.0, 2, None, 1),
+        (6.0, 0, None, 6),
+        (8.0, 1, 3, 3),
+        (None, 1, None, 1),  # a cluster that lists no CPUs counts as one
+    ],
 )
 def test_ray_concurrency_is_the_cluster_cpus_over_a_trials(
     fake_ray, cpus, per_trial, max_concurrent, want
@@ -384,7 +482,7 @@ def test_ray_results_come_back_with_their_trial_ids(fake_ray):
     with pytest.raises(RuntimeError, match="start the executor first"):
         executor.submit(0, {"x": 1}, 0)
     executor.start(score, None)
-    with pytest.raises(RuntimeError, match="no trial was submitted"):
+    with pytest.raises(RuntimeError, match="^RayExecutor.wait: no trial was submitted"):
         executor.wait()
     executor.submit(5, {"x": 1}, 0)
     executor.submit(6, {"x": 4}, 1)
