@@ -242,7 +242,11 @@ def run_optuna(seed: int, cap: int, objective: CellObjective, low: int) -> list:
         if sum(r[0] for r in rows) >= cap:
             study.stop()
 
+    # HyperbandPruner assigns trials to brackets by a hash of the study name and trial number;
+    # an unnamed study gets a random name, so the name is fixed for the same command to give
+    # the same run.
     study = optuna.create_study(
+        study_name=f"multi_fidelity_seed{seed}",
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.HyperbandPruner(
