@@ -317,7 +317,7 @@ def summarise(results: dict, cap: int) -> str:
         lines.append(f"seeds reaching tpe's final accuracy (same seed) within E={cap // 3}:")
         for method, runs in results.items():
             seeds = [s for s in runs if s in tpe and tpe[s]]
-            hits = sum(best_at(runs[s], cap // 3) >= tpe[s][-1][1] for s in seeds)
+            hits = sum(best_at(runs[s], cap // 3) >= best_at(tpe[s], cap) for s in seeds)
             lines.append(f"  {method.ljust(22)}{hits} of {len(seeds)}")
     for name, reference in (("tpe", tpe), ("optuna_tpe_hyperband", optuna)):
         if not reference:
