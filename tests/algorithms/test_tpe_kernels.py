@@ -106,3 +106,36 @@ def test_a_one_element_manyof_is_modelled():
         genome = algo.propose_batch(1)
         algo.feedback_batch(genome, [{"f": float(genome[0].sum())}])
     assert algo.num_feedbacks == 6
+
+
+def test_a_candidate_scores_the_sum_of_its_groups_log_ratios():
+    """With one group per decision (independent TPE) and in a conditional space, a candidate's
+    score is the sum over its active groups of log l - log g, so every decision counts."""
+    from symnas import algorithms
+
+    flat = pg.Dict(a=pg.oneof([0, 1, 2, 3]), b=pg.oneof([0, 1, 2]), r=pg.floatv(0.0, 1.0))
+    conditional = pg.Dict(
+        a=pg.oneof([pg.Dict(k=pg.oneof([0, 1, 2])), pg.Dict(r=pg.floatv(0.0, 1.0)), "none"]),
+        b=pg.oneof([0, 1, 2]),
+    )
+    for space, multivariate in ((flat, False), (conditional, True)):
+        codec = spaces.compile(space)
+        algo = algorithms.TPE(metric="f", multivariate=multivariate, n_ei_candidates=64)
+        algo.bind(codec, 0)
+        assert len(algo._groups) >= 3
+        genomes = codec.random(12, np.random.default_rng(1))
+        below = np.arange(12) < 4
+        model = algo.fit_split(genomes, below, ~below)
+        candidates, scores = algo._candidates_and_scores(model)
+        active = codec.active_mask(candidates)
+        expected = np.zeros(len(candidates))
+        for group, (l_model, g_model) in zip(algo._groups, model, strict=True):
+            rows = active[:, group.slots[0]]
+            part = candidates[np.ix_(rows, group.slots)]
+            expected[rows] += l_model.log_pdf(part) - g_model.log_pdf(part)
+        assert np.allclose(scores, expected)
+        last, (l_last, g_last) = algo._groups[-1], model[-1]
+        rows = active[:, last.slots[0]]
+        part = candidates[np.ix_(rows, last.slots)]
+        last_only = l_last.log_pdf(part) - g_last.log_pdf(part)
+        assert not np.allclose(scores[rows], last_only), "the earlier groups count too"
