@@ -158,3 +158,29 @@ def test_small_caches_evict_and_still_give_the_same_costs(monkeypatch):
         assert len(coster) <= 4
     coster.clear()
     assert len(coster) == 0
+
+
+def test_part_cache_keys_tell_call_arguments_apart():
+    """A traced part is cached under a key of its call's arguments: two calls share a cached
+    block only when their arguments are equal, lists and nested tuples included."""
+    from symnas.programs.cost.spec_cost import _hashable
+    from symnas.programs.cost.trace import TensorSpec
+
+    a, b = TensorSpec((1, 8, 4, 4)), TensorSpec((1, 16, 4, 4))
+    calls = [
+        (a,),
+        (b,),
+        ((a, b),),
+        ([a, b],),
+        ([a, a],),
+        ([b, a],),
+        (a, 3),
+        (a, 4),
+        (a, [1, 2]),
+        (a, [1, 3]),
+        ((a, (b,)),),
+        ((a, [b]),),
+    ]
+    keys = [_hashable(args) for args in calls]
+    assert len(set(keys)) == len(calls)  # hashable, and one key per distinct call
+    assert _hashable((a, [1, [b, 2]])) == _hashable((a, [1, [b, 2]]))
