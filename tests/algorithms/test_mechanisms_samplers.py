@@ -122,6 +122,10 @@ def test_sampler_settings_are_checked_and_recorded():
         "shuffle": True,
     }
     assert SandwichSampler(num_random=3).config() == {"type": "SandwichSampler", "num_random": 3}
+    # BigNAS's sandwich: the largest, two random sub-networks, the smallest.
+    assert SandwichSampler().config()["num_random"] == 2
+    bound = SandwichSampler().bind(spaces.compile(_space()), _supernet())
+    assert len(bound.sample(np.random.default_rng(0))) == 4
 
 
 def test_preferred_sampler_binds_to_a_space_and_checks_its_specs():
@@ -132,6 +136,9 @@ def test_preferred_sampler_binds_to_a_space_and_checks_its_specs():
     foreign = {**specs[0], "embed_dim": 12}
     with pytest.raises(ValueError, match=r"'embed_dim' = 12 is not one of \[8, 16\]"):
         PreferredSampler([foreign]).bind(_space(), supernet)
+    # A model that cannot map specs (no arch_of) is trusted with the preferred specs.
+    plain = torch.nn.Linear(2, 2)
+    assert PreferredSampler([foreign]).bind(_space(), plain).supernet is plain
 
 
 def test_shuffle_permutes_the_active_layers_of_the_drawn_candidate():
