@@ -112,3 +112,19 @@ def test_the_current_point_moves_only_to_a_better_neighbour_until_a_restart(stra
 def _plateaus(genome: np.ndarray) -> float:
     """Two local optima: all zeros and all twos, with a slope towards each."""
     return float(max((genome == 0).sum(), (genome == 2).sum() + 0.5) + 0.01 * genome[0])
+
+
+def test_neighbours_keep_manyof_groups_sorted_and_floats_unrounded():
+    from symnas.algorithms.local_search import neighbours
+
+    space = pg.Dict(m=pg.manyof(2, [0, 1, 2, 3], sorted=True), r=pg.floatv(0.0, 1.0))
+    codec = spaces.compile(space)
+    start = [0, 2, 0]  # a plain list of integers: m = [0, 2], r = 0.0
+    found = neighbours(codec, start, np.random.default_rng(0), float_neighbours=6)
+    m_cols = list(codec.groups[0].slots)
+    r_col = next(s.index for s in codec.slots if s.is_float)
+    moved_m = found[found[:, r_col] == 0.0][:, m_cols]
+    assert len(moved_m) >= 3 and not np.isnan(moved_m).any()
+    assert (np.diff(moved_m, axis=1) > 0).all(), "sorted and distinct"
+    floats = found[(found[:, m_cols] == [0, 2]).all(axis=1)][:, r_col]
+    assert len(floats) == 6 and (floats % 1 != 0).all(), "draws are not truncated to integers"
