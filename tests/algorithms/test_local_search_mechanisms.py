@@ -128,3 +128,28 @@ def test_neighbours_keep_manyof_groups_sorted_and_floats_unrounded():
     assert (np.diff(moved_m, axis=1) > 0).all(), "sorted and distinct"
     floats = found[(found[:, m_cols] == [0, 2]).all(axis=1)][:, r_col]
     assert len(floats) == 6 and (floats % 1 != 0).all(), "draws are not truncated to integers"
+
+
+def _batched_trace(value, trials: int) -> list[np.ndarray]:
+    """Best improvement: the first point alone, then batches of two."""
+    codec = spaces.compile(SPACE)
+    algo = algorithms.LocalSearch(num_init=1, strategy="best", metric="f", seed=2)
+    algo.bind(codec, 0)
+    proposals: list[np.ndarray] = []
+    while len(proposals) < trials:
+        genomes = algo.propose_batch(1 if not proposals else 2)
+        algo.feedback_batch(genomes, [{"f": value(g)} for g in genomes])
+        proposals.extend(genomes)
+    return proposals
+
+
+def test_best_improvement_in_batches_waits_for_the_whole_neighbourhood():
+    scanned = _batched_trace(_value, 7)[1:7]
+    last = scanned[-1]  # the neighbour fed back last, in the same batch as the fifth
+
+    def value(g):
+        return _value(g) + (10.0 if np.array_equal(g, last) else 0.0)
+
+    proposals = _batched_trace(value, 11)
+    assert all(np.array_equal(a, b) for a, b in zip(proposals[1:7], scanned, strict=True))
+    assert all(_distance(g, last) == 1 for g in proposals[7:11]), "moved to the best of all six"
