@@ -153,3 +153,33 @@ def test_best_improvement_in_batches_waits_for_the_whole_neighbourhood():
     proposals = _batched_trace(value, 11)
     assert all(np.array_equal(a, b) for a, b in zip(proposals[1:7], scanned, strict=True))
     assert all(_distance(g, last) == 1 for g in proposals[7:11]), "moved to the best of all six"
+
+
+def test_a_neighbourhood_seen_elsewhere_concludes_and_the_search_goes_on():
+    """Trials fed back without being proposed (evaluated elsewhere) count as seen: when they
+    cover the current point's whole neighbourhood, it concludes (a restart) and proposals go
+    on from a point not seen."""
+    codec = spaces.compile(SPACE)
+    algo = algorithms.LocalSearch(num_init=1, strategy="best", metric="f", seed=2)
+    algo.bind(codec, 0)
+    start = algo.propose_batch(1)
+    algo.feedback_batch(start, [{"f": _value(start[0])}])
+    grid = np.array(np.meshgrid(*[range(3)] * 3, indexing="ij"), dtype=float).reshape(3, -1).T
+    ring = np.array([g for g in grid if _distance(g, start[0]) == 1])
+    assert len(ring) == 6
+    algo.feedback_batch(ring, [{"f": -100.0}] * len(ring))
+    (after,) = algo.propose_batch(1)
+    seen = {tuple(start[0]), *map(tuple, ring)}
+    assert tuple(after) not in seen
+
+
+def test_float_moves_per_neighbourhood_follow_the_setting():
+    codec = spaces.compile(pg.Dict(x=pg.oneof([0, 1, 2]), r=pg.floatv(0.0, 1.0)))
+    r_col = next(s.index for s in codec.slots if s.is_float)
+    for count in (2, 7):
+        algo = algorithms.LocalSearch(float_neighbours=count, metric="f", seed=0)
+        algo.bind(codec, 0)
+        start = np.array([1.0, 0.5]) if r_col == 1 else np.array([0.5, 1.0])
+        rows = np.stack(list(algo._shuffled_neighbours(start)))
+        assert int((rows[:, r_col] != start[r_col]).sum()) == count
+        assert len(rows) == count + 2
