@@ -183,3 +183,32 @@ def test_float_moves_per_neighbourhood_follow_the_setting():
         rows = np.stack(list(algo._shuffled_neighbours(start)))
         assert int((rows[:, r_col] != start[r_col]).sum()) == count
         assert len(rows) == count + 2
+
+
+def test_a_checkpoint_inside_a_neighbourhood_keeps_its_best_neighbour_so_far():
+    """Best improvement, saved after half a neighbourhood whose best neighbour came first:
+    the resumed search still moves to that neighbour."""
+    import json
+
+    first = _trace("best", 7)[1]
+
+    def value(g):
+        return _value(g) + (10.0 if np.array_equal(g, first) else 0.0)
+
+    uninterrupted = _trace("best", 13, value=value)
+    codec = spaces.compile(SPACE)
+    algo = algorithms.LocalSearch(num_init=1, strategy="best", metric="f", seed=2)
+    algo.bind(codec, 0)
+    for _ in range(4):  # the start and three neighbours, the best of six among them
+        genome = algo.propose_batch(1)
+        algo.feedback_batch(genome, [{"f": value(genome[0])}])
+    resumed = algorithms.LocalSearch(num_init=1, strategy="best", metric="f", seed=2)
+    resumed.bind(codec, 0)
+    resumed.load_state_dict(json.loads(json.dumps(algo.state_dict())))
+    proposals = []
+    for _ in range(9):
+        genome = resumed.propose_batch(1)
+        resumed.feedback_batch(genome, [{"f": value(genome[0])}])
+        proposals.extend(genome)
+    assert all(np.array_equal(a, b) for a, b in zip(proposals, uninterrupted[4:], strict=True))
+    assert all(_distance(g, first) == 1 for g in proposals[3:7]), "moved to the best neighbour"
