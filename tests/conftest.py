@@ -11,6 +11,12 @@ fails the run.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -105,3 +111,47 @@ def tiny_family(request):
     """(name, space factory, per-sample input shape) of each family's tiny space."""
     make_space, input_shape = TINY_FAMILIES[request.param]
     return request.param, make_space, input_shape
+
+
+_STALLED_TRAINING = textwrap.dedent(
+    """
+    import importlib.util, pathlib, time
+    import torch
+    torch.set_num_threads(1)
+    spec = importlib.util.spec_from_file_location("killed_test", {module!r})
+    t = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(t)
+    from symnas.programs.training import supernet_train
+
+    original = supernet_train.SupernetTrainer._run_epoch
+
+    def stalled(self, epoch, bar):
+        original(self, epoch, bar)
+        if epoch == 1:  # epoch 1 is checkpointed, epoch 2 is not: wait here for the kill
+            time.sleep(3600)
+
+    supernet_train.SupernetTrainer._run_epoch = stalled
+    out = pathlib.Path({out!r})
+    {call}
+    """
+)
+
+
+@pytest.fixture
+def kill_supernet_training() -> Callable[[str, str, Path], None]:
+    """``kill(module_file, call, out)``: runs ``call`` (source that trains a supernet into
+    ``out``, with the test module as ``t``) in a child process whose training stalls after its
+    first epoch, waits for that epoch's checkpoint, then SIGKILLs the child."""
+    from symnas.programs.training.supernet_train import CHECKPOINT
+
+    def kill(module_file: str, call: str, out: Path) -> None:
+        script = _STALLED_TRAINING.format(module=module_file, out=str(out), call=call)
+        process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "CI": "true"})
+        deadline = time.monotonic() + 600  # a hang guard, not a timing expectation
+        while not (out / CHECKPOINT).exists() and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+
+    return kill

@@ -3,13 +3,6 @@ exact resume."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -130,7 +123,8 @@ def test_the_marginals_of_an_epoch_start_are_replayed_on_the_later_logits():
     sampler.end_epoch(0, 3)  # temperature 50.5, marginals of these logits
     before = sampler.marginals
     assert before and abs(sampler.balance()[0] - 0.5) < 0.01
-    sampler.assignment_logits[0, 1] = 1.0  # a later step changes W; the marginals stay those of the start
+    # A later step changes W; the marginals stay those of the start.
+    sampler.assignment_logits[0, 1] = 1.0
     assert sampler.marginals is before
     assert np.allclose(sampler.probabilities(), balanced(sampler.assignment_logits, 50.5, before))
 
@@ -253,40 +247,12 @@ def test_bad_settings_and_missing_validation_are_named():
 
 
 # ---------------------------------------------------------------------------- resume
-_KILLED_RUN = textwrap.dedent(
-    """
-    import importlib.util, pathlib, time
-    import torch
-    torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location("mixture_test", {module!r})
-    t = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(t)
-    from symnas.programs.training import supernet_train
-
-    original = supernet_train.SupernetTrainer._run_epoch
-
-    def stalled(self, epoch, bar):
-        original(self, epoch, bar)
-        if epoch == 1:  # epoch 1 is checkpointed, epoch 2 is not: wait here for the kill
-            time.sleep(3600)
-
-    supernet_train.SupernetTrainer._run_epoch = stalled
-    t._train(t.BalancedMixtureSampler(models=2), out=pathlib.Path({out!r}))
-    """
-)
-
-
-def test_a_killed_mixture_training_resumes_to_the_same_weights_and_assignment(tmp_path):
+def test_a_killed_mixture_training_resumes_to_the_same_weights_and_assignment(
+    tmp_path, kill_supernet_training
+):
     straight = _train(BalancedMixtureSampler(models=2))
     out = tmp_path / "run"
-    script = _KILLED_RUN.format(module=__file__, out=str(out))
-    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "CI": "true"})
-    deadline = time.monotonic() + 600  # a hang guard, not a timing expectation
-    while not (out / CHECKPOINT).exists() and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_supernet_training(__file__, "t._train(t.BalancedMixtureSampler(models=2), out=out)", out)
     assert torch.load(out / CHECKPOINT, weights_only=True)["epoch"] == 1
     resumed = _train(BalancedMixtureSampler(models=2), out=out, resume=True)
     assert first_difference(straight.sampler.state_dict(), resumed.sampler.state_dict()) is None

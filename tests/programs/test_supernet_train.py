@@ -4,12 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -211,40 +205,12 @@ def test_progress_off_a_terminal_is_a_log_line_per_epoch(caplog, capsys):
     assert "supernet:" not in capsys.readouterr().err  # no bar off a terminal
 
 
-_KILLED_RUN = textwrap.dedent(
-    """
-    import importlib.util, pathlib, time
-    import torch
-    torch.set_num_threads(1)
-    spec = importlib.util.spec_from_file_location("trainer_test", {module!r})
-    t = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(t)
-    from symnas.programs.training import supernet_train
-
-    original = supernet_train.SupernetTrainer._run_epoch
-
-    def stalled(self, epoch, bar):
-        original(self, epoch, bar)
-        if epoch == 1:  # epoch 1 is checkpointed, epoch 2 is not: wait here for the kill
-            time.sleep(3600)
-
-    supernet_train.SupernetTrainer._run_epoch = stalled
-    t._train(pathlib.Path({out!r}))
-    """
-)
-
-
-def test_a_training_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+def test_a_training_killed_with_sigkill_resumes_to_the_same_weights(
+    tmp_path, kill_supernet_training
+):
     straight, _ = _train(None)
     out = tmp_path / "run"
-    script = _KILLED_RUN.format(module=__file__, out=str(out))
-    process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "CI": "true"})
-    deadline = time.monotonic() + 600  # a hang guard, not a timing expectation
-    while not (out / CHECKPOINT).exists() and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_supernet_training(__file__, "t._train(out)", out)
     saved = torch.load(out / CHECKPOINT, weights_only=True)
     assert saved["epoch"] == 1  # killed mid-training, in the second epoch
     resumed, trainer = _train(out, resume=True)
