@@ -57,20 +57,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from symnas import algorithms, flows, programs
+from symnas import algorithms, flows
 from symnas.core.files import write_json_atomic
 from symnas.flows.family_flows import (
     SHARED_DATA,
-    STATE_PREFIX,
     TRIAL_THREADS,
     VALID_FRACTION,
     VALID_SEED,
-    latest_state,
-    state_epoch,
+    train_trial,
 )
 from symnas.flows.report import load_result
 from symnas.flows.result import budget_trained
-from symnas.flows.seeding import current_trial_seed, seeded_trial, trial_seed
+from symnas.flows.seeding import seeded_trial, trial_seed
 from symnas.programs.data import Dataset, load_dataset
 from symnas.spaces.cells import nb201_cell
 from symnas.spaces.codec import compile as compile_space
@@ -109,7 +107,8 @@ def cifar_subset(size: int) -> Dataset:
 
 @dataclass(frozen=True)
 class CellObjective:
-    """Trains a cell network up to ``trial.budget`` of ``epochs`` (the schedule's length),
+    """The family flows' trial (``flows.family_flows.train_trial``) on the pooled CIFAR-10
+    subset: trains a cell network up to ``trial.budget`` of ``epochs`` (the schedule's length),
     continuing the state saved below the budget in the trial's checkpoint folder; reports the
     validation accuracy after each epoch and stops when the trial's pruner says so."""
 
@@ -119,38 +118,8 @@ class CellObjective:
 
     def __call__(self, spec: dict, trial: Any) -> dict[str, float]:
         data = cifar_subset(self.size)
-        seed = current_trial_seed() or 0
-        torch.manual_seed(seed)
-        model = programs.build(spec, num_classes=data.num_classes)
-        budget, folder = int(trial.budget), trial.checkpoint_dir
-        resume_from = latest_state(folder, budget) if folder is not None else None
-        if resume_from is not None:
-            trial.continue_from(state_epoch(resume_from))
-        save_to = None
-        if folder is not None and budget < self.epochs:
-            save_to = folder / f"{STATE_PREFIX}{budget}.pt"
-
-        def on_epoch(epoch: int, module: torch.nn.Module) -> bool:
-            accuracy = programs.evaluate(module, data, "valid")["accuracy"]
-            trial.report(epoch, {METRIC: accuracy})
-            return not trial.should_stop()
-
-        metrics = programs.train(
-            model,
-            data,
-            epochs=budget,
-            batch_size=self.batch,
-            seed=seed,
-            on_epoch=on_epoch,
-            schedule_epochs=self.epochs,
-            resume_from=resume_from,
-            save_to=save_to,
-        )
-        return {
-            METRIC: metrics["valid_accuracy"],
-            "test_accuracy": metrics["accuracy"],
-            "epochs_trained": metrics["epochs_trained"],
-        }
+        metrics = train_trial(spec, trial, data, self.epochs, batch_size=self.batch)
+        return {key: metrics[key] for key in (METRIC, "test_accuracy", "epochs_trained")}
 
 
 # (epochs trained, full count reached and not pruned, valid accuracy, test accuracy)

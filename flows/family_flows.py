@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from symnas.algorithms.base import SearchAlgorithm
 from symnas.algorithms.registry import create
@@ -41,6 +41,9 @@ from symnas.spaces.examples import (
     tdnn_fsdd_space,
     vit_digits_space,
 )
+
+if TYPE_CHECKING:
+    from symnas.programs.data import Dataset
 
 TRIAL_THREADS = 1
 #: Share of each class's training samples held out as the validation split the flows select on.
@@ -82,19 +85,31 @@ def train_objective(
     lr: float | None = None,
     valid_fraction: float = VALID_FRACTION,
 ) -> dict[str, float]:
+    """:func:`train_trial` on the registered data set ``data_name`` (read from ``root`` if it
+    reads files) with ``valid_fraction`` of its training samples held out as the valid split."""
+    return train_trial(spec, trial, _dataset(data_name, root, valid_fraction), epochs, lr=lr)
+
+
+def train_trial(
+    spec: dict,
+    trial: TrialHandle | None,
+    dataset: Dataset,
+    epochs: int,
+    lr: float | None = None,
+    batch_size: int = 64,
+) -> dict[str, float]:
     """Builds ``spec`` and trains it under the trial's seed (0 outside a search) for the
-    trial's budget (``epochs`` without a trial) on the training samples less the
-    ``valid_fraction`` held out, under the cosine schedule over ``epochs``; reports the
-    validation accuracy and loss after each epoch and stops when the trial's pruner says so.
-    With the trial's checkpoint folder, continues the latest state saved there below the
-    budget (:func:`latest_state`) and, below ``epochs``, saves its own state once trained.
-    Returns ``valid_accuracy`` and ``valid_loss``, ``test_accuracy`` of the final weights,
-    params, MACs, the training time and the epochs trained (``epochs_trained``)."""
+    trial's budget (``epochs`` without a trial) on ``dataset``'s training samples (batches of
+    ``batch_size``), under the cosine schedule over ``epochs``; reports the validation accuracy
+    and loss after each epoch and stops when the trial's pruner says so. With the trial's
+    checkpoint folder, continues the latest state saved there below the budget
+    (:func:`latest_state`) and, below ``epochs``, saves its own state once trained. Returns
+    ``valid_accuracy`` and ``valid_loss``, ``test_accuracy`` of the final weights, params, MACs,
+    the training time and the epochs trained (``epochs_trained``)."""
     import torch
 
     from symnas import programs
 
-    dataset = _dataset(data_name, root, valid_fraction)
     seed = current_trial_seed()
     seed = 0 if seed is None else seed
     torch.manual_seed(seed)
@@ -120,6 +135,7 @@ def train_objective(
         model,
         dataset,
         epochs=budget,
+        batch_size=batch_size,
         lr=lr,
         seed=seed,
         on_epoch=on_epoch,
@@ -139,7 +155,7 @@ def train_objective(
 
 
 def state_epoch(path: Path) -> int:
-    """The epoch of a state saved by ``train_objective`` (from its file name)."""
+    """The epoch of a state saved by ``train_trial`` (from its file name)."""
     return int(path.stem[len(STATE_PREFIX) :])
 
 
