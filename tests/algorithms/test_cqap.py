@@ -27,6 +27,19 @@ def _specs(space, n: int, seed: int = 0) -> list[dict]:
     return [codec.decode(g) for g in codec.distinct(n, np.random.default_rng(seed))]
 
 
+def _record_pools(search) -> list[np.ndarray]:
+    """The candidate pools the filter draws from its base algorithm, recorded as drawn."""
+    pools: list[np.ndarray] = []
+    propose = search.base.propose_batch
+
+    def recording(n):
+        pools.append(propose(n))
+        return pools[-1]
+
+    object.__setattr__(search.base, "propose_batch", recording)
+    return pools
+
+
 def bits_objective(spec) -> dict[str, float]:
     """A cheap accuracy stand-in that rises with every unit's bit-widths (log scale)."""
     units = spec["quant"]["units"].values()
@@ -106,14 +119,7 @@ def test_the_filter_evaluates_the_predicted_best_of_its_candidates(space):
     for _ in range(12):  # the warm-up, unfiltered
         genome = search.propose_batch(1)
         search.feedback_batch(genome, [bits_objective(codec.decode(genome[0]))])
-    pools: list[np.ndarray] = []
-    propose = search.base.propose_batch
-
-    def recording(n):
-        pools.append(propose(n))
-        return pools[-1]
-
-    object.__setattr__(search.base, "propose_batch", recording)
+    pools = _record_pools(search)
     for _ in range(5):
         kept = search.propose_batch(1)
         scores = search.surrogate.predict([codec.decode(g) for g in pools[-1]])
@@ -152,14 +158,7 @@ def test_a_prefitted_predictor_filters_from_the_first_trial_and_is_never_refitte
     base = algorithms.RegularizedEvolution(population_size=4, tournament_size=2, metric="accuracy")
     search = cqap_filter(base, space, candidates=6, predictor=predictor)
     search.setup(spaces.compile(space).dna_spec)
-    pools: list[np.ndarray] = []
-    propose = search.base.propose_batch
-
-    def recording(n):
-        pools.append(propose(n))
-        return pools[-1]
-
-    object.__setattr__(search.base, "propose_batch", recording)
+    pools = _record_pools(search)
     for _ in range(8):
         kept = search.propose_batch(1)
         assert len(pools[-1]) == 6  # filtered from the very first trial
