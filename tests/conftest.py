@@ -113,6 +113,24 @@ def tiny_family(request):
     return request.param, make_space, input_shape
 
 
+@pytest.fixture
+def hnb201_spec() -> Callable[..., dict]:
+    """``make(cell, C=4)``: the decoded spec of the hierarchical NB201 network whose every cell
+    is the NB201 cell ``cell`` (6 op names; 1 input channel, 10 classes)."""
+    from symnas import spaces
+
+    def make(cell: list[str], C: int = 4) -> dict:
+        return {
+            "_type": spaces.HierarchicalNB201.__type_name__,
+            "derivation": spaces.nb201_derivation(cell),
+            "C": C,
+            "num_classes": 10,
+            "in_chans": 1,
+        }
+
+    return make
+
+
 _STALLED_TRAINING = textwrap.dedent(
     """
     import importlib.util, pathlib, time

@@ -22,15 +22,9 @@ def test_an_all_skip_cell_has_six_ops_and_four_input_to_output_paths():
     assert f["paths"] == pytest.approx(math.log1p(4))
 
 
-def test_the_task_reaches_the_shape_check_of_a_grammar_spec():
+def test_the_task_reaches_the_shape_check_of_a_grammar_spec(hnb201_spec):
     cell = ["nor_conv_3x3", "nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1"]
-    spec = {
-        "_type": spaces.HierarchicalNB201.__type_name__,
-        "derivation": spaces.nb201_derivation(cell),
-        "C": 4,
-        "num_classes": 10,
-        "in_chans": 1,
-    }
+    spec = hnb201_spec(cell)
     assert graf(spec)["num_ops"] > 0
     with pytest.raises(ValueError, match="1x1 features cannot be halved"):
         graf(spec, image_size=2)

@@ -29,15 +29,9 @@ def test_graf_features_of_an_nb201_cell():
     assert f["in_skip_connect"] == 1 and f["in_avg_pool_3x3"] == 1
 
 
-def test_graf_features_of_grammar_derivations():
+def test_graf_features_of_grammar_derivations(hnb201_spec):
     cell = ["nor_conv_3x3", "nor_conv_3x3", "skip_connect", "none", "avg_pool_3x3", "nor_conv_1x1"]
-    spec = {
-        "_type": spaces.HierarchicalNB201.__type_name__,
-        "derivation": spaces.nb201_derivation(cell),
-        "C": 4,
-        "num_classes": 10,
-        "in_chans": 1,
-    }
+    spec = hnb201_spec(cell)
     f = graf(spec)
     assert f["count_conv3x3o"] == 30 and f["count_conv1x1o"] == 15 and f["count_zero"] == 15
     assert f["count_resBlock"] == 2 and f["count_relu"] == f["count_batch"] == 45

@@ -9,7 +9,6 @@ import torch
 
 from symnas import programs, spaces
 from symnas.programs.families import grammar_graph
-from symnas.spaces.grammars import HierarchicalNB201, nb201_derivation
 
 CELLS = [
     ["nor_conv_3x3", "none", "avg_pool_3x3", "skip_connect", "nor_conv_1x1", "none"],
@@ -19,18 +18,8 @@ CELLS = [
 ]
 
 
-def hnb201_spec(cell: list[str], C: int = 4) -> dict:
-    return {
-        "_type": HierarchicalNB201.__type_name__,
-        "derivation": nb201_derivation(cell),
-        "C": C,
-        "num_classes": 10,
-        "in_chans": 1,
-    }
-
-
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: "-".join(op[:4] for op in c))
-def test_an_nb201_cell_derivation_builds_the_nb201_network(cell):
+def test_an_nb201_cell_derivation_builds_the_nb201_network(cell, hnb201_spec):
     torch.manual_seed(0)
     nb201 = programs.build(
         {"_type": spaces.NB201Cell.__type_name__, "edges": cell},
@@ -65,7 +54,7 @@ def test_random_hierarchical_derivations_build_run_and_form_a_dag():
         assert model(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
-def test_shapes_are_checked_before_torch_runs():
+def test_shapes_are_checked_before_torch_runs(hnb201_spec):
     with pytest.raises(ValueError, match=r"resBlock halves the resolution; 3x3"):
         programs.build(hnb201_spec(CELLS[0]), image_size=6)
     bad = {
