@@ -18,6 +18,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -129,6 +130,27 @@ def hnb201_spec() -> Callable[..., dict]:
         }
 
     return make
+
+
+class _Interrupted(Exception):
+    """Raised into a trainer's epoch loop by the ``interrupt_fit`` fixture."""
+
+
+@pytest.fixture
+def interrupt_fit() -> Callable[[Any, int], None]:
+    """``interrupt(trainer, epoch)``: runs ``trainer.fit()`` and stops it by an exception as
+    epoch ``epoch`` (0-based) begins, after the checkpoint of the epoch before."""
+
+    def interrupt(trainer: Any, epoch: int) -> None:
+        def begin_epoch(current: int) -> None:
+            if current == epoch:
+                raise _Interrupted
+
+        trainer.begin_epoch = begin_epoch
+        with pytest.raises(_Interrupted):
+            trainer.fit()
+
+    return interrupt
 
 
 _STALLED_TRAINING = textwrap.dedent(

@@ -66,7 +66,9 @@ def test_the_probabilities_shift_toward_bins_that_still_improve():
     assert sampler.last_losses == [1.0, 1.9, 2.0]
 
 
-def test_training_reaches_the_generator_through_the_supernet_and_resumes_exactly(tmp_path):
+def test_training_reaches_the_generator_through_the_supernet_and_resumes_exactly(
+    tmp_path, interrupt_fit
+):
     def trainer(out=None, resume=False):
         space, supernet = _vit()
         data = synthetic(48, (1, 8, 8), 10, seed=0)
@@ -92,18 +94,7 @@ def test_training_reaches_the_generator_through_the_supernet_and_resumes_exactly
     now = list(straight.sampler.generator.parameters())
     assert any(not torch.equal(p, s) for p, s in zip(now, start, strict=True))
 
-    class Interrupt(Exception):
-        pass
-
-    first = trainer(tmp_path)
-
-    def stop(epoch):
-        if epoch == 2:
-            raise Interrupt
-
-    first.begin_epoch = stop
-    with pytest.raises(Interrupt):
-        first.fit()
+    interrupt_fit(trainer(tmp_path), 2)
     resumed = trainer(tmp_path, resume=True)
     resumed.fit()
     assert resumed.sampler.state_dict() == straight.sampler.state_dict()

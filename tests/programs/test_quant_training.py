@@ -140,11 +140,7 @@ def test_the_estimator_scores_configurations_with_recalibrated_bn_as_their_extra
     assert scores["accuracy"] == pytest.approx(evaluate(model, trainer.data)["accuracy"])
 
 
-class _Stop(Exception):
-    pass
-
-
-def test_a_resumed_scheduled_training_ends_with_the_uninterrupted_weights(tmp_path):
+def test_a_resumed_scheduled_training_ends_with_the_uninterrupted_weights(tmp_path, interrupt_fit):
     def trainer(out, resume=False):
         made = _trainer(QuantScheduler(num_paths=2), epochs=2, gpg_alpha=0.5)
         made.out, made.resume = out, resume
@@ -152,15 +148,7 @@ def test_a_resumed_scheduled_training_ends_with_the_uninterrupted_weights(tmp_pa
 
     whole = trainer(tmp_path / "whole")
     whole.fit()
-    interrupted = trainer(tmp_path / "split")
-
-    def stop_at_the_second_epoch(epoch):
-        if epoch == 1:
-            raise _Stop
-
-    interrupted.begin_epoch = stop_at_the_second_epoch
-    with pytest.raises(_Stop):
-        interrupted.fit()
+    interrupt_fit(trainer(tmp_path / "split"), 1)  # as the second epoch begins
     resumed = trainer(tmp_path / "split", resume=True)
     resumed.fit()
     assert resumed.sampler.state_dict() == whole.sampler.state_dict()

@@ -98,23 +98,12 @@ def test_pada_draws_each_epoch_from_its_data_weights_and_anneals_the_paths():
 
 
 @pytest.mark.parametrize("name", ["pada", "control", "multi_path", "pada_data"])
-def test_a_resumed_training_equals_an_uninterrupted_one(tmp_path, name):
+def test_a_resumed_training_equals_an_uninterrupted_one(tmp_path, name, interrupt_fit):
     options = {"per_cell": True}
     straight = _trainer(name, **options)
     straight.fit()
 
-    class Interrupt(Exception):
-        pass
-
-    stopped = _trainer(name, out=tmp_path, **options)
-
-    def stop(epoch):
-        if epoch == 2:
-            raise Interrupt
-
-    stopped.begin_epoch = stop
-    with pytest.raises(Interrupt):
-        stopped.fit()
+    interrupt_fit(_trainer(name, out=tmp_path, **options), 2)
     resumed = _trainer(name, out=tmp_path, resume=True, **options)
     resumed.fit()
     assert resumed.sampler.state_dict() == straight.sampler.state_dict()

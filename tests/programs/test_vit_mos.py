@@ -113,22 +113,11 @@ def test_gradients_reach_every_expert_and_router():
         supernet.activate({**supernet.max_spec(), "experts": 2})
 
 
-def test_a_resumed_mixture_training_equals_an_uninterrupted_one(tmp_path):
+def test_a_resumed_mixture_training_equals_an_uninterrupted_one(tmp_path, interrupt_fit):
     straight = _trainer(_mos())
     straight.fit()
 
-    class Interrupt(Exception):
-        pass
-
-    first = _trainer(_mos(), out=tmp_path)
-
-    def stop(epoch):
-        if epoch == 2:
-            raise Interrupt
-
-    first.begin_epoch = stop
-    with pytest.raises(Interrupt):
-        first.fit()
+    interrupt_fit(_trainer(_mos(), out=tmp_path), 2)
     resumed = _trainer(_mos(), out=tmp_path, resume=True)
     resumed.fit()
     assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
